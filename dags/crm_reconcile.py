@@ -1,0 +1,8 @@
+"""One ``crm_reconcile_<object>`` DAG per entry of include/config/objects.yaml."""
+
+from crm_reconciliation.dag_factory import build_dag
+from crm_reconciliation.registry import default_registry
+
+_registry = default_registry()
+for _spec in _registry.objects.values():
+    globals()[_spec.dag_id] = build_dag(_spec, _registry.defaults)

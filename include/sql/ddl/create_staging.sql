@@ -1,0 +1,119 @@
+-- Idempotent DDL for one object type: the shared schemas and bookkeeping tables, then this
+-- object's bronze table and staging table. Safe to run concurrently from several DAGs: the
+-- advisory lock serialises them for the length of this transaction.
+select pg_advisory_xact_lock(hashtext('crm_reconciliation.ddl'));
+
+create schema if not exists bronze;
+create schema if not exists staging;
+
+-- pg_trgm powers similarity matching; creating it needs a privileged role.
+do $ddl$
+begin
+    if not exists (select 1 from pg_extension where extname = 'pg_trgm') then
+        begin
+            create extension pg_trgm;
+        exception
+            when insufficient_privilege then
+                raise exception
+                    'crm_reconciliation needs the PostgreSQL extension pg_trgm, and role "%" may not create it',
+                    current_user
+                    using hint = format(
+                        'Ask a database owner or superuser to run: CREATE EXTENSION pg_trgm; in database %I',
+                        current_database()
+                    );
+            when undefined_file or feature_not_supported then
+                raise exception
+                    'crm_reconciliation needs the PostgreSQL extension pg_trgm, which this server does not ship'
+                    using hint = 'Install the PostgreSQL contrib package on the database server.';
+        end;
+    end if;
+end
+$ddl$;
+
+create table if not exists staging.reconciliation_log (
+    log_id bigint generated always as identity primary key,
+    object_type text not null,
+    run_id text not null,
+    step text not null,
+    snapshot_date date,
+    source text,
+    rows_read bigint,
+    rows_loaded bigint,
+    rows_rejected bigint,
+    rows_deleted bigint,
+    details jsonb not null default '{}'::jsonb,
+    outcome text not null check (outcome in ('running', 'success', 'failed')),
+    message text,
+    started_at timestamptz not null,
+    finished_at timestamptz,
+    unique (object_type, run_id, step)
+);
+
+create table if not exists staging.bronze_rejects (
+    reject_id bigint generated always as identity primary key,
+    object_type text not null,
+    snapshot_date date not null,
+    run_id text not null,
+    source_file text not null,
+    line_number integer not null,
+    field text,
+    reason text not null,
+    raw_text text,
+    rejected_at timestamptz not null default now()
+);
+
+create index if not exists bronze_rejects_object_snapshot_idx
+on staging.bronze_rejects (object_type, snapshot_date);
+
+-- The loaded snapshot of legacy table {{ params.object.legacy_table }}: one row per distinct
+-- legacy id, live and soft-deleted alike; columns the registry does not name go to _extra.
+create table if not exists bronze.{{ params.object.bronze_table }} (
+    {{ params.object.bronze_id_column }} bigint primary key
+);
+
+{% for column in params.object.bronze_columns if column != params.object.bronze_id_column -%}
+alter table bronze.{{ params.object.bronze_table }} add column if not exists {{ column }} text;
+{% endfor %}
+alter table bronze.{{ params.object.bronze_table }}
+add column if not exists _is_deleted boolean not null default false,
+add column if not exists _extra jsonb not null default '{}'::jsonb,
+add column if not exists _source_file text,
+add column if not exists _source_line integer,
+add column if not exists _snapshot_date date,
+add column if not exists _run_id text,
+add column if not exists _loaded_at timestamptz not null default now();
+
+create or replace view bronze.{{ params.object.bronze_table }}_live as
+select *
+from bronze.{{ params.object.bronze_table }}
+where not _is_deleted;
+
+-- One row per live legacy {{ params.object.entity }}: which HubSpot record it is, how sure we
+-- are, and what must change in HubSpot.
+create table if not exists staging.{{ params.object.staging_table }} (
+    {{ params.object.legacy_key }} bigint primary key,
+    {{ params.object.hubspot_key }} text,
+    legacy_properties jsonb not null default '{}'::jsonb,
+    hubspot_properties jsonb,
+    properties_to_update jsonb not null default '{}'::jsonb,
+    field_diffs jsonb not null default '{}'::jsonb,
+    score_components jsonb not null default '{}'::jsonb,
+    candidate_hubspot_ids text [],
+    reconciliation_status text not null check (
+        reconciliation_status in ('matched', 'conflict', 'probable', 'new', 'rejected')
+    ),
+    match_confidence numeric(5, 2) not null default 0 check (match_confidence between 0 and 100),
+    notes text,
+    push_status text,
+    pushed_at timestamptz,
+    snapshot_date date,
+    run_id text,
+    created_at timestamptz not null default now(),
+    last_updated timestamptz not null default now()
+);
+
+create index if not exists {{ params.object.staging_table }}_hubspot_idx
+on staging.{{ params.object.staging_table }} ({{ params.object.hubspot_key }});
+
+create index if not exists {{ params.object.staging_table }}_status_idx
+on staging.{{ params.object.staging_table }} (reconciliation_status);

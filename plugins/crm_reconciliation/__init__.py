@@ -1,0 +1,1 @@
+"""Reconcile a legacy Sage CRM (IC'ALPS) export with its HubSpot mirror, one object type at a time."""

@@ -1,0 +1,264 @@
+"""Stream one legacy CSV export into ``bronze.<table>`` without losing a row.
+
+Python only parses the file (the csv module, record by record) and streams it to
+PostgreSQL with COPY; everything set-based — id parsing, duplicate detection, the
+soft-delete flag, the swap of snapshots — runs as SQL in one transaction, so a failed load
+leaves the previous snapshot in place.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import tempfile
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from psycopg import sql
+
+from crm_reconciliation.csv_dialect import BronzeFileError, CsvFormat, format_record, iter_records, sniff
+from crm_reconciliation.sql_templates import render, split_statements
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import psycopg
+
+    from crm_reconciliation.registry import ObjectSpec
+
+log = logging.getLogger(__name__)
+
+COPY_CHUNK_ROWS = 5_000
+INCOMING = "_bronze_incoming"
+PARSE_REJECTS = "_bronze_parse_rejects"
+
+
+class RejectRateExceeded(RuntimeError):
+    """Too many rows were rejected: the previous snapshot is kept, the rejects are saved."""
+
+
+@dataclass(frozen=True)
+class KnownColumn:
+    name: str
+    position: int | None  # 1-based position in the file, None when the file lacks it
+
+
+@dataclass(frozen=True)
+class ColumnLayout:
+    """Where each bronze column sits in one particular file."""
+
+    width: int
+    id_position: int
+    deleted_position: int
+    known: tuple[KnownColumn, ...]
+    extra_keys: tuple[str, ...]
+    extra_positions: tuple[int, ...]
+
+    @property
+    def all_positions(self) -> range:
+        return range(1, self.width + 1)
+
+
+def plan_columns(spec: ObjectSpec, fmt: CsvFormat, path: Path) -> ColumnLayout:
+    """Match a file's header to the registry; a missing required column is an error."""
+    aliases = {alias.lower(): column.lower() for alias, column in spec.column_aliases.items()}
+    positions: dict[str, int] = {}
+    extras: list[tuple[str, int]] = []
+    bronze_columns = set(spec.bronze_columns)
+    for index, raw_name in enumerate(fmt.header, start=1):
+        name = aliases.get(raw_name, raw_name)
+        if name in bronze_columns and name not in positions:
+            positions[name] = index
+        else:
+            extras.append((raw_name, index))
+    missing = [column for column in spec.required_columns if column.lower() not in positions]
+    if missing:
+        raise BronzeFileError(
+            path,
+            f"missing required column(s) {missing}; the header has {list(fmt.header)}",
+            line=1,
+        )
+    id_column, deleted_column = spec.legacy_id_column.lower(), spec.deleted_column.lower()
+    return ColumnLayout(
+        width=len(fmt.header),
+        id_position=positions[id_column],
+        deleted_position=positions[deleted_column],
+        known=tuple(
+            KnownColumn(column, positions.get(column))
+            for column in spec.bronze_columns
+            if column != id_column
+        ),
+        extra_keys=tuple(name for name, _ in extras),
+        extra_positions=tuple(position for _, position in extras),
+    )
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    object_type: str
+    source_file: str
+    encoding: str
+    delimiter: str
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    rows_deleted: int
+    replaced: bool
+
+    @property
+    def reject_rate(self) -> float:
+        return self.rows_rejected / self.rows_read if self.rows_read else 0.0
+
+    def as_details(self) -> dict:
+        return {"encoding": self.encoding, "delimiter": self.delimiter, "reject_rate": self.reject_rate}
+
+
+class _CopyBuffer:
+    """Collect rows as CSV text and hand them to COPY in chunks of bounded size."""
+
+    def __init__(self, copy: psycopg.Copy):
+        self._copy, self._buffer = copy, io.StringIO()
+        self._writer, self._pending = csv.writer(self._buffer, lineterminator="\n"), 0
+
+    def add(self, row: Iterable[object]) -> None:
+        self._writer.writerow(row)
+        self._pending += 1
+        if self._pending >= COPY_CHUNK_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            self._copy.write(self._buffer.getvalue())
+            self._buffer.seek(0)
+            self._buffer.truncate()
+            self._pending = 0
+
+
+class BronzeLoader:
+    """Load ``Bronze_<Table>.csv`` of one object type into its bronze table."""
+
+    def __init__(self, connection: psycopg.Connection, spec: ObjectSpec):
+        self.connection, self.spec = connection, spec
+
+    def load(
+        self,
+        path: Path,
+        *,
+        snapshot_date: date,
+        run_id: str,
+        limit: int | None = None,
+        max_reject_rate: float = 0.05,
+    ) -> LoadResult:
+        fmt = sniff(path)
+        layout = plan_columns(self.spec, fmt, path)
+        log.info(
+            "Reading %s (%s, delimiter %r, %d columns, %d not in the registry kept in _extra)",
+            path, fmt.encoding, fmt.delimiter, layout.width, len(layout.extra_keys),
+        )
+        binds = {
+            "object_type": self.spec.name,
+            "snapshot_date": snapshot_date,
+            "run_id": run_id,
+            "source_file": str(path),
+            "id_column": self.spec.legacy_id_column,
+            "delimiter": fmt.delimiter,
+            "extra_keys": list(layout.extra_keys),
+        }
+        context = {"object": self.spec.template_params(), "layout": layout}
+        try:
+            with self.connection.cursor() as cursor:
+                parse_rejects = self._stream(cursor, path, fmt, layout, limit)
+                self._execute(cursor, "load/classify_incoming.sql", context, binds)
+                self._execute(cursor, "load/record_rejects.sql", context, binds)
+                result = self._count(cursor, path, fmt, parse_rejects)
+                over_limit = result.reject_rate > max_reject_rate
+                if not over_limit:
+                    self._execute(cursor, "load/replace_snapshot.sql", context, binds)
+            self.connection.commit()
+        except BaseException:
+            self.connection.rollback()
+            raise
+        if over_limit:
+            raise RejectRateExceeded(
+                f"{path}: {result.rows_rejected} of {result.rows_read} rows rejected "
+                f"({result.reject_rate:.1%}), above max_reject_rate {max_reject_rate:.1%}; the previous "
+                f"bronze.{self.spec.bronze_table} snapshot was kept. Reasons: SELECT line_number, field, "
+                f"reason, raw_text FROM staging.bronze_rejects WHERE object_type = '{self.spec.name}' "
+                f"AND snapshot_date = '{snapshot_date}' ORDER BY line_number;"
+            )
+        return LoadResult(**{**result.__dict__, "replaced": True})
+
+    def _stream(
+        self, cursor: psycopg.Cursor, path: Path, fmt: CsvFormat, layout: ColumnLayout, limit: int | None
+    ) -> int:
+        """COPY well-formed records into a temp table; set aside those with a wrong field count."""
+        columns = [sql.Identifier("_line")] + [sql.Identifier(f"c{p}") for p in layout.all_positions]
+        cursor.execute(
+            sql.SQL("create temp table {} (_line integer, {}) on commit drop").format(
+                sql.Identifier(INCOMING),
+                sql.SQL(", ").join(sql.SQL("{} text").format(c) for c in columns[1:]),
+            )
+        )
+        cursor.execute(
+            sql.SQL(
+                "create temp table {} (_line integer, field text, reason text, raw_text text) on commit drop"
+            ).format(sql.Identifier(PARSE_REJECTS))
+        )
+        rejected = 0
+        copy_incoming = sql.SQL("copy {} ({}) from stdin (format csv)").format(
+            sql.Identifier(INCOMING), sql.SQL(", ").join(columns)
+        )
+        with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as reject_file:
+            reject_writer = csv.writer(reject_file, lineterminator="\n")
+            with cursor.copy(copy_incoming) as copy:
+                buffer = _CopyBuffer(copy)
+                for count, (line, fields) in enumerate(iter_records(path, fmt), start=1):
+                    if limit is not None and count > limit:
+                        break
+                    if len(fields) == layout.width:
+                        buffer.add([line, *fields])
+                    else:
+                        rejected += 1
+                        reject_writer.writerow([
+                            line,
+                            None,
+                            f"expected {layout.width} fields, found {len(fields)}",
+                            format_record(fields, fmt.delimiter),
+                        ])
+                buffer.flush()
+            reject_file.seek(0)
+            copy_rejects = sql.SQL("copy {} from stdin (format csv)").format(sql.Identifier(PARSE_REJECTS))
+            with cursor.copy(copy_rejects) as copy:
+                while chunk := reject_file.read(1 << 20):
+                    copy.write(chunk)
+        return rejected
+
+    def _count(self, cursor: psycopg.Cursor, path: Path, fmt: CsvFormat, parse_rejects: int) -> LoadResult:
+        cursor.execute(
+            sql.SQL(
+                "select count(*),"
+                " count(*) filter (where id_problem is null and id_rank = 1),"
+                " count(*) filter (where id_problem is null and id_rank = 1 and is_deleted)"
+                " from {}"
+            ).format(sql.Identifier("_bronze_classified"))
+        )
+        well_formed, loaded, deleted = cursor.fetchone()
+        return LoadResult(
+            object_type=self.spec.name,
+            source_file=str(path),
+            encoding=fmt.encoding,
+            delimiter=fmt.delimiter,
+            rows_read=well_formed + parse_rejects,
+            rows_loaded=loaded,
+            rows_rejected=well_formed - loaded + parse_rejects,
+            rows_deleted=deleted,
+            replaced=False,
+        )
+
+    @staticmethod
+    def _execute(cursor: psycopg.Cursor, template: str, context: dict, binds: dict) -> None:
+        for statement in split_statements(render(template, **context)):
+            cursor.execute(statement, binds if "%(" in statement else None)

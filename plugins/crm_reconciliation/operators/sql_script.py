@@ -1,0 +1,51 @@
+"""Run one templated SQL script of ``include/sql`` as a pipeline step."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+from airflow.sdk import BaseOperator
+
+
+class SqlScriptOperator(BaseOperator):
+    """Execute a rendered multi-statement script in one transaction and log the step.
+
+    The script is rendered by Airflow (``template_ext``), so the exact SQL is visible in the
+    UI's Rendered Template tab and with ``airflow tasks render``.
+    """
+
+    template_fields: Sequence[str] = ("sql",)
+    template_ext: Sequence[str] = (".sql",)
+    template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql"}
+    ui_color = "#cdeafe"
+
+    def __init__(self, *, sql: str, object_type: str, conn_id: str = "hubspot_postgres", **kwargs: Any):
+        super().__init__(**kwargs)
+        self.sql = sql
+        self.object_type = object_type
+        self.conn_id = conn_id
+
+    def execute(self, context: Any) -> None:
+        from psycopg import errors
+
+        from crm_reconciliation.hooks.warehouse import WarehouseHook
+
+        hook = WarehouseHook(postgres_conn_id=self.conn_id)
+        started_at = datetime.now(timezone.utc)
+        try:
+            hook.run_script(self.sql)
+        except errors.Error as error:
+            hint = error.diag.message_hint
+            self.log.error("%s failed: %s%s", self.task_id, error.diag.message_primary or error,
+                           f" — {hint}" if hint else "")
+            raise
+        hook.log_step(
+            object_type=self.object_type,
+            run_id=context["run_id"],
+            step=self.task_id,
+            started_at=started_at,
+            outcome="success",
+        )
+        self.log.info("%s done for %s", self.task_id, self.object_type)

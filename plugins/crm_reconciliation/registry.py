@@ -1,0 +1,209 @@
+"""Load and validate the object registry (``include/config/objects.yaml``).
+
+Every DAG, SQL template and command is driven by these specs, so a typo in the YAML must
+fail loudly at parse time rather than produce a half-working DAG.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from crm_reconciliation.paths import REGISTRY_PATH
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+TRANSFORMS = (
+    "text",
+    "email",
+    "domain",
+    "phone",
+    "number",
+    "date",
+    "datetime",
+    "deal_stage",
+    "note_body",
+    "company_ref",
+    "contact_ref",
+    "deal_ref",
+)
+
+
+def _identifier(value: str) -> str:
+    if not IDENTIFIER.match(value):
+        raise ValueError(f"{value!r} is not a plain SQL identifier (letters, digits, underscore)")
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Mapping(_Strict):
+    """One legacy column → one HubSpot property."""
+
+    source: str
+    property: str
+    transform: Literal[TRANSFORMS]  # type: ignore[valid-type]
+    required: bool = False
+    writable: bool = True
+
+    _check_names = field_validator("source", "property")(_identifier)
+
+
+class Defaults(_Strict):
+    retries: int = Field(2, ge=0, le=10)
+    retry_delay_seconds: int = Field(120, ge=1)
+    execution_timeout_minutes: int = Field(120, ge=1)
+    max_reject_rate: float = Field(0.05, ge=0, le=1)
+
+
+class ObjectSpec(_Strict):
+    """Everything the pipeline needs to know about one object type."""
+
+    name: str
+    entity: str
+    hubspot_entity: str
+    schedule: str
+    legacy_table: str
+    legacy_id_column: str
+    deleted_column: str
+    hubspot_table: str
+    hubspot_id_column: str = "hs_object_id"
+    legacy_id_property: str
+    column_aliases: dict[str, str] = Field(default_factory=dict)
+    extra_columns: tuple[str, ...] = ()
+    mappings: tuple[Mapping, ...]
+
+    _check_names = field_validator(
+        "name",
+        "entity",
+        "hubspot_entity",
+        "legacy_table",
+        "legacy_id_column",
+        "deleted_column",
+        "hubspot_table",
+        "hubspot_id_column",
+        "legacy_id_property",
+    )(_identifier)
+
+    @field_validator("extra_columns")
+    @classmethod
+    def _check_extra_columns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_identifier(column) for column in value)
+
+    @field_validator("column_aliases")
+    @classmethod
+    def _check_aliases(cls, value: dict[str, str]) -> dict[str, str]:
+        for alias, column in value.items():
+            _identifier(alias)
+            _identifier(column)
+        return value
+
+    @model_validator(mode="after")
+    def _check_mappings(self) -> ObjectSpec:
+        if not self.mappings:
+            raise ValueError(f"object {self.name!r} has no mappings")
+        properties = [m.property for m in self.mappings]
+        duplicated = sorted({p for p in properties if properties.count(p) > 1})
+        if duplicated:
+            raise ValueError(f"object {self.name!r} maps these properties twice: {duplicated}")
+        return self
+
+    @property
+    def dag_id(self) -> str:
+        return f"crm_reconcile_{self.name}"
+
+    @property
+    def csv_file(self) -> str:
+        return f"Bronze_{self.legacy_table}.csv"
+
+    @property
+    def bronze_table(self) -> str:
+        return self.legacy_table.lower()
+
+    @property
+    def staging_table(self) -> str:
+        return f"{self.name}_reconciliation"
+
+    @property
+    def legacy_key(self) -> str:
+        return f"legacy_{self.entity}_id"
+
+    @property
+    def hubspot_key(self) -> str:
+        return f"hubspot_{self.hubspot_entity}_id"
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        """Columns a CSV must have: the id, the soft-delete flag and every required source."""
+        required = [self.legacy_id_column, self.deleted_column]
+        required += [m.source for m in self.mappings if m.required]
+        return tuple(dict.fromkeys(required))
+
+    @property
+    def bronze_columns(self) -> tuple[str, ...]:
+        """Legacy columns kept as their own bronze columns, id first; others go to ``_extra``."""
+        columns = [self.legacy_id_column, self.deleted_column]
+        columns += [m.source for m in self.mappings]
+        columns += list(self.extra_columns)
+        return tuple(dict.fromkeys(column.lower() for column in columns))
+
+    def template_params(self) -> dict:
+        """Plain values for Jinja ``params``; every identifier here was validated above."""
+        return {
+            "name": self.name,
+            "legacy_table": self.legacy_table,
+            "bronze_table": self.bronze_table,
+            "bronze_id_column": self.legacy_id_column.lower(),
+            "bronze_columns": list(self.bronze_columns),
+            "staging_table": self.staging_table,
+            "legacy_key": self.legacy_key,
+            "hubspot_key": self.hubspot_key,
+            "hubspot_table": self.hubspot_table,
+            "hubspot_id_column": self.hubspot_id_column,
+            "legacy_id_property": self.legacy_id_property,
+        }
+
+
+class Registry(_Strict):
+    defaults: Defaults = Field(default_factory=Defaults)
+    objects: dict[str, ObjectSpec]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_objects(cls, data: dict) -> dict:
+        objects = data.get("objects") or {}
+        if not isinstance(objects, dict):
+            raise ValueError("'objects' must be a mapping of object name → spec")
+        data["objects"] = {
+            name: {**spec, "name": name} if isinstance(spec, dict) else spec
+            for name, spec in objects.items()
+        }
+        return data
+
+    def get(self, name: str) -> ObjectSpec:
+        try:
+            return self.objects[name]
+        except KeyError:
+            raise KeyError(f"unknown object type {name!r}; known: {sorted(self.objects)}") from None
+
+
+def load_registry(path: Path | str = REGISTRY_PATH) -> Registry:
+    """Read and validate a registry file; errors name the file and the offending entry."""
+    path = Path(path)
+    with path.open(encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle) or {}
+    try:
+        return Registry.model_validate(raw)
+    except ValueError as error:
+        raise ValueError(f"invalid object registry {path}: {error}") from error
+
+
+@cache
+def default_registry() -> Registry:
+    return load_registry(REGISTRY_PATH)
