@@ -1,4 +1,4 @@
-"""One ``crm_reconcile_<object>`` DAG per entry of include/config/objects.yaml."""
+"""Airflow DAGs: one ``crm_reconcile_<object>`` DAG per entry of include/config/objects.yaml."""
 
 from crm_reconciliation.dag_factory import build_dag
 from crm_reconciliation.registry import default_registry

@@ -6,6 +6,7 @@ of the contract (``CONTRACT.md``) are written once.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import DAG, Param, chain
@@ -64,6 +65,8 @@ def run_params() -> dict[str, Param]:
 
 
 def build_dag(spec: ObjectSpec, defaults: Defaults) -> DAG:
+    # Local runs (demo, tests) set CRM_RECON_RETRIES=0 so a failure surfaces at once.
+    retries = int(os.environ.get("CRM_RECON_RETRIES", defaults.retries))
     with DAG(
         dag_id=spec.dag_id,
         description=f"Reconcile legacy {spec.legacy_table} rows with HubSpot {spec.hubspot_table}",
@@ -75,7 +78,7 @@ def build_dag(spec: ObjectSpec, defaults: Defaults) -> DAG:
         template_searchpath=[str(SQL_DIR)],
         render_template_as_native_obj=True,
         default_args={
-            "retries": defaults.retries,
+            "retries": retries,
             "retry_delay": timedelta(seconds=defaults.retry_delay_seconds),
             "retry_exponential_backoff": 2.0,
             "max_retry_delay": timedelta(minutes=30),

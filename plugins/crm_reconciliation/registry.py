@@ -157,6 +157,7 @@ class ObjectSpec(_Strict):
         """Plain values for Jinja ``params``; every identifier here was validated above."""
         return {
             "name": self.name,
+            "entity": self.entity,
             "legacy_table": self.legacy_table,
             "bronze_table": self.bronze_table,
             "bronze_id_column": self.legacy_id_column.lower(),
