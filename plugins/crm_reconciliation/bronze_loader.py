@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from psycopg import sql
 
@@ -23,8 +23,6 @@ from crm_reconciliation.csv_dialect import BronzeFileError, CsvFormat, format_re
 from crm_reconciliation.sql_templates import render, split_statements
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     import psycopg
 
     from crm_reconciliation.registry import ObjectSpec
@@ -87,9 +85,7 @@ def plan_columns(spec: ObjectSpec, fmt: CsvFormat, path: Path) -> ColumnLayout:
         id_position=positions[id_column],
         deleted_position=positions[deleted_column],
         known=tuple(
-            KnownColumn(column, positions.get(column))
-            for column in spec.bronze_columns
-            if column != id_column
+            KnownColumn(column, positions.get(column)) for column in spec.bronze_columns if column != id_column
         ),
         extra_keys=tuple(name for name, _ in extras),
         extra_positions=tuple(position for _, position in extras),
@@ -116,25 +112,52 @@ class LoadResult:
         return {"encoding": self.encoding, "delimiter": self.delimiter, "reject_rate": self.reject_rate}
 
 
-class _CopyBuffer:
-    """Collect rows as CSV text and hand them to COPY in chunks of bounded size."""
+class _RecordStream:
+    """Stream well-formed records to COPY in chunks; set aside the records PostgreSQL cannot take.
 
-    def __init__(self, copy: psycopg.Copy):
-        self._copy, self._buffer = copy, io.StringIO()
-        self._writer, self._pending = csv.writer(self._buffer, lineterminator="\n"), 0
+    A record is set aside when its field count differs from the header's, or when a field holds
+    a NUL character (PostgreSQL text cannot). NULs are searched per chunk, so the common case
+    costs one scan of the chunk's text.
+    """
 
-    def add(self, row: Iterable[object]) -> None:
-        self._writer.writerow(row)
-        self._pending += 1
-        if self._pending >= COPY_CHUNK_ROWS:
-            self.flush()
+    def __init__(self, copy: psycopg.Copy, reject_file: IO[str], fmt: CsvFormat):
+        self.copy, self.fmt, self.rejected = copy, fmt, 0
+        self._reject_writer = csv.writer(reject_file, lineterminator="\n")
+        self._chunk: list[list[str | int]] = []
+
+    def add(self, line: int, fields: list[str]) -> None:
+        if len(fields) == len(self.fmt.header):
+            self._chunk.append([line, *fields])
+            if len(self._chunk) >= COPY_CHUNK_ROWS:
+                self.flush()
+        else:
+            self._reject(line, None, f"expected {len(self.fmt.header)} fields, found {len(fields)}", fields)
 
     def flush(self) -> None:
-        if self._pending:
-            self._copy.write(self._buffer.getvalue())
-            self._buffer.seek(0)
-            self._buffer.truncate()
-            self._pending = 0
+        text = self._serialise(self._chunk)
+        if "\x00" in text:
+            clean = []
+            for line, *fields in self._chunk:
+                bad = [name for name, value in zip(self.fmt.header, fields, strict=True) if "\x00" in value]
+                if bad:
+                    self._reject(line, bad[0], "NUL character in field", fields)
+                else:
+                    clean.append([line, *fields])
+            text = self._serialise(clean)
+        if text:
+            self.copy.write(text)
+        self._chunk = []
+
+    def _reject(self, line: int, field: str | None, reason: str, fields: list[str]) -> None:
+        self.rejected += 1
+        raw = format_record(fields, self.fmt.delimiter).replace("\x00", "\\0")
+        self._reject_writer.writerow([line, field, reason, raw])
+
+    @staticmethod
+    def _serialise(rows: list[list[str | int]]) -> str:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(rows)
+        return buffer.getvalue()
 
 
 class BronzeLoader:
@@ -156,7 +179,11 @@ class BronzeLoader:
         layout = plan_columns(self.spec, fmt, path)
         log.info(
             "Reading %s (%s, delimiter %r, %d columns, %d not in the registry kept in _extra)",
-            path, fmt.encoding, fmt.delimiter, layout.width, len(layout.extra_keys),
+            path,
+            fmt.encoding,
+            fmt.delimiter,
+            layout.width,
+            len(layout.extra_keys),
         )
         binds = {
             "object_type": self.spec.name,
@@ -182,12 +209,14 @@ class BronzeLoader:
             self.connection.rollback()
             raise
         if over_limit:
+            look = (
+                "select line_number, field, reason, raw_text from staging.bronze_rejects "  # noqa: S608 - for the reader
+                f"where object_type = '{self.spec.name}' and snapshot_date = '{snapshot_date}' order by line_number"
+            )
             raise RejectRateExceeded(
-                f"{path}: {result.rows_rejected} of {result.rows_read} rows rejected "
-                f"({result.reject_rate:.1%}), above max_reject_rate {max_reject_rate:.1%}; the previous "
-                f"bronze.{self.spec.bronze_table} snapshot was kept. Reasons: SELECT line_number, field, "
-                f"reason, raw_text FROM staging.bronze_rejects WHERE object_type = '{self.spec.name}' "
-                f"AND snapshot_date = '{snapshot_date}' ORDER BY line_number;"
+                f"{path}: {result.rows_rejected} of {result.rows_read} rows rejected ({result.reject_rate:.1%}), "
+                f"above max_reject_rate {max_reject_rate:.1%}; the previous bronze.{self.spec.bronze_table} "
+                f"snapshot was kept. The rejected rows and their reasons: {look};"
             )
         return LoadResult(**{**result.__dict__, "replaced": True})
 
@@ -207,34 +236,23 @@ class BronzeLoader:
                 "create temp table {} (_line integer, field text, reason text, raw_text text) on commit drop"
             ).format(sql.Identifier(PARSE_REJECTS))
         )
-        rejected = 0
         copy_incoming = sql.SQL("copy {} ({}) from stdin (format csv)").format(
             sql.Identifier(INCOMING), sql.SQL(", ").join(columns)
         )
         with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as reject_file:
-            reject_writer = csv.writer(reject_file, lineterminator="\n")
             with cursor.copy(copy_incoming) as copy:
-                buffer = _CopyBuffer(copy)
+                stream = _RecordStream(copy, reject_file, fmt)
                 for count, (line, fields) in enumerate(iter_records(path, fmt), start=1):
                     if limit is not None and count > limit:
                         break
-                    if len(fields) == layout.width:
-                        buffer.add([line, *fields])
-                    else:
-                        rejected += 1
-                        reject_writer.writerow([
-                            line,
-                            None,
-                            f"expected {layout.width} fields, found {len(fields)}",
-                            format_record(fields, fmt.delimiter),
-                        ])
-                buffer.flush()
+                    stream.add(line, fields)
+                stream.flush()
             reject_file.seek(0)
             copy_rejects = sql.SQL("copy {} from stdin (format csv)").format(sql.Identifier(PARSE_REJECTS))
             with cursor.copy(copy_rejects) as copy:
                 while chunk := reject_file.read(1 << 20):
                     copy.write(chunk)
-        return rejected
+        return stream.rejected
 
     def _count(self, cursor: psycopg.Cursor, path: Path, fmt: CsvFormat, parse_rejects: int) -> LoadResult:
         cursor.execute(

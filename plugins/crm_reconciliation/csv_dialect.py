@@ -15,6 +15,19 @@ from pathlib import Path
 
 DELIMITERS = (",", ";", "\t", "|")
 _CHUNK = 1 << 20
+_C1_FALLBACK = "crm_reconciliation.cp1252_c1"
+
+
+def _undefined_cp1252_as_c1(error: UnicodeDecodeError) -> tuple[str, int]:
+    """Windows decodes the five bytes cp1252 leaves undefined (0x81, 0x8D…) as C1 controls; so do we."""
+    return "".join(chr(byte) for byte in error.object[error.start : error.end]), error.end
+
+
+codecs.register_error(_C1_FALLBACK, _undefined_cp1252_as_c1)
+
+
+def _open_text(path: Path, encoding: str):
+    return path.open(encoding=encoding, errors=_C1_FALLBACK if encoding == "cp1252" else "strict", newline="")
 
 
 class BronzeFileError(ValueError):
@@ -81,7 +94,7 @@ def sniff(path: Path) -> CsvFormat:
     if not path.is_file():
         raise BronzeFileError(path, "file not found")
     encoding = detect_encoding(path)
-    with path.open(encoding=encoding, newline="") as handle:
+    with _open_text(path, encoding) as handle:
         header_line = handle.readline()
     if not header_line.strip():
         raise BronzeFileError(path, "file is empty: expected a header line naming the columns", line=1)
@@ -103,7 +116,7 @@ def iter_records(path: Path, fmt: CsvFormat) -> Iterator[tuple[int, list[str]]]:
     Quoted fields may span lines and hold doubled quotes; the line number is where the record
     starts, as a person opening the file would count it (header = line 1).
     """
-    with path.open(encoding=fmt.encoding, newline="") as handle:
+    with _open_text(path, fmt.encoding) as handle:
         reader = csv.reader(handle, delimiter=fmt.delimiter, strict=False)
         previous_end = 0
         try:
@@ -112,10 +125,6 @@ def iter_records(path: Path, fmt: CsvFormat) -> Iterator[tuple[int, list[str]]]:
                 if start == 1 or not fields or fields == [""]:
                     continue
                 yield start, fields
-        except UnicodeDecodeError as error:
-            raise BronzeFileError(
-                path, f"cannot decode as {fmt.encoding}: {error.reason}", line=reader.line_num + 1
-            ) from error
         except csv.Error as error:
             raise BronzeFileError(path, f"malformed CSV: {error}", line=reader.line_num) from error
 
@@ -124,6 +133,5 @@ def format_record(fields: list[str], delimiter: str) -> str:
     """Re-serialise fields the way the source file wrote them, for a reject's raw text."""
     quote = ('"', "\r", "\n", delimiter)
     return delimiter.join(
-        '"' + field.replace('"', '""') + '"' if any(c in field for c in quote) else field
-        for field in fields
+        '"' + field.replace('"', '""') + '"' if any(c in field for c in quote) else field for field in fields
     )

@@ -7,7 +7,7 @@ of the contract (``CONTRACT.md``) are written once.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG, Param, chain
 
@@ -17,7 +17,7 @@ from crm_reconciliation.paths import DEFAULT_BRONZE_DIR, SQL_DIR
 from crm_reconciliation.registry import Defaults, ObjectSpec
 
 CONN_ID = "hubspot_postgres"
-START_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def run_params() -> dict[str, Param]:

@@ -85,9 +85,12 @@ def main(object_names: list[str], conf: dict[str, Any], keep: bool = False) -> i
 
         with WarehouseHook().get_conn() as connection:
             loaded = load_demo_mirror(connection)
-        print("Sample HubSpot mirror: " + ", ".join(
-            f"hubspot.{table} {'kept (exists)' if rows < 0 else f'{rows} rows'}" for table, rows in loaded.items()
-        ))
+        print(
+            "Sample HubSpot mirror: "
+            + ", ".join(
+                f"hubspot.{table} {'kept (exists)' if rows < 0 else f'{rows} rows'}" for table, rows in loaded.items()
+            )
+        )
         local_env.migrate_metadata_db()
         outcomes = run_dags(object_names, conf)
         print("\n=== crm-reconciliation demo summary ===")

@@ -40,9 +40,10 @@ def load_demo_mirror(connection: psycopg.Connection, folder: Path = DEMO_DIR, re
                     target, sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in header)
                 )
             )
-            with path.open("rb") as handle, cursor.copy(
-                sql.SQL("copy {} from stdin (format csv, header match)").format(target)
-            ) as copy:
+            with (
+                path.open("rb") as handle,
+                cursor.copy(sql.SQL("copy {} from stdin (format csv, header match)").format(target)) as copy,
+            ):
                 while chunk := handle.read(1 << 20):
                     copy.write(chunk)
             loaded[table] = cursor.rowcount

@@ -7,8 +7,8 @@ requires.
 
 from __future__ import annotations
 
-import logging
 import importlib.util
+import logging
 import os
 import pwd
 import shutil
@@ -86,11 +86,31 @@ class LocalPostgres:
         if os.geteuid() == 0:
             self._prepare_for_root()
         if not (self.data_dir / "PG_VERSION").exists():
-            self._run(self._bin("initdb"), "-D", str(self.data_dir), "--auth=trust", "--encoding=UTF8",
-                      "--locale-provider=builtin", "--builtin-locale=C.UTF-8", "-U", "postgres")
+            self._run(
+                self._bin("initdb"),
+                "-D",
+                str(self.data_dir),
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale-provider=builtin",
+                "--builtin-locale=C.UTF-8",
+                "-U",
+                "postgres",
+            )
         options = f"-h 127.0.0.1 -p {self.port} -k {self.base_dir} -c fsync=off -c full_page_writes=off"
-        self._run(self._bin("pg_ctl"), "-D", str(self.data_dir), "-w", "-t", "60", "-o", options,
-                  "-l", str(self.base_dir / "postgres.log"), "start")
+        self._run(
+            self._bin("pg_ctl"),
+            "-D",
+            str(self.data_dir),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "-l",
+            str(self.base_dir / "postgres.log"),
+            "start",
+        )
         self._running = True
         log.info("Embedded PostgreSQL listening on 127.0.0.1:%d (data in %s)", self.port, self.data_dir)
         return self

@@ -182,8 +182,7 @@ class Registry(_Strict):
         if not isinstance(objects, dict):
             raise ValueError("'objects' must be a mapping of object name → spec")
         data["objects"] = {
-            name: {**spec, "name": name} if isinstance(spec, dict) else spec
-            for name, spec in objects.items()
+            name: {**spec, "name": name} if isinstance(spec, dict) else spec for name, spec in objects.items()
         }
         return data
 

@@ -19,39 +19,96 @@ import random
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 FIRST_NAMES = [
-    "Jérôme", "Hélène", "François", "Zoé", "Gaëlle", "Loïc", "Benoît", "Stéphanie", "Cécile", "Noël",
-    "Chloé", "Maël", "Éric", "Frédéric", "Agnès", "Anaïs", "Thérèse", "Joël", "Mélanie", "Raphaël",
+    "Jérôme",
+    "Hélène",
+    "François",
+    "Zoé",
+    "Gaëlle",
+    "Loïc",
+    "Benoît",
+    "Stéphanie",
+    "Cécile",
+    "Noël",
+    "Chloé",
+    "Maël",
+    "Éric",
+    "Frédéric",
+    "Agnès",
+    "Anaïs",
+    "Thérèse",
+    "Joël",
+    "Mélanie",
+    "Raphaël",
 ]
 LAST_NAMES = [
-    "Dupont", "Lefèvre", "Müller", "Girard", "Bénard", "Rousseau", "Lemaître", "Faure", "Chevallier",
-    "Perrin", "Moreau", "Garnier", "Bouchard", "Mercier", "Bérard", "Fontaine", "Lacroix", "Giraud",
+    "Dupont",
+    "Lefèvre",
+    "Müller",
+    "Girard",
+    "Bénard",
+    "Rousseau",
+    "Lemaître",
+    "Faure",
+    "Chevallier",
+    "Perrin",
+    "Moreau",
+    "Garnier",
+    "Bouchard",
+    "Mercier",
+    "Bérard",
+    "Fontaine",
+    "Lacroix",
+    "Giraud",
 ]
 NAME_CORES = [
-    "Société Générale d'Électronique", "Microtechnique Alpine", "Crolles Semiconducteurs", "Isère Capteurs",
-    "Optique Dauphinoise", "Grésivaudan Systèmes", "Électronique du Vercors", "Précision Chartreuse",
-    "Rhône Photonique", "Savoie Mécatronique", "Bürkert Fluid Control", "Lynx Embedded", "Nordic Silicon",
-    "Hélios Énergie", "Bellecour Ingénierie", "Aiguille Robotique", "Mont-Blanc Instruments", "Vizille Laser",
+    "Société Générale d'Électronique",
+    "Microtechnique Alpine",
+    "Crolles Semiconducteurs",
+    "Isère Capteurs",
+    "Optique Dauphinoise",
+    "Grésivaudan Systèmes",
+    "Électronique du Vercors",
+    "Précision Chartreuse",
+    "Rhône Photonique",
+    "Savoie Mécatronique",
+    "Bürkert Fluid Control",
+    "Lynx Embedded",
+    "Nordic Silicon",
+    "Hélios Énergie",
+    "Bellecour Ingénierie",
+    "Aiguille Robotique",
+    "Mont-Blanc Instruments",
+    "Vizille Laser",
 ]
 LEGAL_SUFFIXES = ["SA", "SAS", "SARL", "GmbH", "Ltd", "Inc", ""]
 CITIES = [
-    ("Grenoble", "Isère", "38000"), ("Crolles", "Isère", "38920"), ("Meylan", "Isère", "38240"),
-    ("Lyon", "Rhône", "69002"), ("Annecy", "Haute-Savoie", "74000"), ("Chambéry", "Savoie", "73000"),
-    ("Saint-Égrève", "Isère", "38120"), ("Valence", "Drôme", "26000"),
+    ("Grenoble", "Isère", "38000"),
+    ("Crolles", "Isère", "38920"),
+    ("Meylan", "Isère", "38240"),
+    ("Lyon", "Rhône", "69002"),
+    ("Annecy", "Haute-Savoie", "74000"),
+    ("Chambéry", "Savoie", "73000"),
+    ("Saint-Égrève", "Isère", "38120"),
+    ("Valence", "Drôme", "26000"),
 ]
 STREETS = ["rue Général Mangin", "avenue de l'Europe", "chemin du Vieux Chêne", "boulevard Gambetta"]
 SECTORS = ["Semiconductors", "Aerospace", "Automotive", "Medical Devices", "Industrial IoT"]
 STAGES = ["Identified", "Qualified", "Design In", "Design Win"]
 STAGE_IDS = {
-    "Identified": "85103752", "Qualified": "85103753", "Design In": "85103754",
-    "Design Win": "85103756", "Closed Won": "85103757", "Closed Lost": "85103758",
+    "Identified": "85103752",
+    "Qualified": "85103753",
+    "Design In": "85103754",
+    "Design Win": "85103756",
+    "Closed Won": "85103757",
+    "Closed Lost": "85103758",
 }
 STATUSES = ["En cours", "En cours", "Gagnée", "Perdue", "Abandonnée", "No-go"]
 ACTIONS = ["Meeting", "EmailOut", "EmailIn", "PhoneOut", "PhoneIn", "ToDo"]
-EPOCH = datetime(2018, 1, 8, 9, 30, tzinfo=timezone.utc)
+EPOCH = datetime(2018, 1, 8, 9, 30, tzinfo=UTC)
 
 # Share of legacy records given each fate in the mirror (the rest are "new": absent).
 FATES = [
@@ -81,34 +138,95 @@ SHAPES = {
 
 LEGACY_COLUMNS = {
     "Company": [
-        "Comp_CompanyId", "Comp_Name", "Comp_WebSite", "Comp_PhoneNumber", "Comp_Type", "Comp_Territory",
-        "Comp_Sector", "Comp_Employees", "Comp_Revenue", "Comp_Source", "Comp_PrimaryAddressId", "Addr_Street1",
-        "Addr_City", "Addr_State", "Addr_Country", "Addr_PostCode", "Comp_CreatedDate", "Comp_UpdatedDate",
-        "Comp_SecTerr", "Comp_Deleted",
+        "Comp_CompanyId",
+        "Comp_Name",
+        "Comp_WebSite",
+        "Comp_PhoneNumber",
+        "Comp_Type",
+        "Comp_Territory",
+        "Comp_Sector",
+        "Comp_Employees",
+        "Comp_Revenue",
+        "Comp_Source",
+        "Comp_PrimaryAddressId",
+        "Addr_Street1",
+        "Addr_City",
+        "Addr_State",
+        "Addr_Country",
+        "Addr_PostCode",
+        "Comp_CreatedDate",
+        "Comp_UpdatedDate",
+        "Comp_SecTerr",
+        "Comp_Deleted",
     ],
     "Person": [
-        "Pers_PersonId", "Pers_Salutation", "Pers_FirstName", "Pers_LastName", "Pers_Title", "Pers_Department",
-        "Pers_EmailAddress", "Pers_PhoneNumber", "Pers_MobileNumber", "Pers_CompanyId", "Comp_Name",
-        "Pers_PrimaryAddressId", "Addr_Street1", "Addr_City", "Addr_State", "Addr_Country", "Addr_PostCode",
-        "Pers_CreatedDate", "Pers_UpdatedDate", "Pers_Deleted",
+        "Pers_PersonId",
+        "Pers_Salutation",
+        "Pers_FirstName",
+        "Pers_LastName",
+        "Pers_Title",
+        "Pers_Department",
+        "Pers_EmailAddress",
+        "Pers_PhoneNumber",
+        "Pers_MobileNumber",
+        "Pers_CompanyId",
+        "Comp_Name",
+        "Pers_PrimaryAddressId",
+        "Addr_Street1",
+        "Addr_City",
+        "Addr_State",
+        "Addr_Country",
+        "Addr_PostCode",
+        "Pers_CreatedDate",
+        "Pers_UpdatedDate",
+        "Pers_Deleted",
     ],
     "Opportunity": [
-        "Oppo_OpportunityId", "Oppo_Description", "Oppo_PrimaryCompanyId", "Comp_Name", "Pers_PersonId",
-        "Oppo_Stage", "Oppo_Status", "Oppo_Forecast", "Oppo_Certainty", "Oppo_Type", "Oppo_Source",
-        "Oppo_Priority", "Oppo_Product", "Oppo_TargetClose", "Oppo_ActualClose", "Oppo_Note",
-        "Oppo_CreatedDate", "Oppo_UpdatedDate", "Oppo_Deleted",
+        "Oppo_OpportunityId",
+        "Oppo_Description",
+        "Oppo_PrimaryCompanyId",
+        "Comp_Name",
+        "Pers_PersonId",
+        "Oppo_Stage",
+        "Oppo_Status",
+        "Oppo_Forecast",
+        "Oppo_Certainty",
+        "Oppo_Type",
+        "Oppo_Source",
+        "Oppo_Priority",
+        "Oppo_Product",
+        "Oppo_TargetClose",
+        "Oppo_ActualClose",
+        "Oppo_Note",
+        "Oppo_CreatedDate",
+        "Oppo_UpdatedDate",
+        "Oppo_Deleted",
     ],
     "Communication": [
-        "Comm_CommunicationId", "Comm_Type", "Comm_Action", "Comm_Status", "Comm_Subject", "Comm_Note",
-        "Comm_DateTime", "Comm_OriginalDateTime", "Comm_OpportunityId", "Comm_CaseId", "CmLi_Comm_CompanyId",
-        "CmLi_Comm_PersonId", "Comm_UpdatedDate", "Comm_Deleted",
+        "Comm_CommunicationId",
+        "Comm_Type",
+        "Comm_Action",
+        "Comm_Status",
+        "Comm_Subject",
+        "Comm_Note",
+        "Comm_DateTime",
+        "Comm_OriginalDateTime",
+        "Comm_OpportunityId",
+        "Comm_CaseId",
+        "CmLi_Comm_CompanyId",
+        "CmLi_Comm_PersonId",
+        "Comm_UpdatedDate",
+        "Comm_Deleted",
     ],
 }
 
-MIRROR_TABLES = {"Company": "companies", "Person": "contacts", "Opportunity": "deals",
-                 "Communication": "engagements"}
-LEGACY_ID_PROPERTY = {"Company": "icalps_company_id", "Person": "icalps_contact_id",
-                      "Opportunity": "icalps_deal_id", "Communication": "icalps_communication_id"}
+MIRROR_TABLES = {"Company": "companies", "Person": "contacts", "Opportunity": "deals", "Communication": "engagements"}
+LEGACY_ID_PROPERTY = {
+    "Company": "icalps_company_id",
+    "Person": "icalps_contact_id",
+    "Opportunity": "icalps_deal_id",
+    "Communication": "icalps_communication_id",
+}
 SYNC_COLUMN = "stacksync_record_id_7f3a9c"
 
 
@@ -199,25 +317,47 @@ def _companies(state: _State, count: int, style: str) -> Iterator[tuple[dict, li
         revenue = rng.choice([450000.0, 1250000.5, 12500.5, 98000000.0])
         fate = _fate(rng)
         row = {
-            "Comp_CompanyId": _id_as_exported(rng, legacy_id), "Comp_Name": name, "Comp_WebSite": website,
-            "Comp_PhoneNumber": phone, "Comp_Type": rng.choice(["Customer", "Prospect", "Partner"]),
-            "Comp_Territory": "France Sud-Est", "Comp_Sector": rng.choice(SECTORS),
-            "Comp_Employees": str(employees), "Comp_Revenue": _legacy_decimal(revenue),
+            "Comp_CompanyId": _id_as_exported(rng, legacy_id),
+            "Comp_Name": name,
+            "Comp_WebSite": website,
+            "Comp_PhoneNumber": phone,
+            "Comp_Type": rng.choice(["Customer", "Prospect", "Partner"]),
+            "Comp_Territory": "France Sud-Est",
+            "Comp_Sector": rng.choice(SECTORS),
+            "Comp_Employees": str(employees),
+            "Comp_Revenue": _legacy_decimal(revenue),
             "Comp_Source": rng.choice(["Salon", "Web", "Recommandation"]),
-            "Comp_PrimaryAddressId": str(50000 + index), "Addr_Street1": f"{index + 1} {rng.choice(STREETS)}",
-            "Addr_City": city, "Addr_State": state_name, "Addr_Country": "France", "Addr_PostCode": postcode,
-            "Comp_CreatedDate": _legacy_date(created, style), "Comp_UpdatedDate": _legacy_date(created, style),
-            "Comp_SecTerr": "", "Comp_Deleted": "",
+            "Comp_PrimaryAddressId": str(50000 + index),
+            "Addr_Street1": f"{index + 1} {rng.choice(STREETS)}",
+            "Addr_City": city,
+            "Addr_State": state_name,
+            "Addr_Country": "France",
+            "Addr_PostCode": postcode,
+            "Comp_CreatedDate": _legacy_date(created, style),
+            "Comp_UpdatedDate": _legacy_date(created, style),
+            "Comp_SecTerr": "",
+            "Comp_Deleted": "",
         }
         if fate == "unusable":
             row["Comp_Employees"] = "beaucoup"
         state.company_names[legacy_id] = name
         hubspot = {
-            "name": name, "domain": f"{slug}.fr", "website": website, "phone": phone_hubspot,
-            "type": row["Comp_Type"], "territory": row["Comp_Territory"], "industry": row["Comp_Sector"],
-            "numberofemployees": str(employees), "annualrevenue": f"{revenue:f}".rstrip("0").rstrip("."),
-            "hs_lead_source": row["Comp_Source"], "city": city, "state": state_name, "country": "France",
-            "zip": postcode, "address": row["Addr_Street1"], "createdate": created.isoformat(),
+            "name": name,
+            "domain": f"{slug}.fr",
+            "website": website,
+            "phone": phone_hubspot,
+            "type": row["Comp_Type"],
+            "territory": row["Comp_Territory"],
+            "industry": row["Comp_Sector"],
+            "numberofemployees": str(employees),
+            "annualrevenue": f"{revenue:f}".rstrip("0").rstrip("."),
+            "hs_lead_source": row["Comp_Source"],
+            "city": city,
+            "state": state_name,
+            "country": "France",
+            "zip": postcode,
+            "address": row["Addr_Street1"],
+            "createdate": created.isoformat(),
         }
         yield row, _mirror_rows(state, "Company", legacy_id, fate, hubspot, "name", hubspot_ids)
 
@@ -230,8 +370,12 @@ def _mirror_rows(
     property_name = LEGACY_ID_PROPERTY[table]
     if fate in ("new", "unusable") and rng.random() < 0.7:
         return []
-    record = {**hubspot, "hs_object_id": state.new_hs_id(), property_name: _id_in_mirror(rng, legacy_id),
-              SYNC_COLUMN: f"ss-{rng.getrandbits(40):010x}"}
+    record = {
+        **hubspot,
+        "hs_object_id": state.new_hs_id(),
+        property_name: _id_in_mirror(rng, legacy_id),
+        SYNC_COLUMN: f"ss-{rng.getrandbits(40):010x}",
+    }
     ids[legacy_id] = record["hs_object_id"]
     if fate == "matched_stale":
         stale = [key for key in hubspot if key not in (identity, "createdate", "hs_timestamp", "email")]
@@ -278,26 +422,46 @@ def _contacts(state: _State, count: int, style: str) -> Iterator[tuple[dict, lis
         created = EPOCH + timedelta(days=index * 2)
         fate = _fate(rng)
         row = {
-            "Pers_PersonId": _id_as_exported(rng, legacy_id), "Pers_Salutation": rng.choice(["M.", "Mme"]),
-            "Pers_FirstName": first, "Pers_LastName": last, "Pers_Title": rng.choice(["Directeur R&D", "Acheteur"]),
+            "Pers_PersonId": _id_as_exported(rng, legacy_id),
+            "Pers_Salutation": rng.choice(["M.", "Mme"]),
+            "Pers_FirstName": first,
+            "Pers_LastName": last,
+            "Pers_Title": rng.choice(["Directeur R&D", "Acheteur"]),
             "Pers_Department": rng.choice(["Achats", "Ingénierie", "Qualité"]),
-            "Pers_EmailAddress": rng.choice([email, f" {email.upper()} "]), "Pers_PhoneNumber": phone,
-            "Pers_MobileNumber": mobile.replace("04 7", "06 1", 1), "Pers_CompanyId": str(company_id),
-            "Comp_Name": company, "Pers_PrimaryAddressId": str(60000 + index),
-            "Addr_Street1": f"{index + 3} {rng.choice(STREETS)}", "Addr_City": city, "Addr_State": state_name,
-            "Addr_Country": "France", "Addr_PostCode": postcode,
-            "Pers_CreatedDate": _legacy_date(created, style), "Pers_UpdatedDate": _legacy_date(created, style),
+            "Pers_EmailAddress": rng.choice([email, f" {email.upper()} "]),
+            "Pers_PhoneNumber": phone,
+            "Pers_MobileNumber": mobile.replace("04 7", "06 1", 1),
+            "Pers_CompanyId": str(company_id),
+            "Comp_Name": company,
+            "Pers_PrimaryAddressId": str(60000 + index),
+            "Addr_Street1": f"{index + 3} {rng.choice(STREETS)}",
+            "Addr_City": city,
+            "Addr_State": state_name,
+            "Addr_Country": "France",
+            "Addr_PostCode": postcode,
+            "Pers_CreatedDate": _legacy_date(created, style),
+            "Pers_UpdatedDate": _legacy_date(created, style),
             "Pers_Deleted": "",
         }
         if fate == "unusable":
             row["Pers_LastName"] = ""
         hubspot = {
-            "firstname": first, "lastname": last, "email": email, "phone": phone_hubspot,
-            "mobilephone": "+336" + mobile_hubspot[4:], "jobtitle": row["Pers_Title"],
-            "department": row["Pers_Department"], "salutation": row["Pers_Salutation"],
+            "firstname": first,
+            "lastname": last,
+            "email": email,
+            "phone": phone_hubspot,
+            "mobilephone": "+336" + mobile_hubspot[4:],
+            "jobtitle": row["Pers_Title"],
+            "department": row["Pers_Department"],
+            "salutation": row["Pers_Salutation"],
             "associatedcompanyid": state.hubspot_ids.get("Company", {}).get(company_id, ""),
-            "company": company, "city": city, "state": state_name, "country": "France", "zip": postcode,
-            "address": row["Addr_Street1"], "createdate": created.isoformat(),
+            "company": company,
+            "city": city,
+            "state": state_name,
+            "country": "France",
+            "zip": postcode,
+            "address": row["Addr_Street1"],
+            "createdate": created.isoformat(),
         }
         yield row, _mirror_rows(state, "Person", legacy_id, fate, hubspot, "lastname", hubspot_ids)
 
@@ -315,30 +479,50 @@ def _deals(state: _State, count: int, style: str) -> Iterator[tuple[dict, list[d
         created = EPOCH + timedelta(days=index * 4)
         product = rng.choice(["ASIC 28nm", "Capteur MEMS", "Module RF"])
         description = f"{product} — {state.company_names.get(company_id, 'Client')} {index}"
-        note = f"Relance prévue.\nContact: \"{FIRST_NAMES[index % len(FIRST_NAMES)]}\"\nBudget validé"
+        note = f'Relance prévue.\nContact: "{FIRST_NAMES[index % len(FIRST_NAMES)]}"\nBudget validé'
         fate = _fate(rng)
         row = {
-            "Oppo_OpportunityId": _id_as_exported(rng, legacy_id), "Oppo_Description": description,
-            "Oppo_PrimaryCompanyId": str(company_id), "Comp_Name": state.company_names.get(company_id, ""),
-            "Pers_PersonId": str(2000 + index), "Oppo_Stage": stage, "Oppo_Status": status,
-            "Oppo_Forecast": _legacy_decimal(amount), "Oppo_Certainty": str(rng.choice([10, 25, 50, 75, 90])),
-            "Oppo_Type": rng.choice(["New Business", "Renouvellement"]), "Oppo_Source": "Salon",
-            "Oppo_Priority": rng.choice(["Haute", "Normale"]), "Oppo_Product": product,
+            "Oppo_OpportunityId": _id_as_exported(rng, legacy_id),
+            "Oppo_Description": description,
+            "Oppo_PrimaryCompanyId": str(company_id),
+            "Comp_Name": state.company_names.get(company_id, ""),
+            "Pers_PersonId": str(2000 + index),
+            "Oppo_Stage": stage,
+            "Oppo_Status": status,
+            "Oppo_Forecast": _legacy_decimal(amount),
+            "Oppo_Certainty": str(rng.choice([10, 25, 50, 75, 90])),
+            "Oppo_Type": rng.choice(["New Business", "Renouvellement"]),
+            "Oppo_Source": "Salon",
+            "Oppo_Priority": rng.choice(["Haute", "Normale"]),
+            "Oppo_Product": product,
             "Oppo_TargetClose": _legacy_date(close, style),
             "Oppo_ActualClose": _legacy_date(close, style) if status != "En cours" else "",
-            "Oppo_Note": note, "Oppo_CreatedDate": _legacy_date(created, style),
-            "Oppo_UpdatedDate": _legacy_date(created, style), "Oppo_Deleted": "",
+            "Oppo_Note": note,
+            "Oppo_CreatedDate": _legacy_date(created, style),
+            "Oppo_UpdatedDate": _legacy_date(created, style),
+            "Oppo_Deleted": "",
         }
         if fate == "unusable":
             row["Oppo_Stage"] = "Négociation spéciale"
-        outcome = {"Gagnée": "Closed Won", "Perdue": "Closed Lost", "Abandonnée": "Closed Lost",
-                   "No-go": "Closed Lost"}.get(status, stage)
+        outcome = {
+            "Gagnée": "Closed Won",
+            "Perdue": "Closed Lost",
+            "Abandonnée": "Closed Lost",
+            "No-go": "Closed Lost",
+        }.get(status, stage)
         hubspot = {
-            "dealname": description, "amount": f"{amount:f}".rstrip("0").rstrip("."), "dealstage": STAGE_IDS[outcome],
-            "deal_status": status, "deal_certainty": row["Oppo_Certainty"], "dealtype": row["Oppo_Type"],
-            "deal_source": "Salon", "closedate": close.date().isoformat(),
+            "dealname": description,
+            "amount": f"{amount:f}".rstrip("0").rstrip("."),
+            "dealstage": STAGE_IDS[outcome],
+            "deal_status": status,
+            "deal_certainty": row["Oppo_Certainty"],
+            "dealtype": row["Oppo_Type"],
+            "deal_source": "Salon",
+            "closedate": close.date().isoformat(),
             "actual_close_date": close.date().isoformat() if row["Oppo_ActualClose"] else "",
-            "deal_priority": row["Oppo_Priority"], "deal_brand": product, "deal_notes": note,
+            "deal_priority": row["Oppo_Priority"],
+            "deal_brand": product,
+            "deal_notes": note,
             "associatedcompanyid": state.hubspot_ids.get("Company", {}).get(company_id, ""),
             "company": row["Comp_Name"],
             "primary_contact_id": state.hubspot_ids.get("Person", {}).get(2000 + index, ""),
@@ -359,36 +543,44 @@ def _communications(state: _State, count: int, style: str) -> Iterator[tuple[dic
         action = ACTIONS[index % len(ACTIONS)]
         subject = f"Suivi {action} n°{index} — {state.company_names.get(company_id, '')}"
         note = (
-            f"Bonjour,\n\nSuite à notre échange, voici le \"devis\" révisé ({index}).\n"
-            "Cordialement,\nL'équipe IC'ALPS"
+            f"Bonjour,\n\nSuite à notre échange, voici le \"devis\" révisé ({index}).\nCordialement,\nL'équipe IC'ALPS"
         )
         fate = _fate(rng)
         row = {
             "Comm_CommunicationId": _id_as_exported(rng, legacy_id),
-            "Comm_Type": "Appointment" if action == "Meeting" else "Task", "Comm_Action": action,
-            "Comm_Status": rng.choice(["Complete", "Pending"]), "Comm_Subject": subject, "Comm_Note": note,
-            "Comm_DateTime": _legacy_date(moment, style), "Comm_OriginalDateTime": _legacy_date(moment, style),
+            "Comm_Type": "Appointment" if action == "Meeting" else "Task",
+            "Comm_Action": action,
+            "Comm_Status": rng.choice(["Complete", "Pending"]),
+            "Comm_Subject": subject,
+            "Comm_Note": note,
+            "Comm_DateTime": _legacy_date(moment, style),
+            "Comm_OriginalDateTime": _legacy_date(moment, style),
             "Comm_OpportunityId": str(deal_id),
-            "Comm_CaseId": "", "CmLi_Comm_CompanyId": str(company_id), "CmLi_Comm_PersonId": str(2000 + index),
-            "Comm_UpdatedDate": _legacy_date(moment, style), "Comm_Deleted": "",
+            "Comm_CaseId": "",
+            "CmLi_Comm_CompanyId": str(company_id),
+            "CmLi_Comm_PersonId": str(2000 + index),
+            "Comm_UpdatedDate": _legacy_date(moment, style),
+            "Comm_Deleted": "",
         }
         if fate == "unusable":
             row["Comm_DateTime"] = "31/02/2019 25:61"
         hubspot = {
-            "hs_engagement_subject": subject, "hs_note_body": note, "hs_timestamp": _epoch_ms(moment),
-            "hs_engagement_type": row["Comm_Type"], "hs_call_direction": action,
-            "hs_engagement_status": row["Comm_Status"], "hs_original_datetime": _epoch_ms(moment),
+            "hs_engagement_subject": subject,
+            "hs_note_body": note,
+            "hs_timestamp": _epoch_ms(moment),
+            "hs_engagement_type": row["Comm_Type"],
+            "hs_call_direction": action,
+            "hs_engagement_status": row["Comm_Status"],
+            "hs_original_datetime": _epoch_ms(moment),
             "associated_deal_id": state.hubspot_ids.get("Opportunity", {}).get(deal_id, ""),
             "associated_ticket_id": "",
             "associated_company_id": state.hubspot_ids.get("Company", {}).get(company_id, ""),
             "associated_contact_id": state.hubspot_ids.get("Person", {}).get(2000 + index, ""),
         }
-        yield row, _mirror_rows(state, "Communication", legacy_id, fate, hubspot, "hs_engagement_subject",
-                                hubspot_ids)
+        yield row, _mirror_rows(state, "Communication", legacy_id, fate, hubspot, "hs_engagement_subject", hubspot_ids)
 
 
-GENERATORS = {"Company": _companies, "Person": _contacts, "Opportunity": _deals,
-              "Communication": _communications}
+GENERATORS = {"Company": _companies, "Person": _contacts, "Opportunity": _deals, "Communication": _communications}
 
 
 def _header(table: str, shape: FileShape) -> list[str]:
@@ -404,9 +596,13 @@ def generate(
     With ``faults``, each file also gets the soft-deleted and malformed rows a real export has,
     few enough to stay under the default 5% reject threshold.
     """
-    state = _State(rng=random.Random(seed), deal_count=sizes.deals)
-    counts = {"Company": sizes.companies, "Person": sizes.contacts, "Opportunity": sizes.deals,
-              "Communication": sizes.communications}
+    state = _State(rng=random.Random(seed), deal_count=sizes.deals)  # noqa: S311 - reproducible, not secret
+    counts = {
+        "Company": sizes.companies,
+        "Person": sizes.contacts,
+        "Opportunity": sizes.deals,
+        "Communication": sizes.communications,
+    }
     bronze_dir.mkdir(parents=True, exist_ok=True)
     mirrors: dict[str, list[dict]] = {}
     for table, generator in GENERATORS.items():
@@ -451,13 +647,24 @@ def _write_mirror(mirror_dir: Path, mirrors: dict[str, list[dict]], state: _Stat
             template = rows[0]
             # Orphans (a legacy id no live legacy row has) and records that exist only in HubSpot.
             for offset in range(2):
-                rows.append({key: value for key, value in template.items()}
-                            | {"hs_object_id": state.new_hs_id(), property_name: str(990000 + offset),
-                               SYNC_COLUMN: f"ss-{rng.getrandbits(40):010x}"})
-            rows.append(template | {"hs_object_id": state.new_hs_id(), property_name: "",
-                                    SYNC_COLUMN: f"ss-{rng.getrandbits(40):010x}"})
-        columns = ["hs_object_id", *[k for k in (rows[0] if rows else {}) if k not in
-                                     ("hs_object_id", property_name, SYNC_COLUMN)], property_name, SYNC_COLUMN]
+                rows.append(
+                    {key: value for key, value in template.items()}
+                    | {
+                        "hs_object_id": state.new_hs_id(),
+                        property_name: str(990000 + offset),
+                        SYNC_COLUMN: f"ss-{rng.getrandbits(40):010x}",
+                    }
+                )
+            rows.append(
+                template
+                | {"hs_object_id": state.new_hs_id(), property_name: "", SYNC_COLUMN: f"ss-{rng.getrandbits(40):010x}"}
+            )
+        columns = [
+            "hs_object_id",
+            *[k for k in (rows[0] if rows else {}) if k not in ("hs_object_id", property_name, SYNC_COLUMN)],
+            property_name,
+            SYNC_COLUMN,
+        ]
         with (mirror_dir / f"hubspot_{MIRROR_TABLES[table]}.csv").open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(columns)

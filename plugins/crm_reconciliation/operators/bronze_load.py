@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -44,18 +44,18 @@ class BronzeLoadOperator(BaseOperator):
 
         registry = default_registry()
         spec = registry.get(self.object_type)
-        max_reject_rate = (
-            registry.defaults.max_reject_rate if self.max_reject_rate is None else self.max_reject_rate
-        )
+        max_reject_rate = registry.defaults.max_reject_rate if self.max_reject_rate is None else self.max_reject_rate
         run_date = (context.get("logical_date") or context["dag_run"].run_after).date()
         snapshot = choose_snapshot(self.bronze_dir, run_date)
         path = snapshot.file(spec.csv_file)
         self.log.info(
-            "Snapshot for %s: %s (%s)", run_date, snapshot.folder,
+            "Snapshot for %s: %s (%s)",
+            run_date,
+            snapshot.folder,
             "dated folder" if snapshot.dated else "no dated folder, using the base folder",
         )
         hook = WarehouseHook(postgres_conn_id=self.conn_id)
-        started_at = datetime.now(timezone.utc)
+        started_at = datetime.now(UTC)
         log_step = {
             "object_type": spec.name,
             "run_id": context["run_id"],
@@ -85,7 +85,11 @@ class BronzeLoadOperator(BaseOperator):
         hook.log_step(**log_step, **counts, details=result.as_details(), outcome="success")
         self.log.info(
             "Loaded bronze.%s from %s: read %d, loaded %d (of which soft-deleted %d), rejected %d%s",
-            spec.bronze_table, path, result.rows_read, result.rows_loaded, result.rows_deleted,
+            spec.bronze_table,
+            path,
+            result.rows_read,
+            result.rows_loaded,
+            result.rows_deleted,
             result.rows_rejected,
             " — see staging.bronze_rejects" if result.rows_rejected else "",
         )

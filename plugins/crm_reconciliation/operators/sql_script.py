@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator
@@ -33,13 +33,14 @@ class SqlScriptOperator(BaseOperator):
         from crm_reconciliation.hooks.warehouse import WarehouseHook
 
         hook = WarehouseHook(postgres_conn_id=self.conn_id)
-        started_at = datetime.now(timezone.utc)
+        started_at = datetime.now(UTC)
         try:
             hook.run_script(self.sql)
         except errors.Error as error:
             hint = error.diag.message_hint
-            self.log.error("%s failed: %s%s", self.task_id, error.diag.message_primary or error,
-                           f" — {hint}" if hint else "")
+            self.log.error(
+                "%s failed: %s%s", self.task_id, error.diag.message_primary or error, f" — {hint}" if hint else ""
+            )
             raise
         hook.log_step(
             object_type=self.object_type,

@@ -1,0 +1,43 @@
+# The project's commands. Each installs what it needs into .venv first (uv, pinned by
+# constraints.txt), so they work from a fresh clone.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+UV_VERSION := 0.13.9
+export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)/dags
+
+.PHONY: install demo test lint airflow bench-load lock
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode \
+		-r requirements-dev.txt -c constraints.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job: all four DAGs end to end on the embedded PostgreSQL and the bundled sample data.
+demo: install
+	$(BIN)/python -m crm_reconciliation demo
+
+## The whole test suite (lint first). .ci/run calls exactly this.
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+## Airflow UI (airflow standalone) on 127.0.0.1:8080, wired to the embedded database.
+airflow: install
+	$(BIN)/python -m crm_reconciliation ui
+
+## Loader benchmark: 1,000,000-row Bronze_Person.csv, wall time, rows/s, peak RSS.
+bench-load: install
+	$(BIN)/python scripts/bench_load.py
+
+## Re-freeze constraints.txt after editing requirements*.txt.
+lock: install
+	$(BIN)/uv pip compile --python-version 3.11 --no-header requirements-dev.txt -o constraints.txt

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from crm_reconciliation.csv_dialect import (
+    BronzeFileError,
+    detect_delimiter,
+    detect_encoding,
+    format_record,
+    iter_records,
+    normalise_column,
+    sniff,
+)
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        ("Comp_Name\nSociété Générale\n".encode(), "utf-8"),
+        (b"\xef\xbb\xbfComp_Name\nSoci\xc3\xa9t\xc3\xa9\n", "utf-8-sig"),
+        ("Comp_Name\nSociété Générale\n".encode("cp1252"), "cp1252"),
+        (b"Comp_Name\nACME\n", "utf-8"),
+    ],
+    ids=["utf8", "utf8-bom", "windows-1252", "ascii"],
+)
+def test_detect_encoding(tmp_path, payload, expected):
+    path = tmp_path / "f.csv"
+    path.write_bytes(payload)
+    assert detect_encoding(path) == expected
+
+
+def test_detect_encoding_finds_a_late_non_utf8_byte(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"a,b\n" + b"x,y\n" * 400_000 + "é,z\n".encode("cp1252"))
+    assert detect_encoding(path) == "cp1252"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("Comp_CompanyId,Comp_Name,Comp_Deleted", ","),
+        ("comp_companyid;comp_name;comp_deleted", ";"),
+        ("Comp_CompanyId\tComp_Name\tComp_Deleted", "\t"),
+        ('"Comp_Name, legal";Comp_CompanyId;Comp_Deleted', ";"),
+    ],
+    ids=["comma", "semicolon", "tab", "comma-inside-quotes"],
+)
+def test_detect_delimiter(header, expected):
+    assert detect_delimiter(header) == expected
+
+
+def test_unknown_delimiter_names_the_file():
+    with pytest.raises(BronzeFileError, match=r"x\.csv, line 1: cannot detect the delimiter"):
+        detect_delimiter("Comp_CompanyId Comp_Name", "x.csv")
+
+
+def test_normalise_column():
+    assert normalise_column("\ufeff Comp_CompanyID ") == "comp_companyid"
+
+
+def test_sniff_reports_duplicated_and_unnamed_columns(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("Comp_Name,COMP_NAME\n", encoding="utf-8")
+    with pytest.raises(BronzeFileError, match="more than once"):
+        sniff(path)
+    path.write_text("Comp_Name,,x\n", encoding="utf-8")
+    with pytest.raises(BronzeFileError, match="unnamed column"):
+        sniff(path)
+
+
+def test_sniff_missing_and_empty_files(tmp_path):
+    with pytest.raises(BronzeFileError, match="file not found"):
+        sniff(tmp_path / "absent.csv")
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(BronzeFileError, match="file is empty"):
+        sniff(empty)
+
+
+def test_records_carry_their_first_line_and_keep_quotes_and_newlines(tmp_path):
+    note = 'Bonjour,\n"devis" joint\nCordialement'
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerows([["id", "note"], ["1", note], [], ["2", "simple"]])
+    path = tmp_path / "notes.csv"
+    path.write_text(buffer.getvalue(), encoding="cp1252", newline="")
+    fmt = sniff(path)
+    assert (fmt.encoding, fmt.delimiter, fmt.header) == ("utf-8", ";", ("id", "note"))
+    assert list(iter_records(path, fmt)) == [(2, ["1", note]), (6, ["2", "simple"])]
+
+
+def test_format_record_round_trips_through_csv():
+    fields = ["12", 'Dupont "le grand"', "a;b", "ligne 1\nligne 2", ""]
+    text = format_record(fields, ";")
+    assert next(csv.reader(io.StringIO(text), delimiter=";")) == fields
