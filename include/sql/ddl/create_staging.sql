@@ -3,10 +3,8 @@
 -- advisory lock serialises them for the length of this transaction.
 select pg_advisory_xact_lock(hashtext('crm_reconciliation.ddl'));
 
-create schema if not exists bronze;
-create schema if not exists staging;
-
--- pg_trgm powers similarity matching; creating it needs a privileged role.
+-- pg_trgm powers similarity matching; creating it needs a privileged role. Checked first, so
+-- that a role without it learns this before anything else is created.
 do $ddl$
 begin
     if not exists (select 1 from pg_extension where extname = 'pg_trgm') then
@@ -29,6 +27,9 @@ begin
     end if;
 end
 $ddl$;
+
+create schema if not exists bronze;
+create schema if not exists staging;
 
 create table if not exists staging.reconciliation_log (
     log_id bigint generated always as identity primary key,

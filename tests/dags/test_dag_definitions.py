@@ -1,0 +1,89 @@
+"""The DAG folder as Airflow parses it: ids, task order, schedule, params, retries."""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk.exceptions import ParamValidationError
+
+from crm_reconciliation.dag_factory import build_dag
+from crm_reconciliation.paths import PROJECT_ROOT
+from crm_reconciliation.registry import default_registry
+from crm_reconciliation.sql_templates import render
+
+DAG_IDS = {"crm_reconcile_companies", "crm_reconcile_contacts", "crm_reconcile_deals", "crm_reconcile_communications"}
+
+
+@pytest.fixture(scope="module")
+def dagbag() -> DagBag:
+    return DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
+
+
+def test_four_dags_without_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == DAG_IDS
+
+
+@pytest.mark.parametrize("dag_id", sorted(DAG_IDS))
+def test_contract_shape(dagbag, dag_id):
+    dag = dagbag.dags[dag_id]
+    assert [task.task_id for task in dag.topological_sort()] == ["create_staging", "load_bronze"]
+    assert dag.get_task("create_staging").downstream_task_ids == {"load_bronze"}
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+    assert dag.schedule == default_registry().get(dag_id.removeprefix("crm_reconcile_")).schedule
+    assert set(dag.params) == {"bronze_dir", "limit", "dry_run", "min_confidence", "push_target"}
+    for task in dag.tasks:
+        assert task.conn_id == "hubspot_postgres"
+
+
+def test_tasks_retry_with_backoff_and_time_out(monkeypatch):
+    monkeypatch.delenv("CRM_RECON_RETRIES", raising=False)
+    registry = default_registry()
+    dag = build_dag(registry.get("deals"), registry.defaults)
+    for task in dag.tasks:
+        assert task.retries == registry.defaults.retries
+        assert task.retry_delay == timedelta(seconds=registry.defaults.retry_delay_seconds)
+        assert task.retry_exponential_backoff
+        assert task.execution_timeout == timedelta(minutes=registry.defaults.execution_timeout_minutes)
+
+
+def test_param_defaults_serve_the_nightly_run(dagbag):
+    params = dagbag.dags["crm_reconcile_companies"].params.validate()
+    assert params == {
+        "bronze_dir": "include/bronze_layer/",
+        "limit": None,
+        "dry_run": False,
+        "min_confidence": 90,
+        "push_target": "workflow",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("limit", 0), ("limit", "ten"), ("min_confidence", 101), ("push_target", "ftp"), ("dry_run", "yes")],
+)
+def test_invalid_params_are_refused(dagbag, name, value):
+    params = copy.deepcopy(dagbag.dags["crm_reconcile_companies"].params)
+    with pytest.raises(ParamValidationError, match=name):
+        params[name] = value
+
+
+def test_the_package_is_not_loaded_file_by_file_as_plugins():
+    from airflow._shared.module_loading.file_discovery import find_path_from_directory
+
+    found = list(find_path_from_directory(PROJECT_ROOT / "plugins", ".airflowignore"))
+    assert not [path for path in found if "/crm_reconciliation/" in path]
+
+
+@pytest.mark.parametrize("dag_id", sorted(DAG_IDS))
+def test_airflow_renders_the_ddl_as_the_helpers_do(dagbag, dag_id):
+    """What the UI's Rendered Template shows is what the integration tests run."""
+    task = dagbag.dags[dag_id].get_task("create_staging")
+    rendered = task.render_template(task.sql, {"params": task.params}, task.dag.get_template_env())
+    spec = default_registry().get(dag_id.removeprefix("crm_reconcile_"))
+    assert rendered.strip() == render("ddl/create_staging.sql", params={"object": spec.template_params()}).strip()
+    assert f"create table if not exists staging.{spec.staging_table}" in rendered

