@@ -31,10 +31,15 @@ def _open_text(path: Path, encoding: str):
 
 
 class BronzeFileError(ValueError):
-    """A problem with an input file, naming the file and, where known, the line and field."""
+    """A problem with an input file, naming the file and, where known, the line and field.
 
-    def __init__(self, path: Path | str, message: str, line: int | None = None, field: str | None = None):
-        self.path, self.line, self.field = str(path), line, field
+    Only a missing file is worth retrying; a file with bad content gives the same result twice.
+    """
+
+    def __init__(
+        self, path: Path | str, message: str, line: int | None = None, field: str | None = None, retryable: bool = False
+    ):
+        self.path, self.line, self.field, self.retryable = str(path), line, field, retryable
         where = self.path + (f", line {line}" if line else "") + (f", field {field}" if field else "")
         super().__init__(f"{where}: {message}")
 
@@ -92,7 +97,7 @@ def sniff(path: Path) -> CsvFormat:
     """Detect encoding, delimiter and header of ``path``; fail clearly on a missing or empty file."""
     path = Path(path)
     if not path.is_file():
-        raise BronzeFileError(path, "file not found")
+        raise BronzeFileError(path, "file not found", retryable=True)  # the export may still be on its way
     encoding = detect_encoding(path)
     with _open_text(path, encoding) as handle:
         header_line = handle.readline()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import signal
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
@@ -22,10 +21,6 @@ from crm_reconciliation import local_env
 from crm_reconciliation.localdb import LocalPostgres
 
 log = logging.getLogger("crm_reconciliation.demo")
-
-
-def _raise_on_sigterm(signum: int, frame: Any) -> None:
-    raise SystemExit(128 + signum)
 
 
 def run_dags(object_names: list[str], conf: dict[str, Any]) -> dict[str, tuple[str, str]]:
@@ -66,7 +61,7 @@ def summary(outcomes: dict[str, tuple[str, str]]) -> str:
 
 
 def main(object_names: list[str], conf: dict[str, Any], keep: bool = False) -> int:
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    local_env.exit_on_sigterm()
     with ExitStack() as cleanup:
         database_uri = os.environ.get(local_env.CONN_ENV)
         own_database = bool(database_uri)

@@ -7,6 +7,7 @@ Call before Airflow is imported: Airflow reads its configuration once, at import
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,15 @@ def airflow_environment(airflow_home: Path, database_uri: str) -> dict[str, str]
             filter(None, [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT / "dags"), os.environ.get("PYTHONPATH")])
         ),
     }
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so that ``with``/``finally`` clean-ups run, as on Ctrl-C."""
+
+    def _exit(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
 
 
 def apply(environment: dict[str, str]) -> None:

@@ -15,7 +15,9 @@ import shutil
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,16 @@ def _open_path_to(path: Path) -> None:
         mode = folder.stat().st_mode
         if mode & traverse != traverse:
             folder.chmod(mode | traverse)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -112,8 +124,28 @@ class LocalPostgres:
             "start",
         )
         self._running = True
+        self._start_watchdog()
         log.info("Embedded PostgreSQL listening on 127.0.0.1:%d (data in %s)", self.port, self.data_dir)
         return self
+
+    def _start_watchdog(self) -> None:
+        """A detached helper stops the server if this process dies without cleaning up (kill -9)."""
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "crm_reconciliation.localdb",
+                "--watch",
+                str(os.getpid()),
+                str(self.base_dir),
+                "--keep" if self.keep else "--discard",
+            ],
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        )
 
     def stop(self) -> None:
         if self._running:
@@ -122,8 +154,36 @@ class LocalPostgres:
         if not self.keep:
             shutil.rmtree(self.base_dir, ignore_errors=True)
 
+    @classmethod
+    def watch(cls, owner_pid: int, base_dir: Path, keep: bool) -> None:
+        """Wait for ``owner_pid`` to end, then stop its server (if still up) and remove its files."""
+        while _alive(owner_pid):
+            time.sleep(1)
+        data_dir = base_dir / "pgdata"
+        if (data_dir / "postmaster.pid").exists():
+            user = SYSTEM_USER if os.geteuid() == 0 else None
+            subprocess.run(
+                [str(postgres_bin_dir() / "pg_ctl"), "-D", str(data_dir), "-m", "immediate", "-w", "stop"],
+                capture_output=True,
+                user=user,
+                check=False,
+            )
+        if not keep:
+            shutil.rmtree(base_dir, ignore_errors=True)
+
     def __enter__(self) -> LocalPostgres:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Watchdog of a LocalPostgres (started by LocalPostgres.start).")
+    parser.add_argument("--watch", nargs=2, metavar=("OWNER_PID", "BASE_DIR"), required=True)
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--discard", dest="keep", action="store_false")
+    arguments = parser.parse_args()
+    LocalPostgres.watch(int(arguments.watch[0]), Path(arguments.watch[1]), arguments.keep)

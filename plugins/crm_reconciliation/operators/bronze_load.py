@@ -36,6 +36,8 @@ class BronzeLoadOperator(BaseOperator):
         self.conn_id = conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
         from crm_reconciliation.bronze_loader import BronzeLoader, RejectRateExceeded
         from crm_reconciliation.csv_dialect import BronzeFileError
         from crm_reconciliation.hooks.warehouse import WarehouseHook
@@ -75,7 +77,9 @@ class BronzeLoadOperator(BaseOperator):
                 )
         except (BronzeFileError, RejectRateExceeded) as error:
             hook.log_step(**log_step, outcome="failed", message=str(error))
-            raise
+            if getattr(error, "retryable", False):
+                raise
+            raise AirflowFailException(str(error)) from error  # same file, same result: no retry
         counts = {
             "rows_read": result.rows_read,
             "rows_loaded": result.rows_loaded,

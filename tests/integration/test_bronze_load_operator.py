@@ -1,0 +1,52 @@
+"""The load_bronze operator outside a DAG run: which failures Airflow may retry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from crm_reconciliation.csv_dialect import BronzeFileError
+from crm_reconciliation.operators.bronze_load import BronzeLoadOperator
+from crm_reconciliation.registry import default_registry
+from tests.helpers import create_staging
+
+pytestmark = pytest.mark.integration
+
+CONTEXT = {"logical_date": datetime(2026, 4, 2, 1, tzinfo=UTC), "run_id": "operator_test", "dag_run": None}
+
+
+@pytest.fixture
+def operator(db, tmp_path):
+    create_staging(db, default_registry().get("companies"))
+    return BronzeLoadOperator(task_id="load_bronze", object_type="companies", bronze_dir=str(tmp_path), limit=None)
+
+
+def test_too_many_rejects_fail_without_retry(operator, tmp_path, db):
+    (tmp_path / "Bronze_Company.csv").write_text("Comp_CompanyId,Comp_Name,Comp_Deleted\n1,a,\nx,b,\n")
+    with pytest.raises(AirflowFailException, match="rows rejected"):
+        operator.execute(CONTEXT)
+    outcome, message = db.execute(
+        "select outcome, message from staging.reconciliation_log where run_id = 'operator_test'"
+    ).fetchone()
+    assert outcome == "failed"
+    assert "staging.bronze_rejects" in message
+
+
+def test_a_missing_file_stays_retryable(operator, tmp_path):
+    with pytest.raises(BronzeFileError, match="file not found") as error:
+        operator.execute(CONTEXT)
+    assert error.value.retryable
+
+
+def test_success_returns_the_counts_for_xcom(operator, tmp_path):
+    (tmp_path / "Bronze_Company.csv").write_text("Comp_CompanyId;Comp_Name;Comp_Deleted\n1;a;\n2;b;1\n")
+    assert operator.execute(CONTEXT) == {
+        "rows_read": 2,
+        "rows_loaded": 2,
+        "rows_rejected": 0,
+        "rows_deleted": 1,
+        "source_file": str(tmp_path / "Bronze_Company.csv"),
+        "snapshot_date": "2026-04-02",
+    }

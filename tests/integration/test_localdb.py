@@ -1,0 +1,38 @@
+"""The embedded PostgreSQL never outlives its owner, even when the owner is killed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from crm_reconciliation.paths import PACKAGE_DIR
+
+pytestmark = pytest.mark.integration
+
+OWNER = """
+import os, sys
+from crm_reconciliation.localdb import LocalPostgres
+server = LocalPostgres().start()
+print(server.base_dir, flush=True)
+os._exit(0)  # dies like kill -9: no atexit, no finally
+"""
+
+
+def test_a_killed_owner_leaves_no_server_behind():
+    result = subprocess.run(
+        [sys.executable, "-c", OWNER],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={"PYTHONPATH": str(PACKAGE_DIR.parent), "PATH": "/usr/bin:/bin"},
+    )
+    base_dir = Path(result.stdout.strip())
+    deadline = time.monotonic() + 20
+    while base_dir.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not base_dir.exists(), "the watchdog did not stop and remove the server"
