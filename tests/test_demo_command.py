@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import psutil
 import pytest
@@ -16,9 +18,14 @@ from crm_reconciliation.registry import default_registry
 pytestmark = pytest.mark.integration
 
 
-def test_demo_runs_every_dag_and_prints_a_summary():
+def _user_environment() -> dict[str, str]:
+    """The environment of a user who configured nothing."""
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "CRM_RECON"))}
-    environment["PYTHONPATH"] = str(PROJECT_ROOT / "plugins")
+    return environment | {"PYTHONPATH": str(PROJECT_ROOT / "plugins"), "PYTHONUNBUFFERED": "1"}
+
+
+def test_demo_runs_every_dag_and_prints_a_summary():
+    environment = _user_environment()
     before = {process.pid for process in psutil.process_iter()}
     result = subprocess.run(
         [sys.executable, "-m", "crm_reconciliation", "demo"],
@@ -44,3 +51,31 @@ def test_demo_runs_every_dag_and_prints_a_summary():
         if process.info["pid"] not in before and process.info["name"] == "postgres"
     ]
     assert leftovers == [], "the demo left its PostgreSQL running"
+
+
+def test_ctrl_c_stops_the_server_and_removes_the_temporary_files():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crm_reconciliation", "demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=_user_environment(),
+        cwd=PROJECT_ROOT,
+    )
+    seen = []
+    try:
+        for line in process.stdout:
+            seen.append(line)
+            if line.startswith("Sample HubSpot mirror"):
+                break
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    text = "".join(seen)
+    data_dir = Path(re.search(r"\(data in (\S+)\)", text).group(1))
+    airflow_home = Path(re.search(r"Airflow home \(temporary\): (\S+)", text).group(1))
+    assert process.returncode != 0
+    # Checked at once: the demo's own clean-up ran before it exited (the watchdog would need a second).
+    assert not data_dir.exists()
+    assert not airflow_home.exists()

@@ -64,16 +64,17 @@ def main(object_names: list[str], conf: dict[str, Any], keep: bool = False) -> i
     local_env.exit_on_sigterm()
     with ExitStack() as cleanup:
         database_uri = os.environ.get(local_env.CONN_ENV)
-        own_database = bool(database_uri)
-        if not own_database:
+        where = f"your {local_env.CONN_ENV}"
+        if not database_uri:
             database = cleanup.enter_context(LocalPostgres(keep=keep))
             database_uri = database.uri
+            where = f"embedded PostgreSQL {database_uri} (data in {database.base_dir})"
         airflow_home = Path(tempfile.mkdtemp(prefix="crm-recon-airflow-"))
         if not keep:
             cleanup.callback(shutil.rmtree, airflow_home, ignore_errors=True)
         local_env.apply(local_env.airflow_environment(airflow_home, database_uri))
-        print(f"Database: {'your ' + local_env.CONN_ENV if own_database else 'embedded PostgreSQL ' + database_uri}")
-        print(f"Airflow home (temporary): {airflow_home}")
+        print(f"Database: {where}", flush=True)
+        print(f"Airflow home (temporary): {airflow_home}", flush=True)
 
         from crm_reconciliation.demo_mirror import load_demo_mirror
         from crm_reconciliation.hooks.warehouse import WarehouseHook
