@@ -4,5 +4,5 @@ from crm_reconciliation.dag_factory import build_dag
 from crm_reconciliation.registry import default_registry
 
 _registry = default_registry()
-for _spec in _registry.objects.values():
-    globals()[_spec.dag_id] = build_dag(_spec, _registry.defaults)
+for _name, _spec in _registry.objects.items():
+    globals()[_spec.dag_id] = build_dag(_registry, _name)

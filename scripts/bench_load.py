@@ -108,7 +108,7 @@ def measure(work: Path, rows: int, small_rows: int) -> None:
         from crm_reconciliation.registry import default_registry
         from crm_reconciliation.sql_templates import render, split_statements
 
-        contacts = default_registry().get("contacts").template_params()
+        contacts = default_registry().template_params("contacts")
         with psycopg.connect(server.uri) as connection:
             for statement in split_statements(render("ddl/create_staging.sql", params={"object": contacts})):
                 connection.execute(statement)

@@ -1,16 +1,31 @@
-"""Small helpers shared by the integration and DAG tests."""
+"""Small helpers shared by the integration and DAG tests: run the SQL steps as the DAG does."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 
-from crm_reconciliation.registry import ObjectSpec
+from crm_reconciliation.registry import ObjectSpec, default_registry
 from crm_reconciliation.sql_templates import render, split_statements
 
 
-def create_staging(connection: psycopg.Connection, spec: ObjectSpec) -> None:
-    """Run the object's create_staging DDL, rendered as Airflow renders it (params.object)."""
-    script = render("ddl/create_staging.sql", params={"object": spec.template_params()})
-    with connection.transaction():
+def object_params(spec: ObjectSpec) -> dict:
+    """``params.object`` as the DAG passes it (the spec given may be a modified copy)."""
+    return {**default_registry().template_params(spec.name), **spec.template_params()}
+
+
+def run_step(connection: psycopg.Connection, template: str, spec: ObjectSpec, run_id: str = "test_run") -> Any:
+    """Render a step's SQL as Airflow does, bind its values, run it in one transaction."""
+    script = render(template, params={"object": object_params(spec)})
+    binds = {**default_registry().sql_parameters(spec.name), "run_id": run_id}
+    result = None
+    with connection.transaction(), connection.cursor() as cursor:
         for statement in split_statements(script):
-            connection.execute(statement)
+            cursor.execute(statement, binds if "%(" in statement else None)
+            result = cursor.fetchone()[0] if cursor.description else None
+    return result
+
+
+def create_staging(connection: psycopg.Connection, spec: ObjectSpec) -> None:
+    run_step(connection, "ddl/create_staging.sql", spec)

@@ -54,6 +54,7 @@ def test_demo_runs_every_dag_and_prints_a_summary():
 
 
 def test_ctrl_c_stops_the_server_and_removes_the_temporary_files():
+    """Interrupted while Airflow migrates its metadata database, the demo still cleans up."""
     process = subprocess.Popen(
         [sys.executable, "-m", "crm_reconciliation", "demo"],
         stdout=subprocess.PIPE,
@@ -61,6 +62,7 @@ def test_ctrl_c_stops_the_server_and_removes_the_temporary_files():
         text=True,
         env=_user_environment(),
         cwd=PROJECT_ROOT,
+        start_new_session=True,  # its own process group, as a command started from a terminal
     )
     seen = []
     try:
@@ -68,7 +70,7 @@ def test_ctrl_c_stops_the_server_and_removes_the_temporary_files():
             seen.append(line)
             if line.startswith("Sample HubSpot mirror"):
                 break
-        process.send_signal(signal.SIGINT)
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
         process.wait(timeout=60)
     finally:
         process.kill()

@@ -14,7 +14,7 @@ from airflow.sdk import DAG, Param, chain
 from crm_reconciliation.operators.bronze_load import BronzeLoadOperator
 from crm_reconciliation.operators.sql_script import SqlScriptOperator
 from crm_reconciliation.paths import DEFAULT_BRONZE_DIR, SQL_DIR
-from crm_reconciliation.registry import Defaults, ObjectSpec
+from crm_reconciliation.registry import Registry
 
 CONN_ID = "hubspot_postgres"
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -64,7 +64,8 @@ def run_params() -> dict[str, Param]:
     }
 
 
-def build_dag(spec: ObjectSpec, defaults: Defaults) -> DAG:
+def build_dag(registry: Registry, name: str) -> DAG:
+    spec, defaults = registry.get(name), registry.defaults
     # Local runs (demo, tests) set CRM_RECON_RETRIES=0 so a failure surfaces at once.
     retries = int(os.environ.get("CRM_RECON_RETRIES", defaults.retries))
     with DAG(
@@ -91,18 +92,21 @@ def build_dag(spec: ObjectSpec, defaults: Defaults) -> DAG:
             f"`hubspot.{spec.hubspot_table}` on `{spec.legacy_id_property}`."
         ),
     ) as dag:
-        create_staging = SqlScriptOperator(
-            task_id="create_staging",
-            sql="ddl/create_staging.sql",
-            object_type=spec.name,
-            conn_id=CONN_ID,
-            params={"object": spec.template_params()},
+        sql_step = {
+            "object_type": spec.name,
+            "conn_id": CONN_ID,
+            "params": {"object": registry.template_params(name)},
+            "parameters": registry.sql_parameters(name),
+        }
+        chain(
+            SqlScriptOperator(task_id="create_staging", sql="ddl/create_staging.sql", **sql_step),
+            BronzeLoadOperator(
+                task_id="load_bronze",
+                object_type=spec.name,
+                max_reject_rate=defaults.max_reject_rate,
+                conn_id=CONN_ID,
+            ),
+            SqlScriptOperator(task_id="reconcile", sql="reconcile/reconcile.sql", **sql_step),
+            SqlScriptOperator(task_id="score", sql="score/score.sql", **sql_step),
         )
-        load_bronze = BronzeLoadOperator(
-            task_id="load_bronze",
-            object_type=spec.name,
-            max_reject_rate=defaults.max_reject_rate,
-            conn_id=CONN_ID,
-        )
-        chain(create_staging, load_bronze)
     return dag

@@ -6,6 +6,7 @@ fail loudly at parse time rather than produce a half-working DAG.
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cache
 from pathlib import Path
@@ -33,6 +34,11 @@ TRANSFORMS = (
 )
 
 
+COMPARATORS = ("name", "text", "folded", "exact", "number", "date", "datetime")
+# A reference transform resolves a legacy id of another object to that object's HubSpot id.
+REFERENCES = {"company_ref": "companies", "contact_ref": "contacts", "deal_ref": "deals"}
+
+
 def _identifier(value: str) -> str:
     if not IDENTIFIER.match(value):
         raise ValueError(f"{value!r} is not a plain SQL identifier (letters, digits, underscore)")
@@ -51,8 +57,35 @@ class Mapping(_Strict):
     transform: Literal[TRANSFORMS]  # type: ignore[valid-type]
     required: bool = False
     writable: bool = True
+    # An empty legacy value never clears HubSpot's, unless this says clearing is meant.
+    clear_when_empty: bool = False
 
     _check_names = field_validator("source", "property")(_identifier)
+
+
+class IdentityField(_Strict):
+    """A property whose agreement says "same entity", and how much it counts."""
+
+    property: str
+    compare: Literal[COMPARATORS]  # type: ignore[valid-type]
+    weight: float = Field(gt=0)
+
+
+class DealStages(_Strict):
+    """Legacy stage (and won/lost outcome) → HubSpot dealstage id."""
+
+    status_column: str
+    stages: dict[str, str]
+    outcomes: dict[str, str | None]
+
+    _check_column = field_validator("status_column")(_identifier)
+
+    @model_validator(mode="after")
+    def _outcomes_name_stages(self) -> DealStages:
+        unknown = sorted({target for target in self.outcomes.values() if target and target not in self.stages})
+        if unknown:
+            raise ValueError(f"deal_stages.outcomes lead to stages that are not in deal_stages.stages: {unknown}")
+        return self
 
 
 class Defaults(_Strict):
@@ -60,6 +93,10 @@ class Defaults(_Strict):
     retry_delay_seconds: int = Field(120, ge=1)
     execution_timeout_minutes: int = Field(120, ge=1)
     max_reject_rate: float = Field(0.05, ge=0, le=1)
+    phone_country_code: str = Field("33", pattern=r"^[1-9][0-9]{0,3}$")
+    legacy_timezone: str = "UTC"
+    matched_min_confidence: float = Field(60, ge=0, le=100)
+    id_only_confidence: float = Field(50, ge=0, le=100)
 
 
 class ObjectSpec(_Strict):
@@ -78,6 +115,8 @@ class ObjectSpec(_Strict):
     column_aliases: dict[str, str] = Field(default_factory=dict)
     extra_columns: tuple[str, ...] = ()
     mappings: tuple[Mapping, ...]
+    identity: tuple[IdentityField, ...] = ()
+    deal_stages: DealStages | None = None
 
     _check_names = field_validator(
         "name",
@@ -112,6 +151,11 @@ class ObjectSpec(_Strict):
         duplicated = sorted({p for p in properties if properties.count(p) > 1})
         if duplicated:
             raise ValueError(f"object {self.name!r} maps these properties twice: {duplicated}")
+        unmapped = sorted({field.property for field in self.identity} - set(properties))
+        if unmapped:
+            raise ValueError(f"object {self.name!r} has identity fields that are not mapped: {unmapped}")
+        if any(m.transform == "deal_stage" for m in self.mappings) and self.deal_stages is None:
+            raise ValueError(f"object {self.name!r} uses the deal_stage transform but has no deal_stages map")
         return self
 
     @property
@@ -150,6 +194,7 @@ class ObjectSpec(_Strict):
         """Legacy columns kept as their own bronze columns, id first; others go to ``_extra``."""
         columns = [self.legacy_id_column, self.deleted_column]
         columns += [m.source for m in self.mappings]
+        columns += [self.deal_stages.status_column] if self.deal_stages else []
         columns += list(self.extra_columns)
         return tuple(dict.fromkeys(column.lower() for column in columns))
 
@@ -168,6 +213,9 @@ class ObjectSpec(_Strict):
             "hubspot_table": self.hubspot_table,
             "hubspot_id_column": self.hubspot_id_column,
             "legacy_id_property": self.legacy_id_property,
+            "status_column": self.deal_stages.status_column.lower() if self.deal_stages else None,
+            "status_column_name": self.deal_stages.status_column if self.deal_stages else None,
+            "identity": [{"property": field.property, "compare": field.compare} for field in self.identity],
         }
 
 
@@ -185,6 +233,51 @@ class Registry(_Strict):
             name: {**spec, "name": name} if isinstance(spec, dict) else spec for name, spec in objects.items()
         }
         return data
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Registry:
+        for spec in self.objects.values():
+            for mapping in spec.mappings:
+                target = REFERENCES.get(mapping.transform)
+                if target and target not in self.objects:
+                    raise ValueError(
+                        f"object {spec.name!r}: {mapping.property} uses {mapping.transform}, "
+                        f"but there is no {target!r} object to resolve it against"
+                    )
+        return self
+
+    def template_params(self, name: str) -> dict:
+        """Jinja ``params.object`` of one object: its names plus its mappings, references resolved."""
+        spec = self.get(name)
+        mappings = []
+        for mapping in spec.mappings:
+            target = self.objects.get(REFERENCES.get(mapping.transform, ""))
+            mappings.append(
+                {
+                    **mapping.model_dump(),
+                    "column": mapping.source.lower(),
+                    "reference": {
+                        "name": target.name,
+                        "hubspot_table": target.hubspot_table,
+                        "hubspot_id_column": target.hubspot_id_column,
+                        "legacy_id_property": target.legacy_id_property,
+                    }
+                    if target
+                    else None,
+                }
+            )
+        return {**spec.template_params(), "mappings": mappings}
+
+    def sql_parameters(self, name: str) -> dict[str, str]:
+        """Values the reconciliation SQL binds (never pastes): settings, weights, stage maps."""
+        spec = self.get(name)
+        stages = spec.deal_stages
+        return {
+            "settings": json.dumps(self.defaults.model_dump()),
+            "weights": json.dumps({field.property: field.weight for field in spec.identity}),
+            "deal_stages": json.dumps(stages.stages if stages else {}),
+            "deal_outcomes": json.dumps(stages.outcomes if stages else {}),
+        }
 
     def get(self, name: str) -> ObjectSpec:
         try:

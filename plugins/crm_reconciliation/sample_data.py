@@ -246,6 +246,7 @@ class _State:
     company_names: dict[int, str] = field(default_factory=dict)
     hubspot_ids: dict[str, dict[int, str]] = field(default_factory=dict)
     next_hs_id: int = 10_000_001
+    previous_hubspot: dict[str, dict] = field(default_factory=dict)
     deal_count: int = 0
 
     def new_hs_id(self) -> str:
@@ -253,8 +254,11 @@ class _State:
         return str(self.next_hs_id)
 
 
-def _fate(rng: random.Random) -> str:
+def _fate(rng: random.Random, index: int) -> str:
+    """Every fate once among the first records (so small samples show every status), then by chance."""
     draw, total = rng.random(), 0.0
+    if index < len(FATES) + 1:
+        return [*(name for name, _ in FATES), "new"][index]
     for name, share in FATES:
         total += share
         if draw < total:
@@ -315,7 +319,7 @@ def _companies(state: _State, count: int, style: str) -> Iterator[tuple[dict, li
         created = EPOCH + timedelta(days=index * 3, minutes=index * 7)
         employees = rng.choice([12, 45, 120, 850, 2300])
         revenue = rng.choice([450000.0, 1250000.5, 12500.5, 98000000.0])
-        fate = _fate(rng)
+        fate = _fate(rng, index)
         row = {
             "Comp_CompanyId": _id_as_exported(rng, legacy_id),
             "Comp_Name": name,
@@ -368,6 +372,10 @@ def _mirror_rows(
     """The HubSpot records a legacy record has, according to its fate."""
     rng = state.rng
     property_name = LEGACY_ID_PROPERTY[table]
+    previous = state.previous_hubspot.get(table)
+    state.previous_hubspot[table] = hubspot
+    if previous is None and fate == "conflict_identity":
+        fate = "matched"
     if fate in ("new", "unusable") and rng.random() < 0.7:
         return []
     record = {
@@ -382,9 +390,9 @@ def _mirror_rows(
         for key in rng.sample(stale, k=min(2, len(stale))):
             record[key] = "" if rng.random() < 0.4 else f"ancien {record[key]}".strip()
     elif fate == "conflict_identity":
-        record[identity] = f"Autre {record[identity]} {rng.randint(100, 999)}"
-        if "email" in record:
-            record["email"] = f"inconnu{legacy_id}@exemple.org"
+        # The legacy id was typed onto a record of another entity: nothing else agrees.
+        record.update({key: value for key, value in previous.items() if key != "createdate"})
+        record[identity] = f"Autre {record[identity]}"
     elif fate == "conflict_duplicate":
         twin = {**record, "hs_object_id": state.new_hs_id(), SYNC_COLUMN: f"ss-{rng.getrandbits(40):010x}"}
         return [record, twin]
@@ -420,7 +428,7 @@ def _contacts(state: _State, count: int, style: str) -> Iterator[tuple[dict, lis
         mobile, mobile_hubspot = _phone(rng)
         city, state_name, postcode = CITIES[index % len(CITIES)]
         created = EPOCH + timedelta(days=index * 2)
-        fate = _fate(rng)
+        fate = _fate(rng, index)
         row = {
             "Pers_PersonId": _id_as_exported(rng, legacy_id),
             "Pers_Salutation": rng.choice(["M.", "Mme"]),
@@ -480,7 +488,7 @@ def _deals(state: _State, count: int, style: str) -> Iterator[tuple[dict, list[d
         product = rng.choice(["ASIC 28nm", "Capteur MEMS", "Module RF"])
         description = f"{product} — {state.company_names.get(company_id, 'Client')} {index}"
         note = f'Relance prévue.\nContact: "{FIRST_NAMES[index % len(FIRST_NAMES)]}"\nBudget validé'
-        fate = _fate(rng)
+        fate = _fate(rng, index)
         row = {
             "Oppo_OpportunityId": _id_as_exported(rng, legacy_id),
             "Oppo_Description": description,
@@ -503,7 +511,7 @@ def _deals(state: _State, count: int, style: str) -> Iterator[tuple[dict, list[d
             "Oppo_Deleted": "",
         }
         if fate == "unusable":
-            row["Oppo_Stage"] = "Négociation spéciale"
+            row["Oppo_Stage"], row["Oppo_Status"] = "Négociation spéciale", "En cours"
         outcome = {
             "Gagnée": "Closed Won",
             "Perdue": "Closed Lost",
@@ -545,7 +553,7 @@ def _communications(state: _State, count: int, style: str) -> Iterator[tuple[dic
         note = (
             f"Bonjour,\n\nSuite à notre échange, voici le \"devis\" révisé ({index}).\nCordialement,\nL'équipe IC'ALPS"
         )
-        fate = _fate(rng)
+        fate = _fate(rng, index)
         row = {
             "Comm_CommunicationId": _id_as_exported(rng, legacy_id),
             "Comm_Type": "Appointment" if action == "Meeting" else "Task",

@@ -19,7 +19,7 @@ def _environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(SQL_DIR)),
         undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
+        keep_trailing_newline=False,
         autoescape=False,  # noqa: S701 - SQL, not HTML; values are bound, never pasted
     )
 

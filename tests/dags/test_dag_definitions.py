@@ -30,8 +30,9 @@ def test_four_dags_without_import_errors(dagbag):
 @pytest.mark.parametrize("dag_id", sorted(DAG_IDS))
 def test_contract_shape(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
-    assert [task.task_id for task in dag.topological_sort()] == ["create_staging", "load_bronze"]
+    assert [task.task_id for task in dag.topological_sort()] == ["create_staging", "load_bronze", "reconcile", "score"]
     assert dag.get_task("create_staging").downstream_task_ids == {"load_bronze"}
+    assert dag.get_task("reconcile").downstream_task_ids == {"score"}
     assert dag.catchup is False
     assert dag.max_active_runs == 1
     assert dag.schedule == default_registry().get(dag_id.removeprefix("crm_reconcile_")).schedule
@@ -43,7 +44,7 @@ def test_contract_shape(dagbag, dag_id):
 def test_tasks_retry_with_backoff_and_time_out(monkeypatch):
     monkeypatch.delenv("CRM_RECON_RETRIES", raising=False)
     registry = default_registry()
-    dag = build_dag(registry.get("deals"), registry.defaults)
+    dag = build_dag(registry, "deals")
     for task in dag.tasks:
         assert task.retries == registry.defaults.retries
         assert task.retry_delay == timedelta(seconds=registry.defaults.retry_delay_seconds)
@@ -84,6 +85,8 @@ def test_airflow_renders_the_ddl_as_the_helpers_do(dagbag, dag_id):
     """What the UI's Rendered Template shows is what the integration tests run."""
     task = dagbag.dags[dag_id].get_task("create_staging")
     rendered = task.render_template(task.sql, {"params": task.params}, task.dag.get_template_env())
-    spec = default_registry().get(dag_id.removeprefix("crm_reconcile_"))
-    assert rendered.strip() == render("ddl/create_staging.sql", params={"object": spec.template_params()}).strip()
+    name = dag_id.removeprefix("crm_reconcile_")
+    spec = default_registry().get(name)
+    expected = render("ddl/create_staging.sql", params={"object": default_registry().template_params(name)})
+    assert rendered.strip() == expected.strip()
     assert f"create table if not exists staging.{spec.staging_table}" in rendered

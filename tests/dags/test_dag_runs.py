@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
+from crm_reconciliation.demo_mirror import load_demo_mirror
 from crm_reconciliation.paths import INCLUDE_DIR, PROJECT_ROOT
 from crm_reconciliation.registry import default_registry
 
@@ -21,6 +22,13 @@ pytestmark = pytest.mark.integration
 REGISTRY = default_registry()
 SAMPLE_DIR = INCLUDE_DIR / "bronze_layer"
 ENCODINGS = ("utf-8-sig", "cp1252")
+
+
+@pytest.fixture
+def mirror(db):
+    """A clean database holding the sample HubSpot mirror."""
+    load_demo_mirror(db)
+    return db
 
 
 @pytest.fixture(scope="module")
@@ -68,30 +76,32 @@ def log_row(db, name: str, run_id: str) -> dict:
 
 
 @pytest.mark.parametrize("name", list(REGISTRY.objects))
-def test_each_dag_loads_its_sample_file(airflow_db, db, dags, name):
+def test_each_dag_loads_its_sample_file(airflow_db, mirror, dags, name):
     spec = REGISTRY.get(name)
     run = dags[spec.dag_id].test()
     assert str(run.state) == "success"
 
     expected = oracle(SAMPLE_DIR / spec.csv_file, spec)
-    logged = log_row(db, name, run.run_id)
+    logged = log_row(mirror, name, run.run_id)
     assert logged["outcome"] == "success"
     assert logged["rows_loaded"] == expected["loaded"]
     assert logged["rows_deleted"] == expected["deleted"]
     assert logged["rows_read"] == logged["rows_loaded"] + logged["rows_rejected"]
-    rejects = db.execute("select count(*) from staging.bronze_rejects where object_type = %s", (name,)).fetchone()[0]
+    rejects = mirror.execute("select count(*) from staging.bronze_rejects where object_type = %s", (name,)).fetchone()[
+        0
+    ]
     assert rejects == logged["rows_rejected"]
 
     id_column, first_column = spec.legacy_id_column.lower(), spec.mappings[0].source.lower()
-    loaded = dict(db.execute(f"select {id_column}, coalesce({first_column}, '') from bronze.{spec.bronze_table}"))
+    loaded = dict(mirror.execute(f"select {id_column}, coalesce({first_column}, '') from bronze.{spec.bronze_table}"))
     assert loaded == expected["first_name_by_id"]
     steps = {
         row[0]
-        for row in db.execute(
+        for row in mirror.execute(
             "select step from staging.reconciliation_log where run_id = %s and outcome = 'success'", (run.run_id,)
         )
     }
-    assert steps == {"create_staging", "load_bronze"}
+    assert steps == {"create_staging", "load_bronze", "reconcile", "score"}
 
 
 def _bronze_snapshot(db) -> list[tuple]:
@@ -101,7 +111,7 @@ def _bronze_snapshot(db) -> list[tuple]:
     ).fetchall()
 
 
-def test_dated_snapshot_is_used_and_a_rerun_gives_the_same_tables(airflow_db, db, dags, tmp_path):
+def test_dated_snapshot_is_used_and_a_rerun_gives_the_same_tables(airflow_db, mirror, dags, tmp_path):
     dated = tmp_path / "2026-03-01"
     dated.mkdir()
     shutil.copy(SAMPLE_DIR / "Bronze_Company.csv", dated / "Bronze_Company.csv")
@@ -112,27 +122,27 @@ def test_dated_snapshot_is_used_and_a_rerun_gives_the_same_tables(airflow_db, db
 
     run = dag.test(logical_date=logical_date, run_conf={"bronze_dir": str(tmp_path)})
     assert str(run.state) == "success"
-    logged = log_row(db, "companies", run.run_id)
+    logged = log_row(mirror, "companies", run.run_id)
     assert logged["source"] == str(dated / "Bronze_Company.csv")
     assert str(logged["snapshot_date"]) == "2026-03-01"
-    first = _bronze_snapshot(db)
+    first = _bronze_snapshot(mirror)
     assert (777777, "Ajoutée le 1er mars SAS") in {(row[0], row[1]) for row in first}
 
     again = dag.test(logical_date=logical_date, run_conf={"bronze_dir": str(tmp_path)})
     assert str(again.state) == "success"
-    assert _bronze_snapshot(db) == first
+    assert _bronze_snapshot(mirror) == first
 
 
-def test_limit_param_reaches_the_loader(airflow_db, db, dags):
+def test_limit_param_reaches_the_loader(airflow_db, mirror, dags):
     run = dags["crm_reconcile_contacts"].test(run_conf={"limit": 5})
     assert str(run.state) == "success"
-    assert log_row(db, "contacts", run.run_id)["rows_read"] == 5
+    assert log_row(mirror, "contacts", run.run_id)["rows_read"] == 5
 
 
-def test_a_missing_file_fails_the_task_and_says_which(airflow_db, db, dags, tmp_path):
+def test_a_missing_file_fails_the_task_and_says_which(airflow_db, mirror, dags, tmp_path):
     run = dags["crm_reconcile_deals"].test(run_conf={"bronze_dir": str(tmp_path)})
     assert str(run.state) == "failed"
-    logged = log_row(db, "deals", run.run_id)
+    logged = log_row(mirror, "deals", run.run_id)
     assert logged["outcome"] == "failed"
     assert logged["source"] == str(tmp_path / "Bronze_Opportunity.csv")
     assert logged["message"] == f"{tmp_path / 'Bronze_Opportunity.csv'}: file not found"

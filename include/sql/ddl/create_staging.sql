@@ -31,6 +31,8 @@ $ddl$;
 create schema if not exists bronze;
 create schema if not exists staging;
 
+{% include "ddl/functions.sql" %}
+
 create table if not exists staging.reconciliation_log (
     log_id bigint generated always as identity primary key,
     object_type text not null,

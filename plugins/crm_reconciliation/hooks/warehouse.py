@@ -34,11 +34,18 @@ class WarehouseHook(PostgresHook):
     default_conn_name = "hubspot_postgres"
     hook_name = "CRM reconciliation warehouse"
 
-    def run_script(self, script: str) -> None:
-        """Run a rendered multi-statement script (no bound values) in one transaction."""
+    def run_script(self, script: str, parameters: dict[str, Any] | None = None) -> Any:
+        """Run a rendered multi-statement script in one transaction; return the last row's first value.
+
+        Statements holding ``%(name)s`` placeholders get ``parameters`` bound; the others run as
+        written (so PL/pgSQL bodies may use ``%`` freely).
+        """
+        result = None
         with self.get_conn() as connection, connection.cursor() as cursor:
             for statement in split_statements(script):
-                cursor.execute(statement)
+                cursor.execute(statement, parameters if "%(" in statement else None)
+                result = cursor.fetchone()[0] if cursor.description else None
+        return result
 
     def log_step(
         self,

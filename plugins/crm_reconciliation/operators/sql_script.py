@@ -13,7 +13,9 @@ class SqlScriptOperator(BaseOperator):
     """Execute a rendered multi-statement script in one transaction and log the step.
 
     The script is rendered by Airflow (``template_ext``), so the exact SQL is visible in the
-    UI's Rendered Template tab and with ``airflow tasks render``.
+    UI's Rendered Template tab and with ``airflow tasks render``. Values are bound, never
+    rendered: ``parameters`` plus ``run_id``. When the script ends with a SELECT of one value
+    (a JSON summary), that value is logged, kept in ``staging.reconciliation_log`` and returned.
     """
 
     template_fields: Sequence[str] = ("sql",)
@@ -21,13 +23,22 @@ class SqlScriptOperator(BaseOperator):
     template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql"}
     ui_color = "#cdeafe"
 
-    def __init__(self, *, sql: str, object_type: str, conn_id: str = "hubspot_postgres", **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        sql: str,
+        object_type: str,
+        parameters: dict[str, Any] | None = None,
+        conn_id: str = "hubspot_postgres",
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.sql = sql
         self.object_type = object_type
+        self.parameters = parameters or {}
         self.conn_id = conn_id
 
-    def execute(self, context: Any) -> None:
+    def execute(self, context: Any) -> Any:
         from psycopg import errors
 
         from crm_reconciliation.hooks.warehouse import WarehouseHook
@@ -35,7 +46,7 @@ class SqlScriptOperator(BaseOperator):
         hook = WarehouseHook(postgres_conn_id=self.conn_id)
         started_at = datetime.now(UTC)
         try:
-            hook.run_script(self.sql)
+            summary = hook.run_script(self.sql, {**self.parameters, "run_id": context["run_id"]})
         except errors.Error as error:
             hint = error.diag.message_hint
             self.log.error(
@@ -48,5 +59,7 @@ class SqlScriptOperator(BaseOperator):
             step=self.task_id,
             started_at=started_at,
             outcome="success",
+            details=summary if isinstance(summary, dict) else None,
         )
-        self.log.info("%s done for %s", self.task_id, self.object_type)
+        self.log.info("%s done for %s%s", self.task_id, self.object_type, f": {summary}" if summary else "")
+        return summary

@@ -1,0 +1,159 @@
+-- Normalising functions shared by every object: each turns a legacy or HubSpot value into
+-- the canonical form compared and pushed. NULL means "no value"; callers tell "unparsable"
+-- from "empty" by testing the source with staging.crm_text.
+
+create or replace function staging.crm_text(value text) returns text
+language sql immutable parallel safe
+as $fn$ select nullif(btrim(value, E' \t\r\n\u00a0'), '') $fn$;
+
+create or replace function staging.crm_email(value text) returns text
+language sql immutable parallel safe
+as $fn$ select lower(staging.crm_text(value)) $fn$;
+
+-- Host of a web address: no scheme, no www., no path, query or port; lower case.
+create or replace function staging.crm_domain(value text) returns text
+language sql immutable parallel safe
+as $fn$
+    select nullif(
+        regexp_replace(
+            regexp_replace(
+                regexp_replace(lower(staging.crm_text(value)), '^[a-z][a-z0-9+.-]*://', ''),
+                '[/?#].*$', ''
+            ),
+            '^www\.|:[0-9]+$|\.$', '', 'g'
+        ),
+        ''
+    )
+$fn$;
+
+-- A phone number as +<country><number> so that '04 76 12 34 56' and '+33476123456' compare
+-- equal; a value that is not recognisably a phone number is kept as written.
+create or replace function staging.crm_phone(value text, country_code text) returns text
+language sql immutable parallel safe
+as $fn$
+    with cleaned as (
+        select staging.crm_text(value) as original,
+               regexp_replace(staging.crm_text(value), '[^0-9+]', '', 'g') as digits
+    )
+    select case
+        when original is null then null
+        when digits ~ '^\+[0-9]{6,15}$' then digits
+        when digits ~ '^00[0-9]{6,15}$' then '+' || substr(digits, 3)
+        when digits ~ '^0[0-9]{8,10}$' then '+' || country_code || substr(digits, 2)
+        when digits ~ '^[1-9][0-9]{10,14}$' then '+' || digits
+        else original
+    end
+    from cleaned
+$fn$;
+
+-- A number written '12 500,50', '12500.5', '1.250.000,5', '12,500.50' or '1.25e+06'; NULL when
+-- the text is not a number. A lone comma is a decimal comma (French exports).
+create or replace function staging.crm_number(value text) returns numeric
+language sql immutable parallel safe
+as $fn$
+    with compact as (
+        select regexp_replace(staging.crm_text(value), E'[\\s\u00a0\u202f'']', '', 'g') as v
+    )
+    select case
+        when v ~ '^[-+]?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$' then v::numeric
+        when v ~ '^[-+]?[0-9]+,[0-9]+$' then replace(v, ',', '.')::numeric
+        when v ~ '^[-+]?[0-9]{1,3}(\.[0-9]{3})+(,[0-9]+)?$' then replace(replace(v, '.', ''), ',', '.')::numeric
+        when v ~ '^[-+]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$' then replace(v, ',', '')::numeric
+    end
+    from compact
+$fn$;
+
+create or replace function staging.crm_number_text(value numeric) returns text
+language sql immutable parallel safe
+as $fn$ select trim_scale(value)::text $fn$;
+
+create or replace function staging.crm_valid_date(y integer, m integer, d integer) returns boolean
+language sql immutable parallel safe
+as $fn$
+    select y between 1 and 9999 and m between 1 and 12
+       and d between 1 and extract(day from make_date(y, m, 1) + interval '1 month' - interval '1 day')
+$fn$;
+
+-- A moment from SQL Server / ISO text ('2019-03-14 09:30:00.000', '2019-03-14T09:30:00Z'),
+-- French dates ('14/03/2019 09:30') or epoch milliseconds (HubSpot). Text without an offset
+-- is read in time zone tz. NULL when unparsable, never an error.
+create or replace function staging.crm_timestamp(value text, tz text) returns timestamptz
+language sql stable parallel safe
+as $fn$
+    with parts as (
+        select v,
+               regexp_match(
+                   v, '^([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[ T]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(\.[0-9]+)?)?)?'
+                      '(Z|[-+][0-9]{2}(?::?[0-9]{2})?)?$'
+               ) as iso,
+               regexp_match(v, '^([0-9]{2})/([0-9]{2})/([0-9]{4})(?: ([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?)?$') as fr
+        from (select staging.crm_text(value) as v) as raw
+    ),
+    fields as (
+        select v,
+               coalesce(iso[1], fr[3])::integer as y, coalesce(iso[2], fr[2])::integer as m,
+               coalesce(iso[3], fr[1])::integer as d,
+               coalesce(iso[4], fr[4], '0')::integer as hh, coalesce(iso[5], fr[5], '0')::integer as mi,
+               coalesce(iso[6], fr[6], '0')::integer as ss, coalesce(iso[7], '') as fraction, iso[8] as zone
+        from parts
+    )
+    select case
+        when v ~ '^[0-9]{10,14}$' then to_timestamp(v::bigint / 1000.0)
+        when y is null or not staging.crm_valid_date(y, m, d) or hh > 23 or mi > 59 or ss > 59 then null
+        when zone is not null then
+            (make_date(y, m, d)::text || ' ' || make_time(hh, mi, ss)::text || fraction || replace(zone, 'Z', '+00'))
+                ::timestamptz
+        else make_timestamptz(y, m, d, hh, mi, ss + coalesce(nullif(fraction, '')::numeric, 0)::double precision, tz)
+    end
+    from fields
+$fn$;
+
+-- HubSpot's formats: datetimes as ISO-8601 UTC with milliseconds, dates as midnight UTC.
+create or replace function staging.crm_iso_datetime(value timestamptz) returns text
+language sql immutable parallel safe
+as $fn$ select to_char(value at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') $fn$;
+
+create or replace function staging.crm_iso_date(value timestamptz) returns text
+language sql immutable parallel safe
+as $fn$ select to_char(value at time zone 'UTC', 'YYYY-MM-DD') $fn$;
+
+-- A legacy id as a number: '123', '123.0', ' 123' are the same id; '' and 'abc' are none.
+create or replace function staging.crm_legacy_id(value text) returns bigint
+language sql immutable parallel safe
+as $fn$
+    select case
+        when btrim(value) ~ '^[0-9]{1,18}([.,]0*)?$' then split_part(replace(btrim(value), ',', '.'), '.', 1)::bigint
+    end
+$fn$;
+
+-- Lower case, accents and ligatures folded, punctuation to spaces, blanks collapsed.
+create or replace function staging.crm_fold(value text) returns text
+language sql immutable parallel safe
+as $fn$
+    select nullif(btrim(regexp_replace(
+        translate(
+            replace(replace(replace(lower(value), 'œ', 'oe'), 'æ', 'ae'), 'ß', 'ss'),
+            'àáâãäåāçćčèéêëēėęìíîïīñńòóôõöøōùúûüūýÿžźż',
+            'aaaaaaaccceeeeeeeiiiiinnoooooooouuuuuyyzzz'
+        ),
+        '[^a-z0-9]+', ' ', 'g'
+    )), '')
+$fn$;
+
+-- A company or person name for comparison: folded, legal forms removed, words sorted.
+create or replace function staging.crm_fold_name(value text) returns text
+language sql immutable parallel safe
+as $fn$
+    select nullif(array_to_string(array(
+        select word
+        from unnest(string_to_array(
+            staging.crm_fold(regexp_replace(lower(value), '\m(s\.a\.s\.?u?|s\.a\.r\.l\.?|s\.a\.?|e\.u\.r\.l\.?)(\s|$)', ' ', 'g')),
+            ' '
+        )) as word
+        where word not in (
+            'sa', 'sas', 'sasu', 'sarl', 'eurl', 'sci', 'snc', 'gmbh', 'ag', 'kg', 'ltd', 'limited', 'inc',
+            'incorporated', 'corp', 'corporation', 'llc', 'plc', 'bv', 'nv', 'spa', 'srl', 'sl', 'oy', 'ab'
+        )
+        order by word
+    ), ' '), '')
+$fn$;

@@ -1,0 +1,290 @@
+{#- reconcile: link every live legacy {{ params.object.entity }} to HubSpot by its legacy id, and
+    diff every mapped property. Rendered by Airflow; values are bound (%(name)s), never pasted. -#}
+{%- from "reconcile/macros.sql" import legacy_value, hubspot_value, problem -%}
+{%- set o = params.object -%}
+
+-- 1. The mirror as this object sees it: one row per HubSpot record, its id, its legacy id
+--    normalised ('123', '123.0', ' 123' alike; anything else NULL), every mapped property as
+--    text (NULL where the mirror has no such column). Mirrors name the key hs_object_id or id.
+drop view if exists staging.{{ o.name }}_hubspot_source cascade;
+
+do $source$
+declare
+    mirror_columns text[];
+    id_column text;
+    property_list text;
+begin
+    select array_agg(column_name::text) into mirror_columns
+    from information_schema.columns
+    where table_schema = 'hubspot' and table_name = '{{ o.hubspot_table }}';
+    if mirror_columns is null then
+        raise exception 'the HubSpot mirror has no table hubspot.{{ o.hubspot_table }}'
+            using hint = 'Point the hubspot_postgres connection at the database the sync tool writes to.';
+    end if;
+    id_column := case
+        when '{{ o.hubspot_id_column }}' = any(mirror_columns) then '{{ o.hubspot_id_column }}'
+        when 'id' = any(mirror_columns) then 'id'
+    end;
+    if id_column is null or not '{{ o.legacy_id_property }}' = any(mirror_columns) then
+        raise exception 'hubspot.{{ o.hubspot_table }} lacks its record id ({{ o.hubspot_id_column }} or id) or {{ o.legacy_id_property }}';
+    end if;
+    select string_agg(
+        case when property = any(mirror_columns) then format('%I::text as %I', property, property)
+             else format('null::text as %I', property) end,
+        ', '
+    ) into property_list
+    from unnest(array[{% for m in o.mappings %}'{{ m.property }}'{{ ", " if not loop.last }}{% endfor %}]) as property;
+    execute format(
+        'create view staging.{{ o.name }}_hubspot_source as select %I::text as hubspot_id, '
+        'staging.crm_legacy_id(%I::text) as legacy_id, %I::text as legacy_id_raw, %s from hubspot.{{ o.hubspot_table }}',
+        id_column, '{{ o.legacy_id_property }}', '{{ o.legacy_id_property }}', property_list
+    );
+end
+$source$;
+
+-- 2. HubSpot records that carry a legacy id no live legacy row has, or one that is unreadable.
+create view staging.{{ o.name }}_orphans as
+select
+    source.hubspot_id,
+    source.legacy_id_raw as {{ o.legacy_id_property }},
+    case
+        when source.legacy_id is null then 'unreadable legacy id'
+        else 'no live legacy row has this id'
+    end as reason
+from staging.{{ o.name }}_hubspot_source as source
+where
+    staging.crm_text(source.legacy_id_raw) is not null
+    and (
+        source.legacy_id is null
+        or not exists (
+            select 1 from bronze.{{ o.bronze_table }}_live as live
+            where live.{{ o.bronze_id_column }} = source.legacy_id
+        )
+    );
+
+-- 3. Which HubSpot records carry each legacy id.
+create temp table _links on commit drop as
+select
+    legacy_id,
+    array_agg(hubspot_id order by length(hubspot_id), hubspot_id) as hubspot_ids
+from staging.{{ o.name }}_hubspot_source
+where legacy_id is not null
+group by legacy_id;
+
+create index on _links (legacy_id);
+
+-- 4. Legacy ids of other objects resolve to HubSpot ids through those objects' mirrors, when
+--    exactly one HubSpot record carries the id.
+{% for m in o.mappings if m.reference %}
+create temp table ref_{{ m.property }}_ids on commit drop as
+select
+    staging.crm_legacy_id({{ m.reference.legacy_id_property }}::text) as legacy_id,
+    min({{ m.reference.hubspot_id_column }}::text) as hubspot_id
+from hubspot.{{ m.reference.hubspot_table }}
+where staging.crm_legacy_id({{ m.reference.legacy_id_property }}::text) is not null
+group by 1
+having count(*) = 1;
+
+create index on ref_{{ m.property }}_ids (legacy_id);
+{% endfor %}
+
+{%- if o.status_column %}
+-- 5. The deal stage map, keys folded (case and accents ignored).
+create temp table _deal_stages on commit drop as
+select staging.crm_fold(stage.key) as key, stage.value as stage_id
+from jsonb_each_text(%(deal_stages)s::jsonb) as stage;
+
+create temp table _deal_outcomes on commit drop as
+select staging.crm_fold(outcome.key) as key, outcome.value as target
+from jsonb_each_text(%(deal_outcomes)s::jsonb) as outcome;
+{%- endif %}
+
+-- 6. One row per live legacy record: canonical values, problems, link, diff, first status.
+insert into staging.{{ o.staging_table }} (
+    {{ o.legacy_key }},
+    {{ o.hubspot_key }},
+    candidate_hubspot_ids,
+    legacy_properties,
+    hubspot_properties,
+    field_diffs,
+    properties_to_update,
+    score_components,
+    reconciliation_status,
+    match_confidence,
+    notes,
+    snapshot_date,
+    run_id,
+    last_updated
+)
+with settings as (
+    select
+        %(settings)s::jsonb ->> 'phone_country_code' as phone_country_code,
+        %(settings)s::jsonb ->> 'legacy_timezone' as legacy_timezone
+),
+
+legacy as (
+    select
+        bronze.{{ o.bronze_id_column }} as legacy_id,
+        bronze._snapshot_date as snapshot_date,
+        {%- for m in o.mappings %}
+        {{ legacy_value(m, "bronze." ~ m.column) }} as v_{{ m.property }},
+        {{ problem(m, "bronze." ~ m.column, legacy_value(m, "bronze." ~ m.column)) | indent(8) }} as problem_{{ m.property }},
+        {%- endfor %}
+        {%- for m in o.mappings if m.transform == "note_body" %}
+        length(staging.crm_text(bronze.{{ m.column }})) > 65536 as truncated_{{ m.property }},
+        {%- endfor %}
+        true as live
+    from bronze.{{ o.bronze_table }}_live as bronze
+    cross join settings
+    {%- for m in o.mappings if m.reference %}
+    left join ref_{{ m.property }}_ids as ref_{{ m.property }}
+        on ref_{{ m.property }}.legacy_id = staging.crm_legacy_id(bronze.{{ m.column }})
+    {%- endfor %}
+    {%- for m in o.mappings if m.transform == "deal_stage" %}
+    left join lateral (
+        select
+            stage.stage_id as hubspot_stage_id,
+            case
+                when given.status_text is not null and outcome.key is null
+                    then '{{ o.status_column_name }} ' || quote_literal(given.status_text)
+                        || ' is not in the deal outcome map'
+                when coalesce(outcome.target, given.stage_text) is not null and stage.stage_id is null
+                    then '{{ m.source }} ' || quote_literal(coalesce(outcome.target, given.stage_text))
+                        || ' has no HubSpot stage in the stage map'
+            end as problem
+        from (
+            select
+                staging.crm_text(bronze.{{ o.status_column }}) as status_text,
+                staging.crm_text(bronze.{{ m.column }}) as stage_text
+        ) as given
+        left join _deal_outcomes as outcome on outcome.key = staging.crm_fold(given.status_text)
+        left join _deal_stages as stage on stage.key = staging.crm_fold(coalesce(outcome.target, given.stage_text))
+    ) as deal_stage on true
+    {%- endfor %}
+),
+
+linked as (
+    select
+        legacy.*,
+        links.hubspot_ids,
+        coalesce(cardinality(links.hubspot_ids), 0) as link_count,
+        array_remove(array[{% for m in o.mappings %}legacy.problem_{{ m.property }}{{ ", " if not loop.last }}{% endfor %}], null)
+            as problems
+    from legacy
+    left join _links as links on links.legacy_id = legacy.legacy_id
+),
+
+paired as (
+    select
+        linked.*,
+        hubspot.hubspot_id is not null as has_twin,
+        hubspot.hubspot_id
+        {%- for m in o.mappings %},
+        {{ hubspot_value(m, "hubspot." ~ m.property) }} as h_{{ m.property }}
+        {%- endfor %}
+    from linked
+    cross join settings
+    left join staging.{{ o.name }}_hubspot_source as hubspot
+        on linked.link_count = 1 and hubspot.legacy_id = linked.legacy_id
+)
+
+select
+    legacy_id,
+    case when link_count = 1 then hubspot_ids[1] end,
+    hubspot_ids,
+    jsonb_strip_nulls(
+        {%- for m in o.mappings %}
+        jsonb_build_object('{{ m.property }}', v_{{ m.property }}){{ " ||" if not loop.last }}
+        {%- endfor %}
+    ),
+    case when has_twin then
+        {%- for m in o.mappings %}
+        jsonb_build_object('{{ m.property }}', h_{{ m.property }}){{ " ||" if not loop.last }}
+        {%- endfor %}
+    end,
+    '{}'::jsonb
+    {%- for m in o.mappings %}
+    || case when has_twin and v_{{ m.property }} is distinct from h_{{ m.property }} then jsonb_build_object(
+        '{{ m.property }}', jsonb_build_object(
+            'legacy', v_{{ m.property }},
+            'hubspot', h_{{ m.property }},
+            'action', {% if not m.writable %}'read-only: compared, never pushed'
+                {%- elif m.clear_when_empty %}case when v_{{ m.property }} is null then 'clear' else 'update' end
+                {%- else %}case when v_{{ m.property }} is null then 'kept: the legacy value is empty' else 'update' end
+                {%- endif %}
+        )
+    ) else '{}'::jsonb end
+    {%- endfor %},
+    '{}'::jsonb
+    {%- for m in o.mappings if m.writable %}
+    || case
+        when has_twin and v_{{ m.property }} is distinct from h_{{ m.property }}
+            {%- if not m.clear_when_empty %} and v_{{ m.property }} is not null{% endif %}
+            then jsonb_build_object('{{ m.property }}', coalesce(v_{{ m.property }}, ''))
+        else '{}'::jsonb
+    end
+    {%- endfor %},
+    '{}'::jsonb,
+    case
+        when cardinality(problems) > 0 then 'rejected'
+        when link_count > 1 then 'conflict'
+        when link_count = 1 then 'matched'
+        else 'new'
+    end,
+    0,
+    case
+        when cardinality(problems) > 0 then 'Unusable legacy row: ' || array_to_string(problems, '; ') || '.'
+        when link_count > 1 then
+            'Legacy id ' || legacy_id || ' is on ' || link_count || ' HubSpot records ('
+            || array_to_string(hubspot_ids, ', ') || '): never pushed automatically.'
+        when link_count = 1 then 'Linked by {{ o.legacy_id_property }} to HubSpot ' || hubspot_ids[1] || '.'
+        else 'No HubSpot record carries {{ o.legacy_id_property }} ' || legacy_id || '.'
+    end
+    {%- for m in o.mappings if m.transform == "note_body" %}
+    || case when truncated_{{ m.property }} then ' {{ m.source }} cut to 65,536 characters for {{ m.property }}.' else '' end
+    {%- endfor %},
+    snapshot_date,
+    %(run_id)s,
+    now()
+from paired
+on conflict ({{ o.legacy_key }}) do update set
+    {{ o.hubspot_key }} = excluded.{{ o.hubspot_key }},
+    candidate_hubspot_ids = excluded.candidate_hubspot_ids,
+    legacy_properties = excluded.legacy_properties,
+    hubspot_properties = excluded.hubspot_properties,
+    field_diffs = excluded.field_diffs,
+    properties_to_update = excluded.properties_to_update,
+    score_components = excluded.score_components,
+    reconciliation_status = excluded.reconciliation_status,
+    match_confidence = excluded.match_confidence,
+    notes = excluded.notes,
+    snapshot_date = excluded.snapshot_date,
+    run_id = excluded.run_id,
+    last_updated = excluded.last_updated;
+
+-- 7. Legacy rows that are gone (deleted, or absent from this snapshot) leave the table.
+delete from staging.{{ o.staging_table }} as reconciliation
+where not exists (
+    select 1 from bronze.{{ o.bronze_table }}_live as live
+    where live.{{ o.bronze_id_column }} = reconciliation.{{ o.legacy_key }}
+);
+
+-- 8. What the step logs: rows per status, rows with something to update, orphans.
+select jsonb_build_object(
+    'by_status', coalesce((
+        select jsonb_object_agg(reconciliation_status, rows)
+        from (
+            select reconciliation_status, count(*) as rows
+            from staging.{{ o.staging_table }}
+            group by reconciliation_status
+        ) as counts
+    ), '{}'::jsonb),
+    'with_properties_to_update', (
+        select count(*) from staging.{{ o.staging_table }} where properties_to_update <> '{}'::jsonb
+    ),
+    'properties_to_update', (
+        select coalesce(sum((select count(*) from jsonb_object_keys(properties_to_update))), 0)
+        from staging.{{ o.staging_table }}
+    ),
+    'orphans', (select count(*) from staging.{{ o.name }}_orphans)
+) as summary
