@@ -40,12 +40,19 @@ def run_dags(object_names: list[str], conf: dict[str, Any]) -> dict[str, tuple[s
     return outcomes
 
 
-def summary(outcomes: dict[str, tuple[str, str]]) -> str:
-    """Per object: the run's state and the load counts it logged."""
-    from crm_reconciliation.hooks.warehouse import WarehouseHook
+STATUSES = ("matched", "conflict", "probable", "new", "rejected")
 
-    lines = [
-        f"{'object':<16}{'state':<10}{'read':>8}{'loaded':>8}{'rejected':>10}{'deleted':>9}  snapshot",
+
+def summary(outcomes: dict[str, tuple[str, str]]) -> str:
+    """Per object: the run's state, the load counts it logged, and the reconciliation it left."""
+    from psycopg import sql
+
+    from crm_reconciliation.hooks.warehouse import WarehouseHook
+    from crm_reconciliation.registry import default_registry
+
+    load = [f"{'object':<16}{'state':<10}{'read':>8}{'loaded':>8}{'rejected':>10}{'deleted':>9}  file"]
+    reconciliation = [
+        f"{'object':<16}" + "".join(f"{status:>10}" for status in STATUSES) + f"{'to update':>11}{'properties':>12}"
     ]
     with WarehouseHook().get_conn() as connection, connection.cursor() as cursor:
         for name, (run_id, state) in outcomes.items():
@@ -55,9 +62,42 @@ def summary(outcomes: dict[str, tuple[str, str]]) -> str:
                 (name, run_id),
             )
             row = cursor.fetchone() or ("-", "-", "-", "-", "-")
-            lines.append(f"{name:<16}{state:<10}{row[0]:>8}{row[1]:>8}{row[2]:>10}{row[3]:>9}  {row[4]}")
-    lines.append("Rejected rows, with file, line and reason: SELECT * FROM staging.bronze_rejects;")
-    return "\n".join(lines)
+            load.append(f"{name:<16}{state:<10}{row[0]:>8}{row[1]:>8}{row[2]:>10}{row[3]:>9}  {row[4]}")
+            staging_table = default_registry().get(name).staging_table
+            table = sql.Identifier("staging", staging_table)
+            cursor.execute("select to_regclass(%s) is not null", (f"staging.{staging_table}",))
+            if not cursor.fetchone()[0]:
+                continue
+            cursor.execute(
+                sql.SQL(
+                    "select {}, count(*) filter (where reconciliation_status = 'matched'"
+                    " and properties_to_update <> '{{}}'),"
+                    " coalesce(sum((select count(*) from jsonb_object_keys(properties_to_update)))"
+                    " filter (where reconciliation_status = 'matched'), 0) from {}"
+                ).format(
+                    sql.SQL(", ").join(
+                        sql.SQL("count(*) filter (where reconciliation_status = {})").format(sql.Literal(status))
+                        for status in STATUSES
+                    ),
+                    table,
+                )
+            )
+            counts = cursor.fetchone()
+            reconciliation.append(
+                f"{name:<16}" + "".join(f"{value:>10}" for value in counts[:5]) + f"{counts[5]:>11}{counts[6]:>12}"
+            )
+    return "\n".join(
+        [
+            "Load (bronze):",
+            *load,
+            "Rejected rows, with file, line and reason: SELECT * FROM staging.bronze_rejects;",
+            "",
+            "Reconciliation (records by status; matched records and their properties to update in HubSpot):",
+            *reconciliation,
+            "Details: SELECT * FROM staging.<object>_reconciliation; HubSpot records whose legacy id has no live"
+            " legacy row: staging.<object>_orphans.",
+        ]
+    )
 
 
 def main(object_names: list[str], conf: dict[str, Any], keep: bool = False) -> int:

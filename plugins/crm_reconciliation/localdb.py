@@ -148,9 +148,9 @@ class LocalPostgres:
         )
 
     def stop(self) -> None:
-        if self._running:
+        if self._running and (self.data_dir / "postmaster.pid").exists():
             self._run(self._bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
-            self._running = False
+        self._running = False
         if not self.keep:
             shutil.rmtree(self.base_dir, ignore_errors=True)
 

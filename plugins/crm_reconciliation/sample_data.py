@@ -425,7 +425,7 @@ def _contacts(state: _State, count: int, style: str) -> Iterator[tuple[dict, lis
         ascii_name = _ascii(f"{first}.{last}")
         email = f"{ascii_name}{index}@{company_id}.example.fr"
         phone, phone_hubspot = _phone(rng)
-        mobile, mobile_hubspot = _phone(rng)
+        mobile = _phone(rng)[0].replace("04 7", "06 1", 1)
         city, state_name, postcode = CITIES[index % len(CITIES)]
         created = EPOCH + timedelta(days=index * 2)
         fate = _fate(rng, index)
@@ -438,7 +438,7 @@ def _contacts(state: _State, count: int, style: str) -> Iterator[tuple[dict, lis
             "Pers_Department": rng.choice(["Achats", "Ingénierie", "Qualité"]),
             "Pers_EmailAddress": rng.choice([email, f" {email.upper()} "]),
             "Pers_PhoneNumber": phone,
-            "Pers_MobileNumber": mobile.replace("04 7", "06 1", 1),
+            "Pers_MobileNumber": mobile,
             "Pers_CompanyId": str(company_id),
             "Comp_Name": company,
             "Pers_PrimaryAddressId": str(60000 + index),
@@ -458,7 +458,7 @@ def _contacts(state: _State, count: int, style: str) -> Iterator[tuple[dict, lis
             "lastname": last,
             "email": email,
             "phone": phone_hubspot,
-            "mobilephone": "+336" + mobile_hubspot[4:],
+            "mobilephone": "+33" + mobile.replace(" ", "")[1:],
             "jobtitle": row["Pers_Title"],
             "department": row["Pers_Department"],
             "salutation": row["Pers_Salutation"],
