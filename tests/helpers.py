@@ -12,7 +12,7 @@ from crm_reconciliation.sql_templates import render, split_statements
 
 def object_params(spec: ObjectSpec) -> dict:
     """``params.object`` as the DAG passes it (the spec given may be a modified copy)."""
-    return {**default_registry().template_params(spec.name), **spec.template_params()}
+    return default_registry().template_params(spec.name, spec)
 
 
 def run_step(connection: psycopg.Connection, template: str, spec: ObjectSpec, run_id: str = "test_run") -> Any:
@@ -29,3 +29,37 @@ def run_step(connection: psycopg.Connection, template: str, spec: ObjectSpec, ru
 
 def create_staging(connection: psycopg.Connection, spec: ObjectSpec) -> None:
     run_step(connection, "ddl/create_staging.sql", spec)
+
+
+def insert_rows(connection: psycopg.Connection, table: str, rows: list[dict]) -> None:
+    """Insert dict rows into ``schema.table`` (column names from the dicts, values bound)."""
+    from psycopg import sql
+
+    schema, name = table.split(".")
+    for row in rows:
+        connection.execute(
+            sql.SQL("insert into {} ({}) values ({})").format(
+                sql.Identifier(schema, name),
+                sql.SQL(", ").join(sql.Identifier(column) for column in row),
+                sql.SQL(", ").join(sql.Placeholder() for _ in row),
+            ),
+            list(row.values()),
+        )
+
+
+def create_mirror(
+    connection: psycopg.Connection, table: str, rows: list[dict], columns: list[str] | None = None
+) -> None:
+    """A HubSpot mirror table as sync tools write it: every column text."""
+    from psycopg import sql
+
+    columns = columns or list(dict.fromkeys(column for row in rows for column in row))
+    connection.execute("create schema if not exists hubspot")
+    connection.execute(sql.SQL("drop table if exists {}").format(sql.Identifier("hubspot", table)))
+    connection.execute(
+        sql.SQL("create table {} ({})").format(
+            sql.Identifier("hubspot", table),
+            sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(column)) for column in columns),
+        )
+    )
+    insert_rows(connection, f"hubspot.{table}", rows)

@@ -246,9 +246,11 @@ class Registry(_Strict):
                     )
         return self
 
-    def template_params(self, name: str) -> dict:
-        """Jinja ``params.object`` of one object: its names plus its mappings, references resolved."""
-        spec = self.get(name)
+    def template_params(self, name: str, spec: ObjectSpec | None = None) -> dict:
+        """Jinja ``params.object`` of one object: its names plus its mappings, references resolved.
+
+        ``spec`` stands in for the registered entry (a variant under test, say)."""
+        spec = spec or self.get(name)
         mappings = []
         for mapping in spec.mappings:
             target = self.objects.get(REFERENCES.get(mapping.transform, ""))

@@ -33,7 +33,7 @@ language sql immutable parallel safe
 as $fn$
     with cleaned as (
         select staging.crm_text(value) as original,
-               regexp_replace(staging.crm_text(value), '[^0-9+]', '', 'g') as digits
+               regexp_replace(replace(staging.crm_text(value), '(0)', ''), '[^0-9+]', '', 'g') as digits
     )
     select case
         when original is null then null
