@@ -1,4 +1,5 @@
 """Commands: ``demo`` (the main job), ``ui`` (Airflow standalone on the embedded database),
+``mappings`` (the property mappings per object), ``render`` (a step's SQL as Airflow renders it),
 ``sample-data`` (regenerate the bundled sample files)."""
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--keep", action="store_true", help="keep the temporary database and AIRFLOW_HOME")
     ui = commands.add_parser("ui", help="airflow standalone on 127.0.0.1:8080 with the embedded database")
     ui.add_argument("--port", type=int, default=8080)
+    mappings = commands.add_parser("mappings", help="print the legacy → HubSpot property mappings")
+    mappings.add_argument("objects", nargs="*", help="object types (default: all)")
+    render_step = commands.add_parser("render", help="print the SQL of a step for an object, rendered")
+    render_step.add_argument("object")
+    render_step.add_argument("template", help="e.g. reconcile/reconcile.sql, score/score.sql, ddl/create_staging.sql")
     commands.add_parser("sample-data", help="regenerate include/bronze_layer and include/demo", add_help=False)
     args, rest = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -26,6 +32,18 @@ def main(argv: list[str] | None = None) -> int:
         from crm_reconciliation.demo import main as demo_main
 
         return demo_main(args.objects, args.conf, keep=args.keep)
+    if args.command == "mappings":
+        from crm_reconciliation.registry import default_registry
+
+        print(mapping_table(default_registry(), args.objects or None))
+        return 0
+    if args.command == "render":
+        from crm_reconciliation.registry import default_registry
+        from crm_reconciliation.sql_templates import render
+
+        registry = default_registry()
+        print(render(args.template, params={"object": registry.template_params(args.object)}))
+        return 0
     if args.command == "ui":
         from crm_reconciliation.standalone import main as ui_main
 
@@ -34,3 +52,24 @@ def main(argv: list[str] | None = None) -> int:
 
     sample_main(rest)
     return 0
+
+
+def mapping_table(registry, objects: list[str] | None = None) -> str:
+    """The mappings of each object as an aligned text table (what users printed in the old design)."""
+    lines = []
+    for name in objects or list(registry.objects):
+        spec = registry.get(name)
+        lines.append(
+            f"{name}: {spec.legacy_table}.{spec.legacy_id_column} → hubspot.{spec.hubspot_table}"
+            f".{spec.legacy_id_property} ({len(spec.mappings)} mappings)"
+        )
+        lines.append(f"  {'legacy column':<24}{'HubSpot property':<24}{'transform':<13}{'required':<10}writable")
+        for mapping in spec.mappings:
+            lines.append(
+                f"  {mapping.source:<24}{mapping.property:<24}{mapping.transform:<13}"
+                f"{'yes' if mapping.required else '':<10}{'yes' if mapping.writable else 'no (read only)'}"
+            )
+        lines.append("")
+    total = sum(len(registry.get(name).mappings) for name in objects or registry.objects)
+    lines.append(f"{total} mappings")
+    return "\n".join(lines)
