@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)/dags
 
-.PHONY: install demo test lint airflow bench-load lock
+.PHONY: install demo test lint airflow bench-load bench-reconcile lock
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ airflow: install
 ## Loader benchmark: 1,000,000-row Bronze_Person.csv, wall time, rows/s, peak RSS.
 bench-load: install
 	$(BIN)/python scripts/bench_load.py
+
+## reconcile + score benchmark: 1,000,000 legacy vs 1,000,000 HubSpot companies.
+bench-reconcile: install
+	$(BIN)/python scripts/bench_reconcile.py
 
 ## Re-freeze constraints.txt after editing requirements*.txt.
 lock: install

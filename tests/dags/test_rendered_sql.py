@@ -15,7 +15,10 @@ pytestmark = pytest.mark.integration
 def test_airflow_tasks_render_shows_the_reconcile_sql(airflow_db):
     result = subprocess.run(
         [sys.executable, "-m", "airflow", "tasks", "render", "crm_reconcile_deals", "reconcile", "2026-03-01"],
-        capture_output=True, text=True, timeout=180, check=False,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     rendered = result.stdout

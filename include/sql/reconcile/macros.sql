@@ -28,21 +28,22 @@
 {%- endif -%}
 {%- endmacro -%}
 
-{#- Why a legacy value cannot be used (NULL when it can). -#}
+{#- Whether a mapping can make a row unusable (so its source text is kept to say why). -#}
+{%- macro checked(mapping) -%}
+{{- mapping.required or mapping.transform in ("number", "date", "datetime", "deal_stage") -}}
+{%- endmacro -%}
+
+{#- Why a legacy value cannot be used (NULL when it can), from its source text and value. -#}
 {%- macro problem(mapping, source, value) -%}
-{%- if not mapping.required and mapping.transform not in ("number", "date", "datetime", "deal_stage") -%}
-null::text
-{%- else -%}
 case
     {%- if mapping.required %}
     when {{ value }} is null then 'required {{ mapping.source }} is empty'
     {%- endif %}
     {%- if mapping.transform in ("number", "date", "datetime") %}
-    when staging.crm_text({{ source }}) is not null and {{ value }} is null
-        then '{{ mapping.source }} ' || quote_literal(staging.crm_text({{ source }})) || ' is not a valid {{ mapping.transform }}'
+    when {{ source }} is not null and {{ value }} is null
+        then '{{ mapping.source }} ' || quote_literal({{ source }}) || ' is not a valid {{ mapping.transform }}'
     {%- elif mapping.transform == "deal_stage" %}
-    when deal_stage.problem is not null then deal_stage.problem
+    when {{ source }} is not null then {{ source }}
     {%- endif %}
 end
-{%- endif -%}
 {%- endmacro -%}

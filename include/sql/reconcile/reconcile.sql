@@ -1,6 +1,6 @@
 {#- reconcile: link every live legacy {{ params.object.entity }} to HubSpot by its legacy id, and
     diff every mapped property. Rendered by Airflow; values are bound (%(name)s), never pasted. -#}
-{%- from "reconcile/macros.sql" import legacy_value, hubspot_value, problem -%}
+{%- from "reconcile/macros.sql" import legacy_value, hubspot_value, checked, problem -%}
 {%- set o = params.object -%}
 
 -- 1. The mirror as this object sees it: one row per HubSpot record, its id, its legacy id
@@ -122,13 +122,18 @@ with settings as (
         %(settings)s::jsonb ->> 'legacy_timezone' as legacy_timezone
 ),
 
-legacy as (
+-- Materialised: each canonical value is computed once, not once per later reference.
+legacy as materialized (
     select
         bronze.{{ o.bronze_id_column }} as legacy_id,
         bronze._snapshot_date as snapshot_date,
         {%- for m in o.mappings %}
         {{ legacy_value(m, "bronze." ~ m.column) }} as v_{{ m.property }},
-        {{ problem(m, "bronze." ~ m.column, legacy_value(m, "bronze." ~ m.column)) | indent(8) }} as problem_{{ m.property }},
+        {%- if m.transform == "deal_stage" %}
+        deal_stage.problem as s_{{ m.property }},
+        {%- elif checked(m) == "True" %}
+        staging.crm_text(bronze.{{ m.column }}) as s_{{ m.property }},
+        {%- endif %}
         {%- endfor %}
         {%- for m in o.mappings if m.transform == "note_body" %}
         length(staging.crm_text(bronze.{{ m.column }})) > 65536 as truncated_{{ m.property }},
@@ -168,13 +173,16 @@ linked as (
         legacy.*,
         links.hubspot_ids,
         coalesce(cardinality(links.hubspot_ids), 0) as link_count,
-        array_remove(array[{% for m in o.mappings %}legacy.problem_{{ m.property }}{{ ", " if not loop.last }}{% endfor %}], null)
-            as problems
+        array_remove(array[
+            {%- for m in o.mappings if checked(m) == "True" %}
+            {{ problem(m, "legacy.s_" ~ m.property, "legacy.v_" ~ m.property) | indent(12) }}{{ "," if not loop.last }}
+            {%- endfor %}
+        ]::text [], null) as problems
     from legacy
     left join _links as links on links.legacy_id = legacy.legacy_id
 ),
 
-paired as (
+paired as materialized (
     select
         linked.*,
         hubspot.hubspot_id is not null as has_twin,

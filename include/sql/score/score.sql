@@ -25,7 +25,8 @@ linked as (
         and cardinality(reconciliation.candidate_hubspot_ids) = 1
 ),
 
-compared as (
+-- Materialised: each agreement is computed once, not once per reference below.
+compared as materialized (
     select
         linked.*,
         settings.matched_min,
@@ -39,7 +40,7 @@ compared as (
     cross join settings
 ),
 
-scored as (
+scored as materialized (
     select
         compared.*,
         (
