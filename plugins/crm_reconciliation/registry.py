@@ -258,6 +258,8 @@ class Registry(_Strict):
                 {
                     **mapping.model_dump(),
                     "column": mapping.source.lower(),
+                    # An empty required value or an unparsable one makes the legacy row unusable.
+                    "can_reject": mapping.required or mapping.transform in ("number", "date", "datetime", "deal_stage"),
                     "reference": {
                         "name": target.name,
                         "hubspot_table": target.hubspot_table,

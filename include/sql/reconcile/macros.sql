@@ -28,11 +28,6 @@
 {%- endif -%}
 {%- endmacro -%}
 
-{#- Whether a mapping can make a row unusable (so its source text is kept to say why). -#}
-{%- macro checked(mapping) -%}
-{{- mapping.required or mapping.transform in ("number", "date", "datetime", "deal_stage") -}}
-{%- endmacro -%}
-
 {#- Why a legacy value cannot be used (NULL when it can), from its source text and value. -#}
 {%- macro problem(mapping, source, value) -%}
 case

@@ -1,6 +1,6 @@
 {#- reconcile: link every live legacy {{ params.object.entity }} to HubSpot by its legacy id, and
     diff every mapped property. Rendered by Airflow; values are bound (%(name)s), never pasted. -#}
-{%- from "reconcile/macros.sql" import legacy_value, hubspot_value, checked, problem -%}
+{%- from "reconcile/macros.sql" import legacy_value, hubspot_value, problem -%}
 {%- set o = params.object -%}
 
 -- 1. The mirror as this object sees it: one row per HubSpot record, its id, its legacy id
@@ -131,7 +131,7 @@ legacy as materialized (
         {{ legacy_value(m, "bronze." ~ m.column) }} as v_{{ m.property }},
         {%- if m.transform == "deal_stage" %}
         deal_stage.problem as s_{{ m.property }},
-        {%- elif checked(m) == "True" %}
+        {%- elif m.can_reject %}
         staging.crm_text(bronze.{{ m.column }}) as s_{{ m.property }},
         {%- endif %}
         {%- endfor %}
@@ -174,7 +174,7 @@ linked as (
         links.hubspot_ids,
         coalesce(cardinality(links.hubspot_ids), 0) as link_count,
         array_remove(array[
-            {%- for m in o.mappings if checked(m) == "True" %}
+            {%- for m in o.mappings if m.can_reject %}
             {{ problem(m, "legacy.s_" ~ m.property, "legacy.v_" ~ m.property) | indent(12) }}{{ "," if not loop.last }}
             {%- endfor %}
         ]::text [], null) as problems
