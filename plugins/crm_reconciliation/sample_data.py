@@ -249,6 +249,10 @@ class _State:
     previous_hubspot: dict[str, dict] = field(default_factory=dict)
     deal_count: int = 0
 
+    def start(self, table: str) -> tuple[random.Random, dict[int, str], list[int]]:
+        """What a generator of a dependent object needs: the random source, its id map, companies."""
+        return self.rng, self.hubspot_ids.setdefault(table, {}), sorted(self.company_names) or [1000]
+
     def new_hs_id(self) -> str:
         self.next_hs_id += 1
         return str(self.next_hs_id)
@@ -413,9 +417,7 @@ def _variant(rng: random.Random, value: str) -> str:
 
 
 def _contacts(state: _State, count: int, style: str) -> Iterator[tuple[dict, list[dict]]]:
-    rng = state.rng
-    hubspot_ids = state.hubspot_ids.setdefault("Person", {})
-    company_ids = sorted(state.company_names) or [1000]
+    rng, hubspot_ids, company_ids = state.start("Person")
     for index in range(count):
         legacy_id = 2000 + index
         first = FIRST_NAMES[index % len(FIRST_NAMES)]
@@ -475,9 +477,7 @@ def _contacts(state: _State, count: int, style: str) -> Iterator[tuple[dict, lis
 
 
 def _deals(state: _State, count: int, style: str) -> Iterator[tuple[dict, list[dict]]]:
-    rng = state.rng
-    hubspot_ids = state.hubspot_ids.setdefault("Opportunity", {})
-    company_ids = sorted(state.company_names) or [1000]
+    rng, hubspot_ids, company_ids = state.start("Opportunity")
     for index in range(count):
         legacy_id = 3000 + index
         company_id = company_ids[(index * 3) % len(company_ids)]
@@ -540,9 +540,7 @@ def _deals(state: _State, count: int, style: str) -> Iterator[tuple[dict, list[d
 
 
 def _communications(state: _State, count: int, style: str) -> Iterator[tuple[dict, list[dict]]]:
-    rng = state.rng
-    hubspot_ids = state.hubspot_ids.setdefault("Communication", {})
-    company_ids = sorted(state.company_names) or [1000]
+    rng, hubspot_ids, company_ids = state.start("Communication")
     for index in range(count):
         legacy_id = 4000 + index
         deal_id = 3000 + index % max(1, state.deal_count)

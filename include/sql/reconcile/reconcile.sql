@@ -1,6 +1,7 @@
 {#- reconcile: link every live legacy {{ params.object.entity }} to HubSpot by its legacy id, and
     diff every mapped property. Rendered by Airflow; values are bound (%(name)s), never pasted. -#}
 {%- from "reconcile/macros.sql" import legacy_value, hubspot_value, problem -%}
+{%- from "macros/summary.sql" import status_counts -%}
 {%- set o = params.object -%}
 
 -- 1. The mirror as this object sees it: one row per HubSpot record, its id, its legacy id
@@ -279,14 +280,7 @@ where not exists (
 
 -- 8. What the step logs: rows per status, rows with something to update, orphans.
 select jsonb_build_object(
-    'by_status', coalesce((
-        select jsonb_object_agg(reconciliation_status, rows)
-        from (
-            select reconciliation_status, count(*) as rows
-            from staging.{{ o.staging_table }}
-            group by reconciliation_status
-        ) as counts
-    ), '{}'::jsonb),
+    'by_status', {{ status_counts("staging." ~ o.staging_table) | indent(4) }},
     'with_properties_to_update', (
         select count(*) from staging.{{ o.staging_table }} where properties_to_update <> '{}'::jsonb
     ),

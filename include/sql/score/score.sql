@@ -2,6 +2,7 @@
     bound as %(weights)s), stores every component, and turns an id link whose records clearly
     disagree into a conflict. Reads and writes staging only; re-running it gives the same rows. -#}
 {%- from "score/macros.sql" import agreement -%}
+{%- from "macros/summary.sql" import status_counts -%}
 {%- set o = params.object -%}
 
 with settings as (
@@ -88,14 +89,7 @@ from scored
 where reconciliation.{{ o.legacy_key }} = scored.legacy_id;
 
 select jsonb_build_object(
-    'by_status', coalesce((
-        select jsonb_object_agg(reconciliation_status, rows)
-        from (
-            select reconciliation_status, count(*) as rows
-            from staging.{{ o.staging_table }}
-            group by reconciliation_status
-        ) as counts
-    ), '{}'::jsonb),
+    'by_status', {{ status_counts("staging." ~ o.staging_table) | indent(4) }},
     'confidence_deciles', coalesce((
         select jsonb_object_agg(decile, rows)
         from (
