@@ -23,7 +23,7 @@ def run_step(connection: psycopg.Connection, template: str, spec: ObjectSpec, ru
     with connection.transaction(), connection.cursor() as cursor:
         for statement in split_statements(script):
             cursor.execute(statement, binds if "%(" in statement else None)
-            result = cursor.fetchone()[0] if cursor.description else None
+            result = cursor.fetchone()[0] if cursor.description else result
     return result
 
 

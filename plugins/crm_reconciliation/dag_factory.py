@@ -107,6 +107,6 @@ def build_dag(registry: Registry, name: str) -> DAG:
                 conn_id=CONN_ID,
             ),
             SqlScriptOperator(task_id="reconcile", sql="reconcile/reconcile.sql", **sql_step),
-            SqlScriptOperator(task_id="score", sql="score/score.sql", **sql_step),
+            SqlScriptOperator(task_id="score", sql=["score/score.sql", "score/probable.sql"], **sql_step),
         )
     return dag

@@ -34,7 +34,7 @@ TRANSFORMS = (
 )
 
 
-COMPARATORS = ("name", "text", "folded", "exact", "number", "date", "datetime")
+COMPARATORS = ("name", "text", "folded", "exact", "email", "number", "date", "datetime")
 # A reference transform resolves a legacy id of another object to that object's HubSpot id.
 REFERENCES = {"company_ref": "companies", "contact_ref": "contacts", "deal_ref": "deals"}
 
@@ -69,6 +69,47 @@ class IdentityField(_Strict):
     property: str
     compare: Literal[COMPARATORS]  # type: ignore[valid-type]
     weight: float = Field(gt=0)
+
+
+class BlockingKey(_Strict):
+    """Which HubSpot records are compared with a legacy record: those sharing this key.
+
+    exact: the canonical values are equal; prefix: equal values of the first properties and the
+    same first ``length`` characters of the last one (folded); trigram: similar folded names,
+    found through a pg_trgm GIN index (frequent words left out).
+    """
+
+    kind: Literal["exact", "prefix", "trigram"]
+    properties: tuple[str, ...] = Field(min_length=1)
+    length: int = Field(4, ge=1, le=20)
+
+
+class MatchField(_Strict):
+    """A compared field of a candidate pair: one property, or several read as one text."""
+
+    properties: tuple[str, ...] = Field(min_length=1)
+    compare: Literal[COMPARATORS]  # type: ignore[valid-type]
+    weight: float = Field(gt=0)
+
+
+class Matching(_Strict):
+    """Similarity matching of legacy records no HubSpot record links by id."""
+
+    blocking: tuple[BlockingKey, ...] = Field(min_length=1)
+    fields: tuple[MatchField, ...] = Field(min_length=1)
+    # A candidate at or above this confidence (0-100) is the probable twin.
+    probable_min_confidence: float = Field(80, ge=0, le=100)
+    # Two candidates closer than this are a tie: reported, never picked.
+    tie_margin: float = Field(3, ge=0, le=100)
+    trigram_threshold: float = Field(0.5, gt=0, le=1)
+    # Exact keys shared by more HubSpot records than this (a switchboard number) block nothing.
+    max_block_size: int = Field(50, ge=1)
+    # Words in more than this share of HubSpot names ("societe", "france") leave the trigram keys.
+    common_word_share: float = Field(0.001, gt=0, le=1)
+    # Off by default: when on, a probable twin at or above auto_link_min_confidence gets the legacy
+    # id property in properties_to_update, so that the push links the two for good.
+    auto_link: bool = False
+    auto_link_min_confidence: float = Field(95, ge=0, le=100)
 
 
 class DealStages(_Strict):
@@ -116,6 +157,7 @@ class ObjectSpec(_Strict):
     extra_columns: tuple[str, ...] = ()
     mappings: tuple[Mapping, ...]
     identity: tuple[IdentityField, ...] = ()
+    matching: Matching | None = None
     deal_stages: DealStages | None = None
 
     _check_names = field_validator(
@@ -151,9 +193,13 @@ class ObjectSpec(_Strict):
         duplicated = sorted({p for p in properties if properties.count(p) > 1})
         if duplicated:
             raise ValueError(f"object {self.name!r} maps these properties twice: {duplicated}")
-        unmapped = sorted({field.property for field in self.identity} - set(properties))
+        used = {field.property for field in self.identity}
+        if self.matching:
+            used |= {p for key in self.matching.blocking for p in key.properties}
+            used |= {p for field in self.matching.fields for p in field.properties}
+        unmapped = sorted(used - set(properties))
         if unmapped:
-            raise ValueError(f"object {self.name!r} has identity fields that are not mapped: {unmapped}")
+            raise ValueError(f"object {self.name!r} compares properties that are not mapped: {unmapped}")
         if any(m.transform == "deal_stage" for m in self.mappings) and self.deal_stages is None:
             raise ValueError(f"object {self.name!r} uses the deal_stage transform but has no deal_stages map")
         return self
@@ -216,6 +262,18 @@ class ObjectSpec(_Strict):
             "status_column": self.deal_stages.status_column.lower() if self.deal_stages else None,
             "status_column_name": self.deal_stages.status_column if self.deal_stages else None,
             "identity": [{"property": field.property, "compare": field.compare} for field in self.identity],
+            "matching": {
+                "blocking": [
+                    {**key.model_dump(), "properties": list(key.properties)} for key in self.matching.blocking
+                ],
+                "fields": [{"properties": list(f.properties), "compare": f.compare} for f in self.matching.fields],
+                "properties": sorted(
+                    {p for key in self.matching.blocking for p in key.properties}
+                    | {p for field in self.matching.fields for p in field.properties}
+                ),
+            }
+            if self.matching
+            else None,
         }
 
 
@@ -281,6 +339,14 @@ class Registry(_Strict):
             "weights": json.dumps({field.property: field.weight for field in spec.identity}),
             "deal_stages": json.dumps(stages.stages if stages else {}),
             "deal_outcomes": json.dumps(stages.outcomes if stages else {}),
+            "matching": json.dumps(
+                {
+                    **spec.matching.model_dump(exclude={"blocking", "fields"}),
+                    "weights": {f"f{index}": field.weight for index, field in enumerate(spec.matching.fields, 1)},
+                }
+                if spec.matching
+                else {}
+            ),
         }
 
     def get(self, name: str) -> ObjectSpec:

@@ -89,12 +89,15 @@ def test_airflow_renders_the_sql_as_the_helpers_do(dagbag, dag_id, task_id):
     differently there (a macro's output compared as text, say) is caught here.
     """
     task = dagbag.dags[dag_id].get_task(task_id)
-    rendered = task.render_template(task.sql, {"params": task.params}, task.dag.get_template_env())
+    sources = [task.sql] if isinstance(task.sql, str) else task.sql
+    rendered = [
+        task.render_template(source, {"params": task.params}, task.dag.get_template_env()) for source in sources
+    ]
     name = dag_id.removeprefix("crm_reconcile_")
-    template = {
-        "create_staging": "ddl/create_staging.sql",
-        "reconcile": "reconcile/reconcile.sql",
-        "score": "score/score.sql",
+    templates = {
+        "create_staging": ["ddl/create_staging.sql"],
+        "reconcile": ["reconcile/reconcile.sql"],
+        "score": ["score/score.sql", "score/probable.sql"],
     }[task_id]
-    expected = render(template, params={"object": default_registry().template_params(name)})
-    assert rendered.strip() == expected.strip()
+    params = {"object": default_registry().template_params(name)}
+    assert [text.strip() for text in rendered] == [render(template, params=params).strip() for template in templates]

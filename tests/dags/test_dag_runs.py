@@ -102,11 +102,11 @@ def test_each_dag_loads_its_sample_file(airflow_db, mirror, dags, name):
         )
     }
     assert steps == {"create_staging", "load_bronze", "reconcile", "score"}
-    # The sample is built so that every status reconcile can give occurs (probable: a later step).
+    # The sample is built so that every status occurs.
     statuses = {
         row[0] for row in mirror.execute(f"select distinct reconciliation_status from staging.{spec.staging_table}")
     }
-    assert statuses == {"matched", "conflict", "new", "rejected"}
+    assert statuses == {"matched", "conflict", "probable", "new", "rejected"}
     live = mirror.execute(f"select count(*) from bronze.{spec.bronze_table}_live").fetchone()[0]
     assert mirror.execute(f"select count(*) from staging.{spec.staging_table}").fetchone()[0] == live
 

@@ -51,7 +51,9 @@ def twin(hubspot_id: str, legacy_id: str | None, **properties) -> dict:
 
 def reconcile(db, spec=COMPANIES) -> dict:
     run_step(db, "reconcile/reconcile.sql", spec)
-    return run_step(db, "score/score.sql", spec)
+    summary = run_step(db, "score/score.sql", spec)
+    run_step(db, "score/probable.sql", spec)
+    return summary
 
 
 def rows(db, table="companies_reconciliation", key="legacy_company_id") -> dict[int, dict]:
@@ -95,11 +97,11 @@ def scenario(db):
             twin("108", "8"),
             twin("109", "9"),
             twin("110", "10"),
-            twin("111", "11"),
-            twin("998", "998"),
-            twin("999", "abc"),
-            twin("500", ""),
-            twin("501", None),
+            {"hs_object_id": "111", "icalps_company_id": "11", **OTHER_HUBSPOT, "name": "Garage Lefèvre"},
+            {"hs_object_id": "998", "icalps_company_id": "998", **OTHER_HUBSPOT, "name": "Pharmacie Roux"},
+            {"hs_object_id": "999", "icalps_company_id": "abc", **OTHER_HUBSPOT, "name": "Librairie Blanc"},
+            {"hs_object_id": "500", "icalps_company_id": "", **OTHER_HUBSPOT},
+            {"hs_object_id": "501", "icalps_company_id": None, **OTHER_HUBSPOT, "name": "Fromagerie Dubois"},
         ],
     )
     return db
@@ -136,7 +138,7 @@ def test_every_status_with_its_reason(scenario):
     assert "look like different entities" in result[5]["notes"]
 
     assert result[6]["hubspot_company_id"] is None
-    assert result[6]["notes"] == "No HubSpot record carries icalps_company_id 6."
+    assert result[6]["notes"] == "No HubSpot record carries icalps_company_id 6. No similar HubSpot record."
     assert "Comp_Employees 'beaucoup' is not a valid number" in result[7]["notes"]
     assert "required Comp_Name is empty" in result[8]["notes"]
     assert 11 not in result

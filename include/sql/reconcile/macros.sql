@@ -42,3 +42,43 @@ case
     {%- endif %}
 end
 {%- endmacro -%}
+
+
+{#- The JSON columns of a reconciliation row, from columns v_<property> (legacy, canonical) and
+    h_<property> (HubSpot, canonical) and a boolean column saying a HubSpot twin is known. -#}
+{%- macro hubspot_json(mappings, twin) -%}
+case when {{ twin }} then
+    {%- for m in mappings %}
+    jsonb_build_object('{{ m.property }}', h_{{ m.property }}){{ " ||" if not loop.last }}
+    {%- endfor %}
+end
+{%- endmacro -%}
+
+{%- macro field_diffs_json(mappings, twin) -%}
+'{}'::jsonb
+{%- for m in mappings %}
+|| case when {{ twin }} and v_{{ m.property }} is distinct from h_{{ m.property }} then jsonb_build_object(
+    '{{ m.property }}', jsonb_build_object(
+        'legacy', v_{{ m.property }},
+        'hubspot', h_{{ m.property }},
+        'action', {% if not m.writable %}'read-only: compared, never pushed'
+            {%- elif m.clear_when_empty %}case when v_{{ m.property }} is null then 'clear' else 'update' end
+            {%- else %}case when v_{{ m.property }} is null then 'kept: the legacy value is empty' else 'update' end
+            {%- endif %}
+    )
+) else '{}'::jsonb end
+{%- endfor %}
+{%- endmacro -%}
+
+{#- Only mapped, writable properties that differ; an empty legacy value clears only when asked. -#}
+{%- macro updates_json(mappings, twin) -%}
+'{}'::jsonb
+{%- for m in mappings if m.writable %}
+|| case
+    when {{ twin }} and v_{{ m.property }} is distinct from h_{{ m.property }}
+        {%- if not m.clear_when_empty %} and v_{{ m.property }} is not null{% endif %}
+        then jsonb_build_object('{{ m.property }}', coalesce(v_{{ m.property }}, ''))
+    else '{}'::jsonb
+end
+{%- endfor %}
+{%- endmacro -%}

@@ -1,6 +1,6 @@
 {#- reconcile: link every live legacy {{ params.object.entity }} to HubSpot by its legacy id, and
     diff every mapped property. Rendered by Airflow; values are bound (%(name)s), never pasted. -#}
-{%- from "reconcile/macros.sql" import legacy_value, hubspot_value, problem -%}
+{%- from "reconcile/macros.sql" import legacy_value, hubspot_value, problem, hubspot_json, field_diffs_json, updates_json -%}
 {%- from "macros/summary.sql" import status_counts -%}
 {%- set o = params.object -%}
 
@@ -206,33 +206,9 @@ select
         jsonb_build_object('{{ m.property }}', v_{{ m.property }}){{ " ||" if not loop.last }}
         {%- endfor %}
     ),
-    case when has_twin then
-        {%- for m in o.mappings %}
-        jsonb_build_object('{{ m.property }}', h_{{ m.property }}){{ " ||" if not loop.last }}
-        {%- endfor %}
-    end,
-    '{}'::jsonb
-    {%- for m in o.mappings %}
-    || case when has_twin and v_{{ m.property }} is distinct from h_{{ m.property }} then jsonb_build_object(
-        '{{ m.property }}', jsonb_build_object(
-            'legacy', v_{{ m.property }},
-            'hubspot', h_{{ m.property }},
-            'action', {% if not m.writable %}'read-only: compared, never pushed'
-                {%- elif m.clear_when_empty %}case when v_{{ m.property }} is null then 'clear' else 'update' end
-                {%- else %}case when v_{{ m.property }} is null then 'kept: the legacy value is empty' else 'update' end
-                {%- endif %}
-        )
-    ) else '{}'::jsonb end
-    {%- endfor %},
-    '{}'::jsonb
-    {%- for m in o.mappings if m.writable %}
-    || case
-        when has_twin and v_{{ m.property }} is distinct from h_{{ m.property }}
-            {%- if not m.clear_when_empty %} and v_{{ m.property }} is not null{% endif %}
-            then jsonb_build_object('{{ m.property }}', coalesce(v_{{ m.property }}, ''))
-        else '{}'::jsonb
-    end
-    {%- endfor %},
+    {{ hubspot_json(o.mappings, "has_twin") | indent(4) }},
+    {{ field_diffs_json(o.mappings, "has_twin") | indent(4) }},
+    {{ updates_json(o.mappings, "has_twin") | indent(4) }},
     '{}'::jsonb,
     case
         when cardinality(problems) > 0 then 'rejected'

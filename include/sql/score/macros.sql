@@ -10,6 +10,10 @@ case
     else similarity(staging.crm_fold({{ legacy }}), staging.crm_fold({{ hubspot }}))
     {%- elif field.compare == "folded" %}
     else (staging.crm_fold({{ legacy }}) = staging.crm_fold({{ hubspot }}))::integer
+    {%- elif field.compare == "email" %}
+    when lower({{ legacy }}) = lower({{ hubspot }}) then 1
+    when split_part(lower({{ legacy }}), '@', 1) = split_part(lower({{ hubspot }}), '@', 1) then 0.8
+    else 0
     {%- elif field.compare == "exact" %}
     else (lower({{ legacy }}) = lower({{ hubspot }}))::integer
     {%- elif field.compare == "number" %}

@@ -34,18 +34,22 @@ class WarehouseHook(PostgresHook):
     default_conn_name = "hubspot_postgres"
     hook_name = "CRM reconciliation warehouse"
 
-    def run_script(self, script: str, parameters: dict[str, Any] | None = None) -> Any:
-        """Run a rendered multi-statement script in one transaction; return the last row's first value.
+    def run_script(self, script: str | list[str], parameters: dict[str, Any] | None = None) -> Any:
+        """Run rendered multi-statement scripts in one transaction; return what their SELECTs said.
 
-        Statements holding ``%(name)s`` placeholders get ``parameters`` bound; the others run as
-        written (so PL/pgSQL bodies may use ``%`` freely).
+        Statements holding ``%(name)s`` placeholders get ``parameters`` bound (a literal ``%`` is
+        written ``%%`` there); the others run as written, so PL/pgSQL bodies may use ``%`` freely.
+        Each script may end with a SELECT of one JSON object (its summary): the objects are merged.
         """
-        result = None
+        scripts = [script] if isinstance(script, str) else script
+        summary: dict[str, Any] = {}
         with self.get_conn() as connection, connection.cursor() as cursor:
-            for statement in split_statements(script):
+            for statement in (statement for text in scripts for statement in split_statements(text)):
                 cursor.execute(statement, parameters if "%(" in statement else None)
-                result = cursor.fetchone()[0] if cursor.description else None
-        return result
+                if cursor.description:
+                    value = cursor.fetchone()[0]
+                    summary.update(value if isinstance(value, dict) else {})
+        return summary or None
 
     def log_step(
         self,

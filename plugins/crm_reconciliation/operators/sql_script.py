@@ -14,8 +14,9 @@ class SqlScriptOperator(BaseOperator):
 
     The script is rendered by Airflow (``template_ext``), so the exact SQL is visible in the
     UI's Rendered Template tab and with ``airflow tasks render``. Values are bound, never
-    rendered: ``parameters`` plus ``run_id``. When the script ends with a SELECT of one value
-    (a JSON summary), that value is logged, kept in ``staging.reconciliation_log`` and returned.
+    rendered: ``parameters`` plus ``run_id``. ``sql`` may list several files, run in order in
+    the same transaction. A script ending with a SELECT of one JSON object (its summary) has
+    it logged, kept in ``staging.reconciliation_log`` and returned.
     """
 
     template_fields: Sequence[str] = ("sql",)
@@ -26,7 +27,7 @@ class SqlScriptOperator(BaseOperator):
     def __init__(
         self,
         *,
-        sql: str,
+        sql: str | list[str],
         object_type: str,
         parameters: dict[str, Any] | None = None,
         conn_id: str = "hubspot_postgres",

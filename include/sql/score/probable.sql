@@ -1,0 +1,399 @@
+{#- probable: for legacy records that no HubSpot record links by id, find the HubSpot twin that
+    was created by hand or imported without its legacy id. Blocking keys keep the comparisons
+    far fewer than legacy × HubSpot; each candidate pair is scored field by field; a one-to-one
+    assignment keeps the best pairs; near-ties are reported, never picked. -#}
+{%- from "reconcile/macros.sql" import hubspot_value, hubspot_json, field_diffs_json, updates_json -%}
+{%- from "score/macros.sql" import agreement -%}
+{%- set o = params.object -%}
+{%- if o.matching -%}
+{%- set mm = o.matching -%}
+{%- set by_property = {} -%}
+{%- for m in o.mappings %}{% set _ = by_property.update({m.property: m}) %}{% endfor -%}
+
+{%- macro field_value(prefix, field) -%}
+{%- if field.properties | length == 1 -%}{{ prefix }}p_{{ field.properties[0] }}
+{%- else -%}nullif(concat_ws(' '{% for p in field.properties %}, {{ prefix }}p_{{ p }}{% endfor %}), '')
+{%- endif -%}
+{%- endmacro -%}
+
+{%- macro block_key(prefix, key) -%}
+{%- if key.kind == "trigram" -%}
+staging.crm_fold_name(concat_ws(' '{% for p in key.properties %}, {{ prefix }}p_{{ p }}{% endfor %}))
+{%- else -%}
+case when {% for p in key.properties %}{{ prefix }}p_{{ p }} is not null{{ " and " if not loop.last }}{% endfor %} then
+    {%- for p in key.properties %}
+    {% if key.kind == "prefix" and loop.last %}left(staging.crm_fold_name({{ prefix }}p_{{ p }}), {{ key.length }})
+    {%- else %}lower({{ prefix }}p_{{ p }}){% endif %}{{ " || '|' ||" if not loop.last }}
+    {%- endfor %}
+end
+{%- endif -%}
+{%- endmacro -%}
+
+-- 1. The legacy side: live rows that no HubSpot record links by id (and that are usable).
+create temp table _legacy_named on commit drop as
+select
+    reconciliation.{{ o.legacy_key }} as legacy_id
+    {%- for p in mm.properties %},
+    reconciliation.legacy_properties ->> '{{ p }}' as p_{{ p }}
+    {%- endfor %}
+from staging.{{ o.staging_table }} as reconciliation
+where reconciliation.candidate_hubspot_ids is null and reconciliation.reconciliation_status <> 'rejected';
+
+-- 2. The HubSpot side: records that no live legacy row claims by id, values made canonical.
+create temp table _hubspot_named on commit drop as
+with settings as (select %(settings)s::jsonb ->> 'phone_country_code' as phone_country_code)
+select
+    hubspot.hubspot_id
+    {%- for p in mm.properties %},
+    {{ hubspot_value(by_property[p], "hubspot." ~ p) }} as p_{{ p }}
+    {%- endfor %}
+from staging.{{ o.name }}_hubspot_source as hubspot
+cross join settings
+where
+    hubspot.legacy_id is null
+    or not exists (
+        select 1 from bronze.{{ o.bronze_table }}_live as live
+        where live.{{ o.bronze_id_column }} = hubspot.legacy_id
+    );
+
+-- 3. Words too frequent to tell records apart ("societe", "france") stay out of trigram keys.
+create temp table _common_words on commit drop as
+select word
+from (
+    {%- for key in mm.blocking if key.kind == "trigram" %}
+    select unnest(string_to_array({{ block_key("", key) }}, ' ')) as word from _hubspot_named
+    {{- " union all" if not loop.last }}
+    {%- else %}
+    select null::text as word
+    {%- endfor %}
+) as words
+where word is not null
+group by word
+having count(*) > greatest(20, (%(matching)s::jsonb ->> 'common_word_share')::numeric * (select count(*) from _hubspot_named));
+
+{%- for side in ("legacy", "hubspot") %}
+
+create temp table _{{ side }}_pool on commit drop as
+select
+    named.*
+    {%- for key in mm.blocking %},
+    {%- if key.kind == "trigram" %}
+    (
+        select string_agg(word, ' ' order by word)
+        from unnest(string_to_array({{ block_key("named.", key) }}, ' ')) as word
+        where word not in (select common.word from _common_words as common)
+    ) as b{{ loop.index }}
+    {%- else %}
+    {{ block_key("named.", key) | indent(4) }} as b{{ loop.index }}
+    {%- endif %}
+    {%- endfor %}
+from _{{ side }}_named as named;
+{%- endfor %}
+
+{%- for key in mm.blocking %}
+{%- if key.kind == "trigram" %}
+
+create index on _hubspot_pool using gin (b{{ loop.index }} gin_trgm_ops);
+{%- else %}
+
+-- A key value shared by too many HubSpot records (a switchboard number) blocks nothing.
+create temp table _crowded_b{{ loop.index }} on commit drop as
+select b{{ loop.index }} as key
+from _hubspot_pool
+where b{{ loop.index }} is not null
+group by b{{ loop.index }}
+having count(*) > (%(matching)s::jsonb ->> 'max_block_size')::integer;
+
+create index on _hubspot_pool (b{{ loop.index }});
+{%- endif %}
+{%- endfor %}
+
+analyze _hubspot_pool;
+
+analyze _legacy_pool;
+
+select set_config('pg_trgm.similarity_threshold', %(matching)s::jsonb ->> 'trigram_threshold', true);
+
+-- 4. Candidate pairs: records sharing at least one blocking key.
+create temp table _candidates on commit drop as
+select distinct pairs.legacy_id, pairs.hubspot_id
+from (
+    {%- for key in mm.blocking %}
+    {%- set b = "b" ~ loop.index %}
+    select legacy.legacy_id, hubspot.hubspot_id
+    from _legacy_pool as legacy
+    inner join _hubspot_pool as hubspot
+    {%- if key.kind == "trigram" %}
+        on
+            hubspot.{{ b }} %% legacy.{{ b }}
+            and similarity(hubspot.{{ b }}, legacy.{{ b }}) >= (%(matching)s::jsonb ->> 'trigram_threshold')::real
+    {%- else %}
+        on hubspot.{{ b }} = legacy.{{ b }}
+    where legacy.{{ b }} not in (select crowded.key from _crowded_{{ b }} as crowded)
+    {%- endif %}
+    {{- "\n    union all" if not loop.last }}
+    {%- endfor %}
+) as pairs;
+
+-- 5. Each pair scored: per field an agreement (0-1) and a weight; the weighted mean of the
+--    fields both sides fill is the confidence.
+create temp table _scored on commit drop as
+with weights as (
+    select %(matching)s::jsonb -> 'weights' as w
+),
+
+fields as materialized (
+    select
+        candidates.legacy_id,
+        candidates.hubspot_id
+        {%- for field in mm.fields %},
+        {{ field_value("legacy.", field) }} as l_f{{ loop.index }},
+        {{ field_value("hubspot.", field) }} as h_f{{ loop.index }}
+        {%- endfor %}
+    from _candidates as candidates
+    inner join _legacy_pool as legacy on legacy.legacy_id = candidates.legacy_id
+    inner join _hubspot_pool as hubspot on hubspot.hubspot_id = candidates.hubspot_id
+),
+
+compared as materialized (
+    select
+        fields.*
+        {%- for field in mm.fields %},
+        ({{ agreement(field, "fields.l_f" ~ loop.index, "fields.h_f" ~ loop.index) | indent(8) }})::numeric as s_f{{ loop.index }},
+        (weights.w ->> 'f{{ loop.index }}')::numeric as w_f{{ loop.index }}
+        {%- endfor %}
+    from fields
+    cross join weights
+)
+
+select
+    legacy_id,
+    hubspot_id,
+    round(100 * coalesce((
+        {%- for field in mm.fields %}
+        coalesce(w_f{{ loop.index }} * s_f{{ loop.index }}, 0){{ " +" if not loop.last }}
+        {%- endfor %}
+    ) / nullif(
+        {%- for field in mm.fields %}
+        case when s_f{{ loop.index }} is not null then w_f{{ loop.index }} else 0 end{{ " +" if not loop.last }}
+        {%- endfor %}
+    , 0), 0), 2) as confidence,
+    '{}'::jsonb
+    {%- for field in mm.fields %}
+    || jsonb_build_object('{{ field.properties | join("+") }}', jsonb_build_object(
+        'compare', '{{ field.compare }}', 'legacy', l_f{{ loop.index }}, 'hubspot', h_f{{ loop.index }},
+        'agreement', round(s_f{{ loop.index }}, 3), 'weight', w_f{{ loop.index }}
+    ))
+    {%- endfor %} as components,
+    concat_ws(', '
+        {%- for field in mm.fields %},
+        '{{ field.properties | join("+") }} ' || coalesce(round(100 * s_f{{ loop.index }}) || '%%', 'not comparable')
+        {%- endfor %}
+    ) as summary
+from compared;
+
+-- 6. Ties: a legacy record with two candidates, or a HubSpot record with two legacy records,
+--    above the threshold and closer than the tie margin. Reported, never picked.
+create temp table _eligible on commit drop as
+select scored.*
+from _scored as scored
+where scored.confidence >= (%(matching)s::jsonb ->> 'probable_min_confidence')::numeric;
+
+create temp table _ties on commit drop as
+with margin as (select (%(matching)s::jsonb ->> 'tie_margin')::numeric as points),
+
+by_legacy as (
+    select
+        eligible.legacy_id,
+        eligible.hubspot_id,
+        eligible.confidence,
+        row_number() over win as position,
+        lead(eligible.hubspot_id) over win as next_hubspot_id,
+        lead(eligible.confidence) over win as next_confidence
+    from _eligible as eligible
+    window win as (partition by eligible.legacy_id order by eligible.confidence desc, eligible.hubspot_id)
+),
+
+by_hubspot as (
+    select
+        eligible.hubspot_id,
+        eligible.legacy_id,
+        eligible.confidence,
+        row_number() over win as position,
+        lead(eligible.legacy_id) over win as next_legacy_id,
+        lead(eligible.confidence) over win as next_confidence
+    from _eligible as eligible
+    window win as (partition by eligible.hubspot_id order by eligible.confidence desc, eligible.legacy_id)
+)
+
+select
+    by_legacy.legacy_id,
+    by_legacy.confidence,
+    'HubSpot ' || by_legacy.hubspot_id || ' (confidence ' || round(by_legacy.confidence) || ') and HubSpot '
+    || by_legacy.next_hubspot_id || ' (confidence ' || round(by_legacy.next_confidence)
+    || ') are equally likely twins' as reason
+from by_legacy
+cross join margin
+where by_legacy.position = 1 and by_legacy.confidence - by_legacy.next_confidence < margin.points
+
+union all
+
+select
+    tied.legacy_id,
+    tied.confidence,
+    'HubSpot ' || top.hubspot_id || ' is as likely the twin of legacy ' || top.legacy_id || ' (confidence '
+    || round(top.confidence) || ') as of legacy ' || top.next_legacy_id || ' (confidence '
+    || round(top.next_confidence) || ')' as reason
+from by_hubspot as top
+cross join margin
+inner join by_hubspot as tied
+    on tied.hubspot_id = top.hubspot_id and tied.legacy_id in (top.legacy_id, top.next_legacy_id)
+where top.position = 1 and top.confidence - top.next_confidence < margin.points;
+
+-- 7. One-to-one assignment: rounds of mutual best choices (the best remaining pair always is
+--    one), tied records and their candidates left out.
+create temp table _assigned (
+    legacy_id bigint primary key,
+    hubspot_id text unique,
+    confidence numeric
+) on commit drop;
+
+do $assign$
+declare
+    added integer;
+begin
+    loop
+        insert into _assigned (legacy_id, hubspot_id, confidence)
+        select ranked.legacy_id, ranked.hubspot_id, ranked.confidence
+        from (
+            select
+                eligible.*,
+                row_number() over (
+                    partition by eligible.legacy_id order by eligible.confidence desc, eligible.hubspot_id
+                ) as legacy_rank,
+                row_number() over (
+                    partition by eligible.hubspot_id order by eligible.confidence desc, eligible.legacy_id
+                ) as hubspot_rank
+            from _eligible as eligible
+            where
+                not exists (select 1 from _ties as ties where ties.legacy_id = eligible.legacy_id)
+                and not exists (select 1 from _assigned as taken where taken.legacy_id = eligible.legacy_id)
+                and not exists (select 1 from _assigned as taken where taken.hubspot_id = eligible.hubspot_id)
+        ) as ranked
+        where ranked.legacy_rank = 1 and ranked.hubspot_rank = 1;
+        get diagnostics added = row_count;
+        exit when added = 0;
+    end loop;
+end
+$assign$;
+
+-- 8. Every unlinked row gets its outcome: probable (with the diff against its twin), a tie
+--    (conflict), or new with the best candidate named.
+with settings as (
+    select
+        %(settings)s::jsonb ->> 'phone_country_code' as phone_country_code,
+        %(matching)s::jsonb as matching
+),
+
+best as (
+    select distinct on (scored.legacy_id) scored.*
+    from _scored as scored
+    order by scored.legacy_id, scored.confidence desc, scored.hubspot_id
+),
+
+twins as materialized (
+    select
+        assigned.legacy_id,
+        assigned.hubspot_id,
+        true as has_twin
+        {%- for m in o.mappings %},
+        reconciliation.legacy_properties ->> '{{ m.property }}' as v_{{ m.property }},
+        {{ hubspot_value(m, "hubspot." ~ m.property) }} as h_{{ m.property }}
+        {%- endfor %}
+    from _assigned as assigned
+    inner join staging.{{ o.staging_table }} as reconciliation on reconciliation.{{ o.legacy_key }} = assigned.legacy_id
+    inner join staging.{{ o.name }}_hubspot_source as hubspot on hubspot.hubspot_id = assigned.hubspot_id
+    cross join settings
+),
+
+outcomes as (
+    select
+        legacy.legacy_id,
+        assigned.hubspot_id as twin_id,
+        assigned.confidence as twin_confidence,
+        ties.reason as tie_reason,
+        ties.confidence as tie_confidence,
+        best.hubspot_id as best_id,
+        best.confidence as best_confidence,
+        best.components as best_components,
+        best.summary as best_summary,
+        twin_score.summary as twin_summary,
+        twin_score.components as twin_components,
+        {{ hubspot_json(o.mappings, "twins.has_twin") | indent(8) }} as hubspot_properties,
+        {{ field_diffs_json(o.mappings, "twins.has_twin") | indent(8) }} as field_diffs,
+        {{ updates_json(o.mappings, "twins.has_twin") | indent(8) }}
+        || case
+            when (settings.matching ->> 'auto_link')::boolean
+                and assigned.confidence >= (settings.matching ->> 'auto_link_min_confidence')::numeric
+                then jsonb_build_object('{{ o.legacy_id_property }}', legacy.legacy_id::text)
+            else '{}'::jsonb
+        end as properties_to_update
+    from _legacy_pool as legacy
+    cross join settings
+    left join _assigned as assigned on assigned.legacy_id = legacy.legacy_id
+    left join twins on twins.legacy_id = legacy.legacy_id
+    left join _scored as twin_score
+        on twin_score.legacy_id = assigned.legacy_id and twin_score.hubspot_id = assigned.hubspot_id
+    left join (
+        select distinct on (ties.legacy_id) ties.* from _ties as ties order by ties.legacy_id, ties.confidence desc
+    ) as ties on ties.legacy_id = legacy.legacy_id
+    left join best on best.legacy_id = legacy.legacy_id
+)
+
+update staging.{{ o.staging_table }} as reconciliation
+set
+    reconciliation_status = case
+        when outcomes.twin_id is not null then 'probable'
+        when outcomes.tie_reason is not null then 'conflict'
+        else 'new'
+    end,
+    {{ o.hubspot_key }} = outcomes.twin_id,
+    match_confidence = coalesce(outcomes.twin_confidence, outcomes.tie_confidence, 0),
+    score_components = case
+        when outcomes.twin_id is not null
+            then jsonb_build_object('candidate', outcomes.twin_id, 'fields', outcomes.twin_components)
+        when outcomes.best_id is not null
+            then jsonb_build_object('candidate', outcomes.best_id, 'fields', outcomes.best_components)
+        else '{}'::jsonb
+    end,
+    hubspot_properties = outcomes.hubspot_properties,
+    field_diffs = coalesce(outcomes.field_diffs, '{}'::jsonb),
+    properties_to_update = case when outcomes.twin_id is not null then outcomes.properties_to_update else '{}'::jsonb end,
+    notes = regexp_replace(reconciliation.notes, ' (Probable twin|Tie|Best candidate|No similar).*$', '')
+        || case
+            when outcomes.twin_id is not null then
+                ' Probable twin: HubSpot ' || outcomes.twin_id || ' (confidence ' || round(outcomes.twin_confidence)
+                || '): ' || outcomes.twin_summary || '.'
+            when outcomes.tie_reason is not null then ' Tie: ' || outcomes.tie_reason || '; not picked.'
+            when outcomes.best_id is not null then
+                ' Best candidate: HubSpot ' || outcomes.best_id || ' (confidence ' || round(outcomes.best_confidence)
+                || case
+                    when outcomes.best_confidence < (%(matching)s::jsonb ->> 'probable_min_confidence')::numeric
+                        then ', below ' || round((%(matching)s::jsonb ->> 'probable_min_confidence')::numeric)
+                    else ', the twin of another legacy record'
+                end
+                || '): ' || outcomes.best_summary || '.'
+            else ' No similar HubSpot record.'
+        end
+from outcomes
+where reconciliation.{{ o.legacy_key }} = outcomes.legacy_id;
+
+select jsonb_build_object(
+    'candidates', (select count(*) from _candidates),
+    'probable', (select count(*) from _assigned),
+    'ties', (select count(distinct legacy_id) from _ties),
+    'unlinked', (select count(*) from _legacy_pool)
+) as summary
+{%- else %}
+select jsonb_build_object('probable', 'no matching configured for {{ o.name }}') as summary
+{%- endif %}
