@@ -75,21 +75,35 @@ class BlockingKey(_Strict):
     """Which HubSpot records are compared with a legacy record: those sharing this key.
 
     exact: the canonical values are equal; prefix: equal values of the first properties and the
-    same first ``length`` characters of the last one (folded); trigram: similar folded names,
-    found through a pg_trgm GIN index (frequent words left out).
+    same first ``length`` characters of the last one (folded, words sorted); trigram: similar
+    folded names, found through a pg_trgm GIN index (frequent words left out while a rarer one
+    remains); local_part: the same e-mail address before the @ (a changed e-mail domain).
     """
 
-    kind: Literal["exact", "prefix", "trigram"]
+    kind: Literal["exact", "prefix", "trigram", "local_part"]
     properties: tuple[str, ...] = Field(min_length=1)
     length: int = Field(4, ge=1, le=20)
 
 
 class MatchField(_Strict):
-    """A compared field of a candidate pair: one property, or several read as one text."""
+    """A compared field of a candidate pair: one property, or several read as one text.
+
+    Fellegi-Sunter: ``m`` is the chance that the field agrees when the records are the same
+    entity, ``u`` the chance that it agrees by coincidence. Agreement adds log2(m/u) to the
+    pair's log-odds, disagreement adds log2((1-m)/(1-u)), partial agreement in between; a field
+    empty on either side adds nothing.
+    """
 
     properties: tuple[str, ...] = Field(min_length=1)
     compare: Literal[COMPARATORS]  # type: ignore[valid-type]
-    weight: float = Field(gt=0)
+    m: float = Field(gt=0, lt=1)
+    u: float = Field(gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _m_above_u(self) -> MatchField:
+        if self.m <= self.u:
+            raise ValueError(f"matching field {list(self.properties)}: m ({self.m}) must exceed u ({self.u})")
+        return self
 
 
 class Matching(_Strict):
@@ -97,6 +111,10 @@ class Matching(_Strict):
 
     blocking: tuple[BlockingKey, ...] = Field(min_length=1)
     fields: tuple[MatchField, ...] = Field(min_length=1)
+    # Log-odds (base 2) that a blocked pair is a match before any field is compared.
+    prior_log_odds: float = -10
+    # Name/text similarity at or below this counts as disagreement (different names share words).
+    similarity_floor: float = Field(0.5, ge=0, lt=1)
     # A candidate at or above this confidence (0-100) is the probable twin.
     probable_min_confidence: float = Field(80, ge=0, le=100)
     # Two candidates closer than this are a tie: reported, never picked.
@@ -342,7 +360,9 @@ class Registry(_Strict):
             "matching": json.dumps(
                 {
                     **spec.matching.model_dump(exclude={"blocking", "fields"}),
-                    "weights": {f"f{index}": field.weight for index, field in enumerate(spec.matching.fields, 1)},
+                    "fields": {
+                        f"f{index}": {"m": field.m, "u": field.u} for index, field in enumerate(spec.matching.fields, 1)
+                    },
                 }
                 if spec.matching
                 else {}

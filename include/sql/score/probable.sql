@@ -19,6 +19,8 @@
 {%- macro block_key(prefix, key) -%}
 {%- if key.kind == "trigram" -%}
 staging.crm_fold_name(concat_ws(' '{% for p in key.properties %}, {{ prefix }}p_{{ p }}{% endfor %}))
+{%- elif key.kind == "local_part" -%}
+nullif(split_part(lower({{ prefix }}p_{{ key.properties[0] }}), '@', 1), '')
 {%- else -%}
 case when {% for p in key.properties %}{{ prefix }}p_{{ p }} is not null{{ " and " if not loop.last }}{% endfor %} then
     {%- for p in key.properties %}
@@ -78,11 +80,11 @@ select
     named.*
     {%- for key in mm.blocking %},
     {%- if key.kind == "trigram" %}
-    (
+    coalesce((
         select string_agg(word, ' ' order by word)
         from unnest(string_to_array({{ block_key("named.", key) }}, ' ')) as word
         where word not in (select common.word from _common_words as common)
-    ) as b{{ loop.index }}
+    ), {{ block_key("named.", key) }}) as b{{ loop.index }}
     {%- else %}
     {{ block_key("named.", key) | indent(4) }} as b{{ loop.index }}
     {%- endif %}
@@ -135,11 +137,12 @@ from (
     {%- endfor %}
 ) as pairs;
 
--- 5. Each pair scored: per field an agreement (0-1) and a weight; the weighted mean of the
---    fields both sides fill is the confidence.
+-- 5. Each pair scored (Fellegi-Sunter): per field an agreement s (0-1) adds
+--    s·log2(m/u) + (1-s)·log2((1-m)/(1-u)) to the prior log-odds; a field empty on either side
+--    adds nothing. confidence = 100 / (1 + 2^-(log-odds)).
 create temp table _scored on commit drop as
-with weights as (
-    select %(matching)s::jsonb -> 'weights' as w
+with model as (
+    select %(matching)s::jsonb as matching
 ),
 
 fields as materialized (
@@ -157,40 +160,61 @@ fields as materialized (
 
 compared as materialized (
     select
-        fields.*
-        {%- for field in mm.fields %},
-        ({{ agreement(field, "fields.l_f" ~ loop.index, "fields.h_f" ~ loop.index) | indent(8) }})::numeric as s_f{{ loop.index }},
-        (weights.w ->> 'f{{ loop.index }}')::numeric as w_f{{ loop.index }}
+        fields.*,
+        (model.matching ->> 'prior_log_odds')::numeric as prior
+        {%- for field in mm.fields %}
+        {%- set f = "f" ~ loop.index %},
+        {%- if field.compare in ("name", "text") %}
+        -- Two different names often share a word (similarity ~0.5): only similarity above the
+        -- floor counts as agreement, rescaled to 0-1.
+        greatest(0, (({{ agreement(field, "fields.l_" ~ f, "fields.h_" ~ f) | indent(8) }})::numeric
+            - (model.matching ->> 'similarity_floor')::numeric) / (1 - (model.matching ->> 'similarity_floor')::numeric))
+            as s_{{ f }},
+        {%- else %}
+        ({{ agreement(field, "fields.l_" ~ f, "fields.h_" ~ f) | indent(8) }})::numeric as s_{{ f }},
+        {%- endif %}
+        log(2, ((model.matching #>> '{fields,{{ f }},m}')::numeric / (model.matching #>> '{fields,{{ f }},u}')::numeric))
+            as agree_{{ f }},
+        log(2, ((1 - (model.matching #>> '{fields,{{ f }},m}')::numeric)
+            / (1 - (model.matching #>> '{fields,{{ f }},u}')::numeric))) as disagree_{{ f }}
         {%- endfor %}
     from fields
-    cross join weights
+    cross join model
+),
+
+weighed as materialized (
+    select
+        compared.*
+        {%- for field in mm.fields %}
+        {%- set f = "f" ~ loop.index %},
+        coalesce(s_{{ f }} * agree_{{ f }} + (1 - s_{{ f }}) * disagree_{{ f }}, 0) as w_{{ f }}
+        {%- endfor %}
+    from compared
 )
 
 select
     legacy_id,
     hubspot_id,
-    round(100 * coalesce((
-        {%- for field in mm.fields %}
-        coalesce(w_f{{ loop.index }} * s_f{{ loop.index }}, 0){{ " +" if not loop.last }}
-        {%- endfor %}
-    ) / nullif(
-        {%- for field in mm.fields %}
-        case when s_f{{ loop.index }} is not null then w_f{{ loop.index }} else 0 end{{ " +" if not loop.last }}
-        {%- endfor %}
-    , 0), 0), 2) as confidence,
+    round(100 / (1 + power(2::numeric, -greatest(least(
+        prior {%- for field in mm.fields %} + w_f{{ loop.index }}{% endfor %}, 60), -60))), 2) as confidence,
     '{}'::jsonb
     {%- for field in mm.fields %}
+    {%- set f = "f" ~ loop.index %}
     || jsonb_build_object('{{ field.properties | join("+") }}', jsonb_build_object(
-        'compare', '{{ field.compare }}', 'legacy', l_f{{ loop.index }}, 'hubspot', h_f{{ loop.index }},
-        'agreement', round(s_f{{ loop.index }}, 3), 'weight', w_f{{ loop.index }}
+        'compare', '{{ field.compare }}', 'legacy', l_{{ f }}, 'hubspot', h_{{ f }},
+        'agreement', round(s_{{ f }}, 3), 'log_odds', round(w_{{ f }}, 2)
     ))
     {%- endfor %} as components,
     concat_ws(', '
-        {%- for field in mm.fields %},
-        '{{ field.properties | join("+") }} ' || coalesce(round(100 * s_f{{ loop.index }}) || '%%', 'not comparable')
+        {%- for field in mm.fields %}
+        {%- set f = "f" ~ loop.index %},
+        '{{ field.properties | join("+") }} ' || coalesce(
+            round(100 * s_{{ f }}) || '%% (' || case when w_{{ f }} >= 0 then '+' else '' end || round(w_{{ f }}, 1) || ')',
+            'not comparable'
+        )
         {%- endfor %}
-    ) as summary
-from compared;
+    ) || ', prior ' || round(prior, 1) as summary
+from weighed;
 
 -- 6. Ties: a legacy record with two candidates, or a HubSpot record with two legacy records,
 --    above the threshold and closer than the tie margin. Reported, never picked.
