@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)/dags
 
-.PHONY: install demo test lint airflow bench-load bench-reconcile lock
+.PHONY: install demo test lint airflow bench-load bench-reconcile bench-matching lock
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench-load: install
 ## reconcile + score benchmark: 1,000,000 legacy vs 1,000,000 HubSpot companies.
 bench-reconcile: install
 	$(BIN)/python scripts/bench_reconcile.py
+
+## Probable matches: precision/recall on labelled data, then 100,000 unlinked vs 1,000,000 HubSpot companies.
+bench-matching: install
+	$(BIN)/python scripts/bench_matching.py --scale
 
 ## Re-freeze constraints.txt after editing requirements*.txt.
 lock: install

@@ -6,19 +6,25 @@ from typing import Any
 
 import psycopg
 
-from crm_reconciliation.registry import ObjectSpec, default_registry
+from crm_reconciliation.registry import ObjectSpec, Registry, default_registry
 from crm_reconciliation.sql_templates import render, split_statements
+
+
+def registry_with(spec: ObjectSpec) -> Registry:
+    """The default registry with ``spec`` (a modified copy, say) in place of its entry."""
+    registry = default_registry()
+    return registry.model_copy(update={"objects": {**registry.objects, spec.name: spec}})
 
 
 def object_params(spec: ObjectSpec) -> dict:
     """``params.object`` as the DAG passes it (the spec given may be a modified copy)."""
-    return default_registry().template_params(spec.name, spec)
+    return registry_with(spec).template_params(spec.name)
 
 
 def run_step(connection: psycopg.Connection, template: str, spec: ObjectSpec, run_id: str = "test_run") -> Any:
     """Render a step's SQL as Airflow does, bind its values, run it in one transaction."""
     script = render(template, params={"object": object_params(spec)})
-    binds = {**default_registry().sql_parameters(spec.name), "run_id": run_id}
+    binds = {**registry_with(spec).sql_parameters(spec.name), "run_id": run_id}
     result = None
     with connection.transaction(), connection.cursor() as cursor:
         for statement in split_statements(script):
@@ -29,6 +35,13 @@ def run_step(connection: psycopg.Connection, template: str, spec: ObjectSpec, ru
 
 def create_staging(connection: psycopg.Connection, spec: ObjectSpec) -> None:
     run_step(connection, "ddl/create_staging.sql", spec)
+
+
+def run_reconcile_and_score(connection: psycopg.Connection, spec: ObjectSpec) -> dict:
+    """The DAG's reconcile and score tasks, in order; returns the score task's summary."""
+    run_step(connection, "reconcile/reconcile.sql", spec)
+    summary = run_step(connection, "score/score.sql", spec)
+    return {**summary, **run_step(connection, "score/probable.sql", spec)}
 
 
 def insert_rows(connection: psycopg.Connection, table: str, rows: list[dict]) -> None:

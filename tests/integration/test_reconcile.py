@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from crm_reconciliation.registry import default_registry
-from tests.helpers import create_mirror, create_staging, insert_rows, run_step
+from tests.helpers import create_mirror, create_staging, insert_rows, run_reconcile_and_score, run_step
 
 pytestmark = pytest.mark.integration
 
@@ -50,10 +50,7 @@ def twin(hubspot_id: str, legacy_id: str | None, **properties) -> dict:
 
 
 def reconcile(db, spec=COMPANIES) -> dict:
-    run_step(db, "reconcile/reconcile.sql", spec)
-    summary = run_step(db, "score/score.sql", spec)
-    run_step(db, "score/probable.sql", spec)
-    return summary
+    return run_reconcile_and_score(db, spec)
 
 
 def rows(db, table="companies_reconciliation", key="legacy_company_id") -> dict[int, dict]:

@@ -4,6 +4,7 @@
     assignment keeps the best pairs; near-ties are reported, never picked. -#}
 {%- from "reconcile/macros.sql" import hubspot_value, hubspot_json, field_diffs_json, updates_json -%}
 {%- from "score/macros.sql" import agreement -%}
+{%- from "macros/summary.sql" import status_counts -%}
 {%- set o = params.object -%}
 {%- if o.matching -%}
 {%- set mm = o.matching -%}
@@ -413,11 +414,15 @@ from outcomes
 where reconciliation.{{ o.legacy_key }} = outcomes.legacy_id;
 
 select jsonb_build_object(
+    'by_status', {{ status_counts("staging." ~ o.staging_table) | indent(4) }},
     'candidates', (select count(*) from _candidates),
     'probable', (select count(*) from _assigned),
     'ties', (select count(distinct legacy_id) from _ties),
     'unlinked', (select count(*) from _legacy_pool)
 ) as summary
 {%- else %}
-select jsonb_build_object('probable', 'no matching configured for {{ o.name }}') as summary
+select jsonb_build_object(
+    'by_status', {{ status_counts("staging." ~ o.staging_table) | indent(4) }},
+    'probable', 'no matching configured for {{ o.name }}'
+) as summary
 {%- endif %}

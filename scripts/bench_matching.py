@@ -1,0 +1,183 @@
+"""Probable-match benchmark: quality on labelled data, and the time it takes at scale.
+
+Quality: deterministic labelled companies and contacts (name variants, legal forms, accents,
+typos, swapped names, changed e-mail domains, decoys sharing a domain or a name) run through
+the real reconcile and score SQL; prints precision, recall and F1 of the probable links and of
+the ``new`` decisions. Scale (``--scale``): N unlinked legacy companies against M HubSpot
+companies through the DAG's reconcile and score tasks; prints wall times and the peak
+temporary space the database used. Run: ``make bench-matching``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "plugins"))
+
+from crm_reconciliation import local_env, matching_benchmark  # noqa: E402
+from crm_reconciliation.localdb import LocalPostgres  # noqa: E402
+
+WORDS = (
+    "array['Alpine','Dauphine','Vercors','Chartreuse','Belledonne','Isere','Rhone','Savoie','Leman','Drac',"
+    "'Microtechnique','Photonique','Robotique','Electronique','Capteurs','Systemes','Ingenierie','Optique',"
+    "'Mecatronique','Instruments','Laser','Silicium','Energie','Hydraulique','Numerique','Precision']"
+)
+NAME = (
+    f"({WORDS})[1 + abs(hashtext(n::text || 'a')) %% 26] || ' ' || ({WORDS})[1 + abs(hashtext(n::text || 'b')) %% 26]"
+    " || ' ' || initcap(substr(md5(n::text), 1, 6))"
+)
+
+LEGACY = f"""
+insert into bronze.company (comp_companyid, comp_name, comp_website, comp_phonenumber, addr_city, _snapshot_date)
+select n, {NAME} || ' SAS', 'https://www.' || substr(md5(n::text), 1, 10) || '.fr',
+    '04 76 ' || lpad((n %% 100)::text, 2, '0') || ' ' || lpad((n / 100 %% 100)::text, 2, '0') || ' '
+        || lpad((n / 10000 %% 100)::text, 2, '0'),
+    (array['Grenoble', 'Crolles', 'Meylan', 'Lyon', 'Voiron'])[1 + n %% 5], date '2026-01-01'
+from generate_series(1, %(legacy)s) as n
+"""  # noqa: S608 - constant SQL made of constant fragments
+
+# Records past the twins describe other companies (their seed m is far from any legacy id).
+MIRROR = f"""
+create table hubspot.companies as
+select
+    (10000000 + m)::text as hs_object_id,
+    null::text as icalps_company_id,
+    case
+        when n <= %(twins)s and n %% 10 = 0 then overlay(upper({NAME}) placing 'X' from 8 for 1)
+        when n <= %(twins)s then upper({NAME})
+        else {NAME}
+    end as name,
+    case when n %% 7 = 0 then null else substr(md5(n::text), 1, 10) || '.fr' end as domain,
+    case when n %% 5 = 0 then null else '+33476' || lpad((n %% 100)::text, 2, '0')
+        || lpad((n / 100 %% 100)::text, 2, '0') || lpad((n / 10000 %% 100)::text, 2, '0') end as phone,
+    (array['Grenoble', 'Crolles', 'Meylan', 'Lyon', 'Voiron'])[1 + n %% 5] as city
+from (
+    select case when m <= %(twins)s then m else m + 50000000 end as n, m
+    from generate_series(1, %(hubspot)s) as m
+) as seeds
+"""  # noqa: S608 - constant SQL made of constant fragments
+
+
+def quality(uri: str, size: int) -> None:
+    import psycopg
+
+    print(
+        "| object | legacy records | twins | links | link precision | link recall | link F1 | new precision "
+        "| new recall | new F1 |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    with psycopg.connect(uri, autocommit=True) as connection:
+        for name, make in (("companies", matching_benchmark.companies), ("contacts", matching_benchmark.contacts)):
+            data = make(size)
+            s = matching_benchmark.quality(matching_benchmark.run(connection, name, data), data.truth)
+            print(
+                f"| {name} | {size:,} | {s['twins']:,} | {s['links']:,} | {s['link_precision']:.4f} "
+                f"| {s['link_recall']:.4f} | {s['link_f1']:.4f} | {s['new_precision']:.4f} | {s['new_recall']:.4f} "
+                f"| {s['new_f1']:.4f} |"
+            )
+
+
+class TempSpaceProbe(threading.Thread):
+    """Samples the server's temporary files and temporary tables twice a second."""
+
+    QUERY = """
+        select coalesce((select sum(size) from pg_ls_tmpdir()), 0)
+             + coalesce((select sum(pg_total_relation_size(c.oid)) from pg_class as c
+                         join pg_namespace as n on n.oid = c.relnamespace
+                         where n.nspname like 'pg_temp%%' and c.relkind in ('r', 'i', 'm')), 0)
+    """
+
+    def __init__(self, uri: str):
+        super().__init__(daemon=True)
+        self.uri, self.peak, self.stop = uri, 0, threading.Event()
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.uri, autocommit=True) as connection:
+            while not self.stop.is_set():
+                self.peak = max(self.peak, int(connection.execute(self.QUERY).fetchone()[0]))
+                time.sleep(0.5)
+
+
+def scale(uri: str, legacy: int, hubspot: int) -> None:
+    import psycopg
+
+    from crm_reconciliation.dag_factory import build_dag
+    from crm_reconciliation.registry import default_registry
+
+    dag = build_dag(default_registry(), "companies")
+    context = {"run_id": "bench", "logical_date": datetime(2026, 1, 1, tzinfo=UTC), "dag_run": None}
+
+    def run(task_id: str):
+        task = dag.get_task(task_id)
+        task.render_template_fields({"params": task.params, "run_id": "bench"}, dag.get_template_env())
+        return task.execute(context)
+
+    run("create_staging")
+    twins = int(legacy * 0.6)
+    with psycopg.connect(uri, autocommit=True) as connection:
+        connection.execute("create schema if not exists hubspot")
+        connection.execute(LEGACY, {"legacy": legacy})
+        connection.execute(MIRROR, {"hubspot": hubspot, "twins": twins})
+        connection.execute("analyze")
+    probe = TempSpaceProbe(uri)
+    probe.start()
+    started = time.perf_counter()
+    run("reconcile")
+    reconciled = time.perf_counter()
+    summary = run("score")
+    scored = time.perf_counter()
+    probe.stop.set()
+    probe.join()
+    with psycopg.connect(uri) as connection:
+        found = connection.execute(
+            "select count(*) filter (where reconciliation_status = 'probable' and legacy_company_id <= %s"
+            " and hubspot_company_id = (10000000 + legacy_company_id)::text),"
+            " count(*) filter (where reconciliation_status = 'probable') from staging.companies_reconciliation",
+            (twins,),
+        ).fetchone()
+    print(
+        "| unlinked legacy | HubSpot | reconcile (s) | score incl. candidates + assignment (s) | candidate pairs "
+        "| probable | of which right | peak temp space |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| {legacy:,} | {hubspot:,} | {reconciled - started:.1f} | {scored - reconciled:.1f} "
+        f"| {summary['candidates']:,} | {found[1]:,} | {found[0]:,} of {twins:,} twins "
+        f"| {probe.peak / 2**20:,.0f} MiB |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=5000, help="legacy records per object in the quality run")
+    parser.add_argument("--scale", action="store_true", help="also run the scale benchmark")
+    parser.add_argument("--legacy", type=int, default=100_000)
+    parser.add_argument("--hubspot", type=int, default=1_000_000)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="crm-recon-bench-"))
+    try:
+        with LocalPostgres(base_dir=work / "pg") as server:
+            local_env.apply(local_env.airflow_environment(work / "airflow_home", server.uri))
+            quality(server.uri, args.size)
+            if args.scale:
+                with __import__("psycopg").connect(server.uri, autocommit=True) as connection:
+                    for schema in ("bronze", "staging", "hubspot"):
+                        connection.execute(f"drop schema if exists {schema} cascade")
+                print()
+                scale(server.uri, args.legacy, args.hubspot)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
