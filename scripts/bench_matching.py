@@ -11,19 +11,15 @@ temporary space the database used. Run: ``make bench-matching``.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 
 from crm_reconciliation import local_env, matching_benchmark  # noqa: E402
-from crm_reconciliation.localdb import LocalPostgres  # noqa: E402
 
 WORDS = (
     "array['Alpine','Dauphine','Vercors','Chartreuse','Belledonne','Isere','Rhone','Savoie','Leman','Drac',"
@@ -115,12 +111,9 @@ def scale(uri: str, legacy: int, hubspot: int) -> None:
     from crm_reconciliation.registry import default_registry
 
     dag = build_dag(default_registry(), "companies")
-    context = {"run_id": "bench", "logical_date": datetime(2026, 1, 1, tzinfo=UTC), "dag_run": None}
 
     def run(task_id: str):
-        task = dag.get_task(task_id)
-        task.render_template_fields({"params": task.params, "run_id": "bench"}, dag.get_template_env())
-        return task.execute(context)
+        return local_env.run_task(dag, task_id)
 
     run("create_staging")
     twins = int(legacy * 0.6)
@@ -164,19 +157,14 @@ def main() -> None:
     parser.add_argument("--legacy", type=int, default=100_000)
     parser.add_argument("--hubspot", type=int, default=1_000_000)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="crm-recon-bench-"))
-    try:
-        with LocalPostgres(base_dir=work / "pg") as server:
-            local_env.apply(local_env.airflow_environment(work / "airflow_home", server.uri))
-            quality(server.uri, args.size)
-            if args.scale:
-                with __import__("psycopg").connect(server.uri, autocommit=True) as connection:
-                    for schema in ("bronze", "staging", "hubspot"):
-                        connection.execute(f"drop schema if exists {schema} cascade")
-                print()
-                scale(server.uri, args.legacy, args.hubspot)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with local_env.throwaway_stack() as uri:
+        quality(uri, args.size)
+        if args.scale:
+            with __import__("psycopg").connect(uri, autocommit=True) as connection:
+                for schema in ("bronze", "staging", "hubspot"):
+                    connection.execute(f"drop schema if exists {schema} cascade")
+            print()
+            scale(uri, args.legacy, args.hubspot)
 
 
 if __name__ == "__main__":

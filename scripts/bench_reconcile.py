@@ -10,18 +10,14 @@ through the real operators with the DAG's rendered SQL. Run: ``make bench-reconc
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 
 from crm_reconciliation import local_env  # noqa: E402
-from crm_reconciliation.localdb import LocalPostgres  # noqa: E402
 
 LEGACY = """
 insert into bronze.company (comp_companyid, comp_name, comp_website, comp_phonenumber, comp_type, comp_territory,
@@ -81,13 +77,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="crm-recon-bench-"))
-    try:
-        with LocalPostgres(base_dir=work / "pg") as server:
-            local_env.apply(local_env.airflow_environment(work / "airflow_home", server.uri))
-            measure(server.uri, args.rows)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with local_env.throwaway_stack() as uri:
+        measure(uri, args.rows)
 
 
 def measure(uri: str, rows: int) -> None:
@@ -97,13 +88,10 @@ def measure(uri: str, rows: int) -> None:
     from crm_reconciliation.registry import default_registry
 
     dag = build_dag(default_registry(), "companies")
-    context = {"run_id": "bench", "logical_date": datetime(2026, 1, 1, tzinfo=UTC), "dag_run": None}
     results: list[tuple[str, float]] = []
 
     def run(task_id: str):
-        task = dag.get_task(task_id)
-        task.render_template_fields({"params": task.params, "run_id": "bench"}, dag.get_template_env())
-        return task.execute(context)
+        return local_env.run_task(dag, task_id)
 
     run("create_staging")
     with psycopg.connect(uri, autocommit=True) as connection:

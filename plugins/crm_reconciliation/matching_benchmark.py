@@ -14,6 +14,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from crm_reconciliation.sample_data import FIRST_NAMES, LAST_NAMES
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -64,49 +66,9 @@ WORDS = [
 ]
 LEGAL = ["SA", "SAS", "SARL", "GmbH", "Ltd", "Inc", ""]
 CITIES = ["Grenoble", "Crolles", "Meylan", "Lyon", "Annecy", "Chambéry", "Valence", "Voiron", "Échirolles"]
-FIRST = [
-    "Jérôme",
-    "Hélène",
-    "François",
-    "Zoé",
-    "Gaëlle",
-    "Loïc",
-    "Benoît",
-    "Stéphanie",
-    "Cécile",
-    "Noël",
-    "Chloé",
-    "Maël",
-    "Éric",
-    "Frédéric",
-    "Agnès",
-    "Anaïs",
-    "Thérèse",
-    "Joël",
-    "Mélanie",
-    "Raphaël",
-    "Inès",
-    "Léo",
-]
+FIRST = [*FIRST_NAMES, "Inès", "Léo"]
 LAST = [
-    "Dupont",
-    "Lefèvre",
-    "Müller",
-    "Girard",
-    "Bénard",
-    "Rousseau",
-    "Lemaître",
-    "Faure",
-    "Chevallier",
-    "Perrin",
-    "Moreau",
-    "Garnier",
-    "Bouchard",
-    "Mercier",
-    "Bérard",
-    "Fontaine",
-    "Lacroix",
-    "Giraud",
+    *LAST_NAMES,
     "Brémond",
     "Vallée",
     "Rey",
@@ -373,21 +335,9 @@ def run(connection: psycopg.Connection, name: str, data: Labelled) -> dict[int, 
             )
         )
         if table == MIRRORS[name][0]:
-            with connection.cursor().copy(
-                sql.SQL("copy {} ({}) from stdin").format(
-                    sql.Identifier("hubspot", table), sql.SQL(", ").join(map(sql.Identifier, columns))
-                )
-            ) as copy:
-                for row in data.hubspot:
-                    copy.write_row([row.get(column) for column in columns])
+            _copy_rows(connection, sql.Identifier("hubspot", table), columns, data.hubspot)
     columns = sorted({key for row in data.legacy for key in row})
-    with connection.cursor().copy(
-        sql.SQL("copy {} ({}) from stdin").format(
-            sql.Identifier("bronze", BRONZE[name]), sql.SQL(", ").join(map(sql.Identifier, columns))
-        )
-    ) as copy:
-        for row in data.legacy:
-            copy.write_row([row.get(column) for column in columns])
+    _copy_rows(connection, sql.Identifier("bronze", BRONZE[name]), columns, data.legacy)
     connection.commit()
     for template in ("reconcile/reconcile.sql", "score/score.sql", "score/probable.sql"):
         script(template)
@@ -396,3 +346,12 @@ def run(connection: psycopg.Connection, name: str, data: Labelled) -> dict[int, 
         sql.Identifier(spec.legacy_key), sql.Identifier(spec.hubspot_key), sql.Identifier("staging", spec.staging_table)
     )
     return {legacy: (status, hubspot) for legacy, status, hubspot in connection.execute(query)}
+
+
+def _copy_rows(connection: psycopg.Connection, table: object, columns: list[str], rows: list[dict]) -> None:
+    from psycopg import sql
+
+    statement = sql.SQL("copy {} ({}) from stdin").format(table, sql.SQL(", ").join(map(sql.Identifier, columns)))
+    with connection.cursor().copy(statement) as copy:
+        for row in rows:
+            copy.write_row([row.get(column) for column in columns])
