@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from airflow.sdk import DAG, Param, chain
 
 from crm_reconciliation.operators.bronze_load import BronzeLoadOperator
+from crm_reconciliation.operators.push import PushOperator
 from crm_reconciliation.operators.sql_script import SqlScriptOperator
 from crm_reconciliation.paths import DEFAULT_BRONZE_DIR, SQL_DIR
 from crm_reconciliation.registry import Registry
@@ -108,5 +109,6 @@ def build_dag(registry: Registry, name: str) -> DAG:
             ),
             SqlScriptOperator(task_id="reconcile", sql="reconcile/reconcile.sql", **sql_step),
             SqlScriptOperator(task_id="score", sql=["score/score.sql", "score/probable.sql"], **sql_step),
+            PushOperator(task_id="push", object_type=spec.name, conn_id=CONN_ID),
         )
     return dag

@@ -156,6 +156,12 @@ class Defaults(_Strict):
     legacy_timezone: str = "UTC"
     matched_min_confidence: float = Field(60, ge=0, le=100)
     id_only_confidence: float = Field(50, ge=0, le=100)
+    # Push: HubSpot batch size (at most 100), the client-side rolling rate limit, and whether
+    # probable twins at or above min_confidence may be pushed (matched rows always may).
+    push_batch_size: int = Field(100, ge=1, le=100)
+    push_max_requests: int = Field(190, ge=1)
+    push_window_seconds: float = Field(10, gt=0)
+    push_probable: bool = False
 
 
 class ObjectSpec(_Strict):
@@ -170,6 +176,8 @@ class ObjectSpec(_Strict):
     deleted_column: str
     hubspot_table: str
     hubspot_id_column: str = "hs_object_id"
+    # The object type in HubSpot's CRM API paths (/crm/v3/objects/<api_object>/batch/update).
+    api_object: str
     legacy_id_property: str
     column_aliases: dict[str, str] = Field(default_factory=dict)
     extra_columns: tuple[str, ...] = ()
@@ -187,6 +195,7 @@ class ObjectSpec(_Strict):
         "deleted_column",
         "hubspot_table",
         "hubspot_id_column",
+        "api_object",
         "legacy_id_property",
     )(_identifier)
 

@@ -30,13 +30,20 @@ def test_four_dags_without_import_errors(dagbag):
 @pytest.mark.parametrize("dag_id", sorted(DAG_IDS))
 def test_contract_shape(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
-    assert [task.task_id for task in dag.topological_sort()] == ["create_staging", "load_bronze", "reconcile", "score"]
+    assert [task.task_id for task in dag.topological_sort()] == [
+        "create_staging",
+        "load_bronze",
+        "reconcile",
+        "score",
+        "push",
+    ]
     assert dag.get_task("create_staging").downstream_task_ids == {"load_bronze"}
     assert dag.get_task("reconcile").downstream_task_ids == {"score"}
     assert dag.catchup is False
     assert dag.max_active_runs == 1
     assert dag.schedule == default_registry().get(dag_id.removeprefix("crm_reconcile_")).schedule
     assert set(dag.params) == {"bronze_dir", "limit", "dry_run", "min_confidence", "push_target"}
+    assert dag.get_task("score").downstream_task_ids == {"push"}
     for task in dag.tasks:
         assert task.conn_id == "hubspot_postgres"
 

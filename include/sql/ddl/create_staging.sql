@@ -65,6 +65,30 @@ create table if not exists staging.bronze_rejects (
     rejected_at timestamptz not null default now()
 );
 
+-- The push ledger: one row per payload per attempt's outcome. A payload (record + properties,
+-- hashed) recorded 'sent' is never sent again; 'in_flight' marks a send whose answer was not
+-- recorded yet (a killed run): the next run reads HubSpot back before sending it again.
+create table if not exists staging.push_log (
+    push_id bigint generated always as identity primary key,
+    object_type text not null,
+    run_id text not null,
+    target text not null,
+    legacy_id bigint not null,
+    hubspot_id text not null,
+    properties jsonb not null,
+    payload_hash text not null,
+    outcome text not null check (outcome in ('in_flight', 'sent', 'rejected', 'failed', 'dry_run')),
+    http_status integer,
+    error text,
+    attempts integer not null default 0,
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now()
+);
+
+create index if not exists push_log_payload_idx on staging.push_log (payload_hash, outcome);
+
+create index if not exists push_log_run_idx on staging.push_log (object_type, run_id);
+
 create index if not exists bronze_rejects_object_snapshot_idx
 on staging.bronze_rejects (object_type, snapshot_date);
 

@@ -79,6 +79,7 @@ def test_a_fifth_object_is_a_config_entry(tmp_path):
         "legacy_id_column": "Case_CaseId",
         "deleted_column": "Case_Deleted",
         "hubspot_table": "tickets",
+        "api_object": "tickets",
         "legacy_id_property": "icalps_ticket_id",
         "mappings": [{"source": "Case_Description", "property": "subject", "transform": "text", "required": True}],
     }

@@ -1,0 +1,36 @@
+{#- What push sends for one object: matched rows (and probable ones when the registry allows)
+    at or above the run's min_confidence, with something to update, whose exact payload was
+    never confirmed sent. maybe_sent: an earlier run sent it without recording the answer. -#}
+{%- set o = params.object -%}
+with candidates as (
+    select
+        reconciliation.{{ o.legacy_key }} as legacy_id,
+        reconciliation.{{ o.hubspot_key }} as hubspot_id,
+        reconciliation.properties_to_update as properties,
+        md5(reconciliation.{{ o.hubspot_key }} || ' ' || reconciliation.properties_to_update::text) as payload_hash
+    from staging.{{ o.staging_table }} as reconciliation
+    where
+        reconciliation.{{ o.hubspot_key }} is not null
+        and reconciliation.properties_to_update <> '{}'::jsonb
+        and reconciliation.match_confidence >= %(min_confidence)s
+        and (
+            reconciliation.reconciliation_status = 'matched'
+            or (%(push_probable)s and reconciliation.reconciliation_status = 'probable')
+        )
+)
+
+select
+    candidates.legacy_id,
+    candidates.hubspot_id,
+    candidates.properties,
+    candidates.payload_hash,
+    exists (
+        select 1 from staging.push_log as ledger
+        where ledger.payload_hash = candidates.payload_hash and ledger.outcome = 'in_flight'
+    ) as maybe_sent
+from candidates
+where not exists (
+    select 1 from staging.push_log as ledger
+    where ledger.payload_hash = candidates.payload_hash and ledger.outcome = 'sent'
+)
+order by candidates.legacy_id

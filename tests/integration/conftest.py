@@ -1,0 +1,48 @@
+"""Fixtures of the integration tests."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from crm_reconciliation.fake_hubspot import FakeCrm
+
+
+@pytest.fixture
+def connections(monkeypatch):
+    """Point the hubspot_api and workflow_api connections at a fake server (set per test)."""
+
+    def point(server: FakeCrm, timeout: float = 1.0) -> None:
+        host = server.url.removeprefix("http://")
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_HUBSPOT_API",
+            json.dumps(
+                {
+                    "conn_type": "http",
+                    "host": host,
+                    "schema": "http",
+                    "password": server.token,
+                    "extra": {"timeout": timeout},
+                }
+            ),
+        )
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_WORKFLOW_API",
+            json.dumps(
+                {
+                    "conn_type": "http",
+                    "host": host,
+                    "schema": "http",
+                    "password": server.token,
+                    "extra": {
+                        "timeout": timeout,
+                        "workspace_id": "ws-1",
+                        "update_workflows": {"companies": "wf-update"},
+                        "lookup_workflows": {"companies": "wf-lookup"},
+                    },
+                }
+            ),
+        )
+
+    return point

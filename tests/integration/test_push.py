@@ -1,0 +1,191 @@
+"""The push task against a real HTTP server on 127.0.0.1 standing in for HubSpot.
+
+The server enforces a rolling rate limit and injects 429s, 5xx, timeouts, dropped
+connections and 207 partial failures; the tests check what it ended up holding.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from crm_reconciliation.fake_hubspot import FakeCrm
+from crm_reconciliation.operators.push import PushOperator
+from crm_reconciliation.paths import PROJECT_ROOT
+from crm_reconciliation.registry import default_registry
+from tests.helpers import create_staging, insert_rows
+
+pytestmark = pytest.mark.integration
+
+COMPANIES = default_registry().get("companies")
+CONTEXT = {"run_id": "push_test", "logical_date": datetime(2026, 3, 1, tzinfo=UTC), "dag_run": None}
+
+
+def updates(count: int) -> dict[str, dict[str, str]]:
+    return {
+        str(5000 + n): {"city": f"Ville {n}", "industry": "Aerospace" if n % 2 else "Optique"} for n in range(count)
+    }
+
+
+def stage(db, wanted: dict[str, dict[str, str]], status: str = "matched", confidence: float = 100) -> None:
+    create_staging(db, COMPANIES)
+    insert_rows(
+        db,
+        "staging.companies_reconciliation",
+        [
+            {
+                "legacy_company_id": n,
+                "hubspot_company_id": hubspot_id,
+                "reconciliation_status": status,
+                "match_confidence": confidence,
+                "properties_to_update": json.dumps(properties),
+            }
+            for n, (hubspot_id, properties) in enumerate(wanted.items(), start=1)
+        ],
+    )
+
+
+def push(target: str = "hubspot", **options) -> dict:
+    options = {"max_requests": 20, "window_seconds": 1.0, "backoff_base": 0.05, "progress_seconds": 0.5, **options}
+    operator = PushOperator(
+        task_id="push", object_type="companies", push_target=target, dry_run=False, min_confidence=90, **options
+    )
+    return operator.execute(CONTEXT)
+
+
+def ledger(db) -> dict[str, int]:
+    return dict(db.execute("select outcome, count(*) from staging.push_log group by outcome").fetchall())
+
+
+@pytest.mark.parametrize("target", ["hubspot", "workflow"])
+def test_faults_are_retried_and_nothing_lands_twice(db, connections, target):
+    wanted = updates(700)
+    stage(db, wanted)
+    with FakeCrm(max_requests=20, window_seconds=1.0, timeout_seconds=0.3) as server:
+        connections(server, timeout=0.3)
+        server.faults.extend(["429", "500", "timeout_after_apply", "drop_before_apply", "drop_after_apply", "207"])
+        summary = push(target)
+    rejected = db.execute("select hubspot_id from staging.push_log where outcome = 'rejected'").fetchone()[0]
+    assert summary["outcomes"] == {"sent": 699, "rejected": 1}
+    assert server.records == {key: value for key, value in wanted.items() if key != rejected}
+    assert max(server.applied.values()) == 1, "an update was applied twice"
+    assert server.limit_violations == 0
+    assert server.max_requests_in_any_window() <= 20
+    assert summary["confirmed_by_read"] >= 100  # the timeout and the dropped answer were read back, not resent
+    assert ledger(db) == {"sent": 699, "rejected": 1}
+    statuses = dict(db.execute("select push_status, count(*) from staging.companies_reconciliation group by 1"))
+    assert statuses == {"sent": 699, "rejected": 1}
+    reason = db.execute("select error from staging.push_log where outcome = 'rejected'").fetchone()[0]
+    assert reason.startswith("VALIDATION_ERROR: Property values were not valid")
+
+
+def test_a_confirmed_payload_is_never_sent_again(db, connections):
+    stage(db, updates(150))
+    with FakeCrm() as server:
+        connections(server)
+        push()
+        again = push()
+    assert again["selected"] == 0
+    assert len(server.update_bodies) == 2
+
+
+def test_only_pushable_rows_are_sent(db, connections):
+    create_staging(db, COMPANIES)
+    rows = [
+        ("101", "matched", 100),
+        ("102", "matched", 80),
+        ("103", "conflict", 100),
+        ("104", "probable", 99),
+        ("105", "new", 0),
+    ]
+    insert_rows(
+        db,
+        "staging.companies_reconciliation",
+        [
+            {
+                "legacy_company_id": n,
+                "hubspot_company_id": hubspot_id,
+                "reconciliation_status": status,
+                "match_confidence": confidence,
+                "properties_to_update": json.dumps({"city": "Grenoble"}),
+            }
+            for n, (hubspot_id, status, confidence) in enumerate(rows, start=1)
+        ],
+    )
+    with FakeCrm() as server:
+        connections(server)
+        push()
+    assert set(server.records) == {"101"}  # below min_confidence, conflicts and (by default) probable wait
+
+
+def test_dry_run_records_and_sends_nothing(db, connections):
+    stage(db, updates(30))
+    with FakeCrm() as server:
+        connections(server)
+        summary = PushOperator(
+            task_id="push", object_type="companies", push_target="hubspot", dry_run=True, min_confidence=90
+        ).execute(CONTEXT)
+    assert summary == {"dry_run": 30}
+    assert server.update_bodies == []
+    assert ledger(db) == {"dry_run": 30}
+
+
+def test_a_missing_connection_means_a_dry_run(db, monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_HUBSPOT_API", raising=False)
+    stage(db, updates(5))
+    summary = PushOperator(
+        task_id="push", object_type="companies", push_target="hubspot", dry_run=False, min_confidence=90
+    ).execute(CONTEXT)
+    assert summary == {"dry_run": 5}
+
+
+KILLABLE = """
+import sys
+from datetime import UTC, datetime
+from crm_reconciliation.operators.push import PushOperator
+PushOperator(task_id="push", object_type="companies", push_target="hubspot", dry_run=False, min_confidence=90,
+             max_requests=50, window_seconds=1.0).execute(
+    {"run_id": sys.argv[1], "logical_date": datetime(2026, 3, 1, tzinfo=UTC), "dag_run": None})
+"""
+
+
+def test_a_killed_push_resumes_without_duplicates(db, connections):
+    wanted = updates(3000)
+    stage(db, wanted)
+    with FakeCrm(max_requests=50, window_seconds=1.0, latency_seconds=0.05) as server:
+        connections(server, timeout=5)
+        child = subprocess.Popen(
+            [sys.executable, "-c", KILLABLE, "first_try"],
+            env=os.environ.copy(),
+            cwd=PROJECT_ROOT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while len(server.update_bodies) < 8 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.killpg(child.pid, signal.SIGKILL)  # mid-run, possibly while a batch is out
+        child.wait(timeout=30)
+        applied_before = len(server.applied)
+        assert 0 < applied_before < len(wanted)
+        sent_before = db.execute("select count(*) from staging.push_log where outcome = 'sent'").fetchone()[0]
+        summary = PushOperator(
+            task_id="push",
+            object_type="companies",
+            push_target="hubspot",
+            dry_run=False,
+            min_confidence=90,
+            max_requests=50,
+            window_seconds=1.0,
+        ).execute({**CONTEXT, "run_id": "second_try"})
+    assert server.records == wanted
+    assert max(server.applied.values()) == 1, "an update was applied twice"
+    # Confirmed payloads are not selected again; an in-flight batch is read back before any re-send.
+    assert summary["selected"] == len(wanted) - sent_before
+    assert ledger(db).get("in_flight", 0) == 0
