@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)/dags
 
-.PHONY: install demo test lint airflow bench-load bench-reconcile bench-matching lock
+.PHONY: install demo test lint airflow bench-load bench-reconcile bench-matching bench-push lock
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ bench-reconcile: install
 ## Probable matches: precision/recall on labelled data, then 100,000 unlinked vs 1,000,000 HubSpot companies.
 bench-matching: install
 	$(BIN)/python scripts/bench_matching.py --scale
+
+## Push: 50,000 updates to a local HubSpot stand-in limited to 190 requests / 10 s.
+bench-push: install
+	$(BIN)/python scripts/bench_push.py
 
 ## Re-freeze constraints.txt after editing requirements*.txt.
 lock: install

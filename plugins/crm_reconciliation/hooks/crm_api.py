@@ -51,13 +51,18 @@ class _TokenApiHook(HttpHook):
             self.base, self.token, self._settings = self._connection()
         return self._settings
 
-    def post(self, path: str, body: Any = None, query: dict[str, Any] | None = None) -> ApiResponse:
+    def warm_up(self) -> None:
+        """Resolve the connection and open the session now, so that a request leaves as soon as the
+        rate limiter lets it (a late first request would bunch the next ones in the server's window)."""
         import requests
 
         self.settings  # noqa: B018 - reads the connection once
         if self._session is None:
             self._session = requests.Session()
             self._session.headers.update({"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+
+    def post(self, path: str, body: Any = None, query: dict[str, Any] | None = None) -> ApiResponse:
+        self.warm_up()
         url = self.base + path + (f"?{urlencode(query)}" if query else "")
         timeout = self.timeout or float(self.settings.get("timeout", REQUEST_TIMEOUT_SECONDS))
         response = self._session.post(url, data=None if body is None else json.dumps(body), timeout=timeout)
