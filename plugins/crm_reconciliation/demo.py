@@ -54,6 +54,7 @@ def summary(outcomes: dict[str, tuple[str, str]]) -> str:
     reconciliation = [
         f"{'object':<16}" + "".join(f"{status:>10}" for status in STATUSES) + f"{'to update':>11}{'properties':>12}"
     ]
+    pushed = [f"{'object':<16}payloads recorded in staging.push_log by this run"]
     with WarehouseHook().get_conn() as connection, connection.cursor() as cursor:
         for name, (run_id, state) in outcomes.items():
             cursor.execute(
@@ -83,6 +84,13 @@ def summary(outcomes: dict[str, tuple[str, str]]) -> str:
                 )
             )
             counts = cursor.fetchone()
+            cursor.execute(
+                "select coalesce(string_agg(outcome || ' ' || rows, ', ' order by outcome), 'nothing to push')"
+                " from (select outcome, count(*) as rows from staging.push_log"
+                " where object_type = %s and run_id = %s group by outcome) as outcomes",
+                (name, run_id),
+            )
+            pushed.append(f"{name:<16}{cursor.fetchone()[0]}")
             reconciliation.append(
                 f"{name:<16}" + "".join(f"{value:>10}" for value in counts[:5]) + f"{counts[5]:>11}{counts[6]:>12}"
             )
@@ -96,6 +104,9 @@ def summary(outcomes: dict[str, tuple[str, str]]) -> str:
             *reconciliation,
             "Details: SELECT * FROM staging.<object>_reconciliation; HubSpot records whose legacy id has no live"
             " legacy row: staging.<object>_orphans.",
+            "",
+            "Push (a run without a workflow_api connection, as here, is a dry run: nothing is sent):",
+            *pushed,
         ]
     )
 
