@@ -45,12 +45,16 @@ def test_demo_runs_every_dag_and_prints_a_summary():
         read, loaded, rejected, _deleted = map(int, match.groups()[:4])
         assert read == loaded + rejected > 0
         assert match.group(5).endswith(spec.csv_file)
+    data_dir = re.search(r"\(data in (\S+)\)", result.stdout).group(1)
     leftovers = [
         process
-        for process in psutil.process_iter(["pid", "name"])
-        if process.info["pid"] not in before and process.info["name"] == "postgres"
+        for process in psutil.process_iter(["pid", "name", "cmdline"])
+        if process.info["pid"] not in before
+        and process.info["name"] == "postgres"
+        and data_dir in " ".join(process.info["cmdline"] or [])
     ]
     assert leftovers == [], "the demo left its PostgreSQL running"
+    assert not Path(data_dir).exists()
 
 
 def test_ctrl_c_stops_the_server_and_removes_the_temporary_files():

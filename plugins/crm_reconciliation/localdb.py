@@ -77,7 +77,11 @@ class LocalPostgres:
         return str(postgres_bin_dir() / name)
 
     def _run(self, *args: str) -> None:
-        result = subprocess.run(list(args), capture_output=True, text=True, user=self._user, check=False)
+        # A session of its own: a Ctrl-C in the terminal reaches this program, which then stops the
+        # server in order, instead of reaching the server directly.
+        result = subprocess.run(
+            list(args), capture_output=True, text=True, user=self._user, check=False, start_new_session=True
+        )
         if result.returncode:
             raise RuntimeError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
 
@@ -152,7 +156,11 @@ class LocalPostgres:
             self._run(self._bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
         self._running = False
         if not self.keep:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
+            deadline = time.monotonic() + 10
+            while self.base_dir.exists() and time.monotonic() < deadline:
+                shutil.rmtree(self.base_dir, ignore_errors=True)
+                if self.base_dir.exists():
+                    time.sleep(0.1)
 
     @classmethod
     def watch(cls, owner_pid: int, base_dir: Path, keep: bool) -> None:
