@@ -40,12 +40,13 @@ def test_update_payloads_of_every_object_match_the_spec(name):
     jsonschema.validate({"inputs": [item.payload()]}, request_schema(spec.api_object, "update"))
 
 
-def test_what_the_push_sent_matches_the_spec(db, connections):
+@pytest.mark.parametrize("target", ["hubspot", "workflow"])
+def test_what_the_push_sent_matches_the_spec(db, connections, target):
     stage(db, updates(250))
     with FakeCrm() as server:
         connections(server)
         server.faults.extend(["timeout_after_apply"])
-        push()
+        push(target)
     schema = request_schema("companies", "update")
     assert len(server.update_bodies) >= 3
     for body in server.update_bodies:
@@ -56,3 +57,17 @@ def test_what_the_push_sent_matches_the_spec(db, connections):
 def test_an_invalid_payload_is_caught():
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"inputs": [{"properties": {"city": "x"}}]}, request_schema("companies", "update"))
+
+
+def test_the_read_back_payload_matches_the_spec(monkeypatch):
+    from crm_reconciliation.hooks.crm_api import ApiResponse, HubSpotApiHook
+
+    sent = []
+    monkeypatch.setenv("AIRFLOW_CONN_HUBSPOT_API", json.dumps({"conn_type": "http", "host": "127.0.0.1"}))
+    monkeypatch.setattr(
+        HubSpotApiHook,
+        "post",
+        lambda self, path, body=None, query=None: sent.append(body) or ApiResponse(200, {"results": []}, {}),
+    )
+    HubSpotApiHook().read_current("companies", ["1", "2"], ["city", "industry"])
+    jsonschema.validate(sent[0], request_schema("companies", "read"))

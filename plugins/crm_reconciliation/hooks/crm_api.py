@@ -111,7 +111,7 @@ class HubSpotApiHook(_TokenApiHook):
         """Current values of ``properties`` for records ``ids`` (to confirm an ambiguous send)."""
         response = self.post(
             f"/crm/v3/objects/{api_object}/batch/read",
-            {"properties": properties, "inputs": [{"id": record_id} for record_id in ids]},
+            {"properties": properties, "propertiesWithHistory": [], "inputs": [{"id": record_id} for record_id in ids]},
         )
         if response.status not in (200, 207):
             raise RuntimeError(f"batch/read answered {response.status}: {response.body}")
