@@ -118,6 +118,18 @@ def _bronze_snapshot(db) -> list[tuple]:
     ).fetchall()
 
 
+def _staging_rows(db) -> dict[int, tuple]:
+    """Staging rows without their timestamps and the id of the run that wrote them: what must not
+    change when a date is run again."""
+    cursor = db.execute("select * from staging.companies_reconciliation")
+    names = [column.name for column in cursor.description]
+    keep = [
+        index for index, name in enumerate(names) if name not in ("created_at", "last_updated", "pushed_at", "run_id")
+    ]
+    snapshot = names.index("snapshot_date")
+    return {row[0]: (str(row[snapshot]), *[row[index] for index in keep]) for row in cursor}
+
+
 def test_dated_snapshot_is_used_and_a_rerun_gives_the_same_tables(airflow_db, mirror, dags, tmp_path):
     dated = tmp_path / "2026-03-01"
     dated.mkdir()
@@ -135,9 +147,12 @@ def test_dated_snapshot_is_used_and_a_rerun_gives_the_same_tables(airflow_db, mi
     first = _bronze_snapshot(mirror)
     assert (777777, "Ajoutée le 1er mars SAS") in {(row[0], row[1]) for row in first}
 
+    staged = _staging_rows(mirror)
     again = dag.test(logical_date=logical_date, run_conf={"bronze_dir": str(tmp_path)})
     assert str(again.state) == "success"
     assert _bronze_snapshot(mirror) == first
+    assert _staging_rows(mirror) == staged
+    assert {row[0] for row in staged.values()} == {"2026-03-01"}  # the snapshot each row came from
 
 
 def test_limit_param_reaches_the_loader(airflow_db, mirror, dags):
