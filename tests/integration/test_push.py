@@ -34,7 +34,8 @@ def updates(count: int) -> dict[str, dict[str, str]]:
     }
 
 
-def stage(db, wanted: dict[str, dict[str, str]], status: str = "matched", confidence: float = 100) -> None:
+def stage_rows(db, rows: list[tuple[str, dict, str, float]]) -> None:
+    """Staging rows (HubSpot id, properties to update, status, confidence), legacy ids 1, 2, …"""
     create_staging(db, COMPANIES)
     insert_rows(
         db,
@@ -47,9 +48,13 @@ def stage(db, wanted: dict[str, dict[str, str]], status: str = "matched", confid
                 "match_confidence": confidence,
                 "properties_to_update": json.dumps(properties),
             }
-            for n, (hubspot_id, properties) in enumerate(wanted.items(), start=1)
+            for n, (hubspot_id, properties, status, confidence) in enumerate(rows, start=1)
         ],
     )
+
+
+def stage(db, wanted: dict[str, dict[str, str]]) -> None:
+    stage_rows(db, [(hubspot_id, properties, "matched", 100) for hubspot_id, properties in wanted.items()])
 
 
 def push(target: str = "hubspot", **options) -> dict:
@@ -97,26 +102,15 @@ def test_a_confirmed_payload_is_never_sent_again(db, connections):
 
 
 def test_only_pushable_rows_are_sent(db, connections):
-    create_staging(db, COMPANIES)
-    rows = [
-        ("101", "matched", 100),
-        ("102", "matched", 80),
-        ("103", "conflict", 100),
-        ("104", "probable", 99),
-        ("105", "new", 0),
-    ]
-    insert_rows(
+    city = {"city": "Grenoble"}
+    stage_rows(
         db,
-        "staging.companies_reconciliation",
         [
-            {
-                "legacy_company_id": n,
-                "hubspot_company_id": hubspot_id,
-                "reconciliation_status": status,
-                "match_confidence": confidence,
-                "properties_to_update": json.dumps({"city": "Grenoble"}),
-            }
-            for n, (hubspot_id, status, confidence) in enumerate(rows, start=1)
+            ("101", city, "matched", 100),
+            ("102", city, "matched", 80),
+            ("103", city, "conflict", 100),
+            ("104", city, "probable", 99),
+            ("105", city, "new", 0),
         ],
     )
     with FakeCrm() as server:
