@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING
 from psycopg import sql
 
 from crm_reconciliation.csv_dialect import BronzeFileError, CsvFormat, format_record, iter_records, sniff
+from crm_reconciliation.locks import lock_object
 from crm_reconciliation.sql_templates import render, split_statements
 
 if TYPE_CHECKING:
@@ -197,6 +198,7 @@ class BronzeLoader:
         context = {"object": self.spec.template_params(), "layout": layout}
         try:
             with self.connection.cursor() as cursor:
+                lock_object(cursor, self.spec.name)
                 parse_rejects = self._stream(cursor, path, fmt, layout, limit)
                 self._execute(cursor, "load/classify_incoming.sql", context, binds)
                 self._execute(cursor, "load/record_rejects.sql", context, binds)

@@ -142,6 +142,7 @@ class PushOperator(BaseOperator):
         started, last_report, batches, sent_records = time.monotonic(), 0.0, 0, 0
         with warehouse.get_conn() as reader, warehouse.get_conn() as writer:
             writer.autocommit = True
+            warehouse.lock_object(reader, spec.name)  # held by the reading transaction until the end
             total = reader.execute(f"select count(*) from ({select_sql}) as selected", binds).fetchone()[0]  # noqa: S608 - a rendered template, values bound
             total_batches = -(-total // size)
             self.log.info(

@@ -47,7 +47,7 @@ class SqlScriptOperator(BaseOperator):
         hook = WarehouseHook(postgres_conn_id=self.conn_id)
         started_at = datetime.now(UTC)
         try:
-            summary = hook.run_script(self.sql, {**self.parameters, "run_id": context["run_id"]})
+            summary = hook.run_script(self.sql, {**self.parameters, "run_id": context["run_id"]}, lock=self.object_type)
         except errors.Error as error:
             hint = error.diag.message_hint
             self.log.error(
