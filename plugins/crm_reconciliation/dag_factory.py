@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG, Param, chain
 
+from crm_reconciliation.alerts import alert_on_failure
 from crm_reconciliation.operators.bronze_load import BronzeLoadOperator
 from crm_reconciliation.operators.push import PushOperator
 from crm_reconciliation.operators.sql_script import SqlScriptOperator
@@ -85,6 +86,7 @@ def build_dag(registry: Registry, name: str) -> DAG:
             "retry_exponential_backoff": 2.0,
             "max_retry_delay": timedelta(minutes=30),
             "execution_timeout": timedelta(minutes=defaults.execution_timeout_minutes),
+            "on_failure_callback": alert_on_failure,
         },
         tags=["crm-reconciliation", spec.name],
         doc_md=(

@@ -57,6 +57,7 @@ def test_tasks_retry_with_backoff_and_time_out(monkeypatch):
         assert task.retry_delay == timedelta(seconds=registry.defaults.retry_delay_seconds)
         assert task.retry_exponential_backoff
         assert task.execution_timeout == timedelta(minutes=registry.defaults.execution_timeout_minutes)
+        assert task.on_failure_callback  # failure summaries: task log, and the alerts_webhook when defined
 
 
 def test_param_defaults_serve_the_nightly_run(dagbag):
