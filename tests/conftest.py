@@ -22,6 +22,7 @@ from crm_reconciliation import local_env
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="crm-recon-test-airflow-"))
 local_env.apply(local_env.airflow_environment(_AIRFLOW_HOME, "postgresql://not-started-yet@127.0.0.1:1/none"))
+os.environ["CRM_RECON_REPORTS_DIR"] = str(_AIRFLOW_HOME / "reports")
 
 OWNED_SCHEMAS = ("bronze", "staging", "hubspot")
 

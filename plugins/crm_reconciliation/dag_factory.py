@@ -14,6 +14,7 @@ from airflow.sdk import DAG, Param, chain
 from crm_reconciliation.alerts import alert_on_failure
 from crm_reconciliation.operators.bronze_load import BronzeLoadOperator
 from crm_reconciliation.operators.push import PushOperator
+from crm_reconciliation.operators.report import ReportOperator
 from crm_reconciliation.operators.sql_script import SqlScriptOperator
 from crm_reconciliation.paths import DEFAULT_BRONZE_DIR, SQL_DIR
 from crm_reconciliation.registry import Registry
@@ -112,5 +113,7 @@ def build_dag(registry: Registry, name: str) -> DAG:
             SqlScriptOperator(task_id="reconcile", sql="reconcile/reconcile.sql", **sql_step),
             SqlScriptOperator(task_id="score", sql=["score/score.sql", "score/probable.sql"], **sql_step),
             PushOperator(task_id="push", object_type=spec.name, conn_id=CONN_ID),
+            # A report also after a failure upstream: it shows what the tables hold and why.
+            ReportOperator(task_id="report", object_type=spec.name, conn_id=CONN_ID, trigger_rule="all_done"),
         )
     return dag

@@ -48,6 +48,7 @@ def summary(outcomes: dict[str, tuple[str, str]]) -> str:
     from psycopg import sql
 
     from crm_reconciliation.hooks.warehouse import WarehouseHook
+    from crm_reconciliation.operators.report import reports_dir
     from crm_reconciliation.registry import default_registry
 
     load = [f"{'object':<16}{'state':<10}{'read':>8}{'loaded':>8}{'rejected':>10}{'deleted':>9}  file"]
@@ -107,6 +108,8 @@ def summary(outcomes: dict[str, tuple[str, str]]) -> str:
             "",
             "Push (a run without a workflow_api connection, as here, is a dry run: nothing is sent):",
             *pushed,
+            "",
+            f"Reports (self-contained HTML): {reports_dir()}/<object>/latest.html",
         ]
     )
 

@@ -36,6 +36,7 @@ def test_contract_shape(dagbag, dag_id):
         "reconcile",
         "score",
         "push",
+        "report",
     ]
     assert dag.get_task("create_staging").downstream_task_ids == {"load_bronze"}
     assert dag.get_task("reconcile").downstream_task_ids == {"score"}

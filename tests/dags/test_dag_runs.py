@@ -14,6 +14,7 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 
 from crm_reconciliation.demo_mirror import load_demo_mirror
+from crm_reconciliation.operators.report import reports_dir
 from crm_reconciliation.paths import INCLUDE_DIR, PROJECT_ROOT
 from crm_reconciliation.registry import default_registry
 
@@ -101,12 +102,20 @@ def test_each_dag_loads_its_sample_file(airflow_db, mirror, dags, name):
             "select step from staging.reconciliation_log where run_id = %s and outcome = 'success'", (run.run_id,)
         )
     }
-    assert steps == {"create_staging", "load_bronze", "reconcile", "score", "push"}
+    assert steps == {"create_staging", "load_bronze", "reconcile", "score", "push"}  # report: no step log
     # The sample is built so that every status occurs.
     statuses = {
         row[0] for row in mirror.execute(f"select distinct reconciliation_status from staging.{spec.staging_table}")
     }
     assert statuses == {"matched", "conflict", "probable", "new", "rejected"}
+    report = (reports_dir() / name / "latest.html").read_text(encoding="utf-8")
+    for status, count in mirror.execute(
+        f"select reconciliation_status, count(*) from staging.{spec.staging_table} group by 1"
+    ):
+        assert f"<b>{count}</b>{status}</div>" in report
+    assert report.count("<svg") == 2
+    for fetching in ("src=", "href=", "<link", "<script", "@import", "url("):  # nothing fetched: works offline
+        assert fetching not in report
     live = mirror.execute(f"select count(*) from bronze.{spec.bronze_table}_live").fetchone()[0]
     assert mirror.execute(f"select count(*) from staging.{spec.staging_table}").fetchone()[0] == live
 

@@ -1,0 +1,64 @@
+{#- Everything the report of one object shows, as one JSON document. -#}
+{%- set o = params.object -%}
+{%- from "macros/summary.sql" import status_counts -%}
+select jsonb_build_object(
+    'by_status', {{ status_counts("staging." ~ o.staging_table) | indent(4) }},
+    'confidence_histogram', (
+        select coalesce(jsonb_object_agg(bucket, rows), '{}'::jsonb)
+        from (
+            select least(floor(match_confidence / 10)::integer * 10, 90) as bucket, count(*) as rows
+            from staging.{{ o.staging_table }}
+            where reconciliation_status in ('matched', 'probable', 'conflict')
+            group by 1
+        ) as histogram
+    ),
+    'properties_to_update', (
+        select count(*) from staging.{{ o.staging_table }}
+        where reconciliation_status = 'matched' and properties_to_update <> '{}'::jsonb
+    ),
+    'conflicts', (
+        select coalesce(jsonb_agg(row_to_json(top)), '[]'::jsonb)
+        from (
+            select {{ o.legacy_key }} as legacy_id, {{ o.hubspot_key }} as hubspot_id, match_confidence,
+                candidate_hubspot_ids, notes, field_diffs
+            from staging.{{ o.staging_table }}
+            where reconciliation_status = 'conflict'
+            order by match_confidence desc, {{ o.legacy_key }}
+            limit 20
+        ) as top
+    ),
+    'probable', (
+        select coalesce(jsonb_agg(row_to_json(top)), '[]'::jsonb)
+        from (
+            select {{ o.legacy_key }} as legacy_id, {{ o.hubspot_key }} as hubspot_id, match_confidence, notes,
+                field_diffs
+            from staging.{{ o.staging_table }}
+            where reconciliation_status = 'probable'
+            order by match_confidence desc, {{ o.legacy_key }}
+            limit 20
+        ) as top
+    ),
+    'rejects', (
+        select coalesce(jsonb_agg(row_to_json(reasons)), '[]'::jsonb)
+        from (
+            select regexp_replace(reason, '''.*''', '''…''') as reason, count(*) as rows, min(line_number) as first_line
+            from staging.bronze_rejects
+            where object_type = %(object_type)s
+                and snapshot_date = (select max(snapshot_date) from staging.bronze_rejects where object_type = %(object_type)s)
+            group by 1
+            order by 2 desc
+        ) as reasons
+    ),
+    'unusable', (
+        select count(*) from staging.{{ o.staging_table }} where reconciliation_status = 'rejected'
+    ),
+    'push', (
+        select coalesce(jsonb_object_agg(outcome, rows), '{}'::jsonb)
+        from (
+            select outcome, count(*) as rows from staging.push_log
+            where object_type = %(object_type)s and run_id = %(run_id)s
+            group by outcome
+        ) as outcomes
+    ),
+    'orphans', (select count(*) from staging.{{ o.name }}_orphans)
+) as report
