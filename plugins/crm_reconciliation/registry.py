@@ -162,6 +162,7 @@ class Defaults(_Strict):
     push_max_requests: int = Field(190, ge=1)
     push_window_seconds: float = Field(10, gt=0)
     push_probable: bool = False
+    retention_days: int = Field(90, ge=1)
 
 
 class ObjectSpec(_Strict):

@@ -24,7 +24,7 @@ def dagbag() -> DagBag:
 
 def test_four_dags_without_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == DAG_IDS
+    assert set(dagbag.dag_ids) == DAG_IDS | {"crm_staging_maintenance"}
 
 
 @pytest.mark.parametrize("dag_id", sorted(DAG_IDS))

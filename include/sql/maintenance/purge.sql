@@ -1,0 +1,25 @@
+-- Purge bookkeeping older than the retention setting (days, bound as %(retention_days)s).
+-- Unresolved 'in_flight' pushes are kept: the next push must read them back.
+with purged_log as (
+    delete from staging.reconciliation_log
+    where started_at < now() - make_interval(days => %(retention_days)s)
+    returning 1
+),
+
+purged_rejects as (
+    delete from staging.bronze_rejects
+    where rejected_at < now() - make_interval(days => %(retention_days)s)
+    returning 1
+),
+
+purged_pushes as (
+    delete from staging.push_log
+    where updated_at < now() - make_interval(days => %(retention_days)s) and outcome <> 'in_flight'
+    returning 1
+)
+
+select jsonb_build_object(
+    'purged_reconciliation_log', (select count(*) from purged_log),
+    'purged_bronze_rejects', (select count(*) from purged_rejects),
+    'purged_push_log', (select count(*) from purged_pushes)
+) as purged

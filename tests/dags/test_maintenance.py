@@ -1,0 +1,56 @@
+"""crm_staging_maintenance: counts rows and purges old bookkeeping, keeping unresolved pushes."""
+
+from __future__ import annotations
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+
+from crm_reconciliation.paths import PROJECT_ROOT
+from crm_reconciliation.registry import default_registry
+from tests.helpers import create_staging, insert_rows
+
+pytestmark = pytest.mark.integration
+
+
+def test_old_rows_are_purged_and_counts_reported(airflow_db, db):
+    create_staging(db, default_registry().get("companies"))
+    old, recent = "now() - interval '400 days'", "now() - interval '1 day'"
+    for age in (old, recent):
+        db.execute(
+            "insert into staging.reconciliation_log (object_type, run_id, step, outcome, started_at)"
+            f" values ('companies', ({age})::text, 'reconcile', 'success', {age})"
+        )
+        db.execute(
+            "insert into staging.bronze_rejects (object_type, snapshot_date, run_id, source_file, line_number,"
+            f" reason, rejected_at) values ('companies', current_date, 'r', 'f.csv', 2, 'empty id', {age})"
+        )
+    for outcome in ("sent", "in_flight"):
+        insert_rows(
+            db,
+            "staging.push_log",
+            [
+                {
+                    "object_type": "companies",
+                    "run_id": "old",
+                    "target": "hubspot",
+                    "legacy_id": 1,
+                    "hubspot_id": "9",
+                    "properties": "{}",
+                    "payload_hash": outcome,
+                    "outcome": outcome,
+                }
+            ],
+        )
+    db.execute("update staging.push_log set updated_at = now() - interval '400 days'")
+
+    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).dags["crm_staging_maintenance"]
+    run = dag.test()
+    assert str(run.state) == "success"
+    assert db.execute("select count(*) from staging.bronze_rejects").fetchone()[0] == 1
+    assert [row[0] for row in db.execute("select outcome from staging.push_log")] == ["in_flight"]
+    details = dict(
+        db.execute("select step, details from staging.reconciliation_log where run_id = %s", (run.run_id,)).fetchall()
+    )
+    assert details["purge"] == {"purged_reconciliation_log": 1, "purged_bronze_rejects": 1, "purged_push_log": 1}
+    assert details["row_counts"]["staging.bronze_rejects"] == 2
+    assert details["row_counts_after"]["staging.bronze_rejects"] == 1
