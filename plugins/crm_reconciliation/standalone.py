@@ -50,6 +50,8 @@ def main(port: int = 8080) -> int:
         environment = local_env.airflow_environment(airflow_home, database_uri)
         environment.pop("CRM_RECON_RETRIES")  # the UI behaves as production: tasks retry
         environment["AIRFLOW__API__PORT"] = str(port)
+        # Task processes reach the API server's execution API: it is on this port, not on 8080.
+        environment["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{port}/execution/"
         environment["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = "admin:admin"
         environment["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
         local_env.apply(environment)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, BaseOperatorLink
 
 STATUSES = ("matched", "probable", "conflict", "new", "rejected")
 
@@ -18,6 +18,21 @@ def reports_dir() -> Path:
     from crm_reconciliation.paths import PROJECT_ROOT
 
     return Path(os.environ.get("CRM_RECON_REPORTS_DIR") or PROJECT_ROOT / "reports")
+
+
+def report_file_name(run_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", run_id) + ".html"
+
+
+class ReportLink(BaseOperatorLink):
+    """The run's report, served by the crm_reconciliation plugin behind Airflow's own login."""
+
+    name = "Reconciliation report"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: Any) -> str:
+        from urllib.parse import quote
+
+        return f"/crm-reports/{ti_key.dag_id}/{quote(ti_key.run_id, safe='')}"
 
 
 def render_report(report: dict[str, Any], **context: Any) -> str:
@@ -43,6 +58,7 @@ class ReportOperator(BaseOperator):
 
     template_fields: Sequence[str] = ()
     ui_color = "#efe3f7"
+    operator_extra_links = (ReportLink(),)
 
     def __init__(self, *, object_type: str, conn_id: str = "hubspot_postgres", **kwargs: Any):
         super().__init__(**kwargs)
@@ -72,7 +88,7 @@ class ReportOperator(BaseOperator):
         )
         folder = reports_dir() / spec.name
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', run_id)}.html"
+        path = folder / report_file_name(run_id)
         path.write_text(html, encoding="utf-8")
         (folder / "latest.html").write_text(html, encoding="utf-8")
         counts = ", ".join(f"{status} {report['by_status'].get(status, 0)}" for status in STATUSES)
