@@ -10,17 +10,20 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
+from crm_reconciliation import local_env
 from crm_reconciliation.localdb import free_port
-from crm_reconciliation.paths import PROJECT_ROOT
+from crm_reconciliation.paths import INCLUDE_DIR, PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -60,14 +63,17 @@ def test_trigger_through_the_api_and_read_the_report(tmp_path):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        password, deadline = None, time.monotonic() + 240
+        printed, deadline = "", time.monotonic() + 240
         for line in ui.stdout:
-            found = re.search(r"user: admin  password: (\S+)", line)
-            if found:
-                password = found.group(1)
+            printed += line
+            if line.startswith("AIRFLOW_HOME (temporary"):
                 break
             assert time.monotonic() < deadline, "the UI did not come up"
-        assert password, "the UI command ended without printing the login"
+        password = re.search(r"user: admin  password: (\S+)", printed).group(1)
+        database = re.search(r"Database \(connection hubspot_postgres\): (\S+)", printed).group(1)
+        airflow_home = Path(
+            re.search(r"AIRFLOW_HOME \(temporary, for the airflow CLI next to it\): (\S+)", printed).group(1)
+        )
         status, body = call(base, "POST", "/auth/token", body={"username": "admin", "password": password})
         assert status in (200, 201), body
         token = json.loads(body)["access_token"]
@@ -96,9 +102,87 @@ def test_trigger_through_the_api_and_read_the_report(tmp_path):
         status, links = call(base, "GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{quoted}/taskInstances/report/links", token)
         assert status == 200, links
         assert f"/crm-reports/{DAG_ID}/{quoted}" in links
+
+        backfill_two_dates(base, token, airflow_home, database, tmp_path)
     finally:
         os.killpg(ui.pid, signal.SIGINT)
         try:
             ui.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(ui.pid, signal.SIGKILL)
+
+
+def backfill_two_dates(base: str, token: str, airflow_home: Path, database: str, tmp_path: Path) -> None:
+    """``airflow backfill create`` over two dated snapshots: each date reads its own folder, and a
+    date run again leaves the same staging rows."""
+    import psycopg
+
+    bronze = tmp_path / "bronze"
+    for day, extra in (("2026-03-01", None), ("2026-03-02", "888888,Ajoutée le 2 mars SAS")):
+        (bronze / day).mkdir(parents=True)
+        shutil.copy(INCLUDE_DIR / "bronze_layer" / "Bronze_Company.csv", bronze / day / "Bronze_Company.csv")
+        if extra:
+            with (bronze / day / "Bronze_Company.csv").open("a", encoding="utf-8") as handle:
+                handle.write(extra + "," * 18 + "\r\n")
+    cli_environment = {**os.environ, **local_env.airflow_environment(airflow_home, database)}
+
+    def backfill(from_date: str, *options: str) -> None:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "airflow",
+                "backfill",
+                "create",
+                "--dag-id",
+                DAG_ID,
+                "--from-date",
+                from_date,
+                "--to-date",
+                "2026-03-02T23:00:00",
+                "--dag-run-conf",
+                json.dumps({"bronze_dir": str(bronze)}),
+                *options,
+            ],
+            env=cli_environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            backfills = json.loads(call(base, "GET", f"/api/v2/backfills?dag_id={DAG_ID}", token)[1])["backfills"]
+            if backfills and all(backfill["completed_at"] for backfill in backfills):
+                runs = json.loads(call(base, "GET", f"/api/v2/dags/{DAG_ID}/dagRuns?run_type=backfill", token)[1])
+                assert {run["state"] for run in runs["dag_runs"]} == {"success"}, runs
+                assert len(runs["dag_runs"]) == 2, runs
+                return
+            time.sleep(2)
+        raise AssertionError("the backfill did not finish")
+
+    def staging() -> list[tuple]:
+        with psycopg.connect(database) as connection:
+            return connection.execute(
+                "select legacy_company_id, hubspot_company_id, reconciliation_status, match_confidence,"
+                " properties_to_update, snapshot_date::text from staging.companies_reconciliation order by 1"
+            ).fetchall()
+
+    def sources() -> dict[str, str]:
+        with psycopg.connect(database) as connection:
+            return dict(
+                connection.execute(
+                    "select snapshot_date::text, source from staging.reconciliation_log"
+                    " where object_type = 'companies' and step = 'load_bronze'"
+                    " and snapshot_date between '2026-03-01' and '2026-03-02'"
+                ).fetchall()
+            )
+
+    backfill("2026-03-01")
+    assert sources() == {day: str(bronze / day / "Bronze_Company.csv") for day in ("2026-03-01", "2026-03-02")}
+    first = staging()
+    assert {row[5] for row in first} == {"2026-03-02"}  # the latest snapshot, and it says so
+    assert 888888 in {row[0] for row in first}
+    backfill("2026-03-02", "--reprocess-behavior", "completed")  # the same date again
+    assert staging() == first

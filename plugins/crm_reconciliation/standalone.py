@@ -69,6 +69,7 @@ def main(port: int = 8080) -> int:
         print(
             f"\nAirflow UI: http://127.0.0.1:{port}  user: admin  password: {passwords['admin']}\n"
             f"Database (connection hubspot_postgres): {database_uri}\n"
+            f"AIRFLOW_HOME (temporary, for the airflow CLI next to it): {airflow_home}\n"
             "New DAGs start paused: unpause one, then Trigger (the form shows the run parameters).\n"
             "Stop with Ctrl-C.\n",
             flush=True,
