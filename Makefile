@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)/dags
 
-.PHONY: install demo test lint airflow bench-load bench-reconcile bench-matching bench-push lock
+.PHONY: install browser demo test lint airflow bench-load bench-reconcile bench-matching bench-push lock
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,14 @@ install: $(STAMP)
 demo: install
 	$(BIN)/python -m crm_reconciliation demo
 
+## Headless Chromium (Debian's package) for the test that opens the report page; needs root, as on CI.
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends chromium >/dev/null) || \
+		echo "chromium could not be installed: the report screenshot test will be skipped"
+
 ## The whole test suite (lint first). .ci/run calls exactly this.
-test: install
+test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
