@@ -79,6 +79,12 @@ def test_trigger_through_the_api_and_read_the_report(tmp_path):
         token = json.loads(body)["access_token"]
 
         assert call(base, "PATCH", f"/api/v2/dags/{DAG_ID}", token, {"is_paused": False})[0] == 200
+        # The trigger form's checks: a value out of range is refused before any run, naming the param.
+        status, body = call(
+            base, "POST", f"/api/v2/dags/{DAG_ID}/dagRuns", token, {"logical_date": None, "conf": {"limit": 0}}
+        )
+        assert status == 400, body
+        assert "limit" in body
         status, body = call(
             base,
             "POST",
@@ -140,6 +146,8 @@ def backfill_two_dates(base: str, token: str, airflow_home: Path, database: str,
                 from_date,
                 "--to-date",
                 "2026-03-02T23:00:00",
+                "--max-active-runs",
+                "1",
                 "--dag-run-conf",
                 json.dumps({"bronze_dir": str(bronze)}),
                 *options,
