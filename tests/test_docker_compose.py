@@ -51,7 +51,7 @@ def test_official_airflow_shape(compose):
         assert environment["AIRFLOW_CONN_HUBSPOT_POSTGRES"].startswith("postgresql://")
         assert "@hubspot-db:5432/" in environment["AIRFLOW_CONN_HUBSPOT_POSTGRES"]
         targets = {volume["target"] for volume in service["volumes"]}
-        assert {"/opt/airflow/dags", "/opt/airflow/plugins", "/opt/airflow/include"} <= targets
+        assert {"/opt/airflow/dags", "/opt/airflow/plugins", "/opt/airflow/include", "/opt/airflow/reports"} <= targets
         assert service["build"]["context"] == str(PROJECT_ROOT)
 
 
