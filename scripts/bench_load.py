@@ -106,12 +106,11 @@ def measure(work: Path, rows: int, small_rows: int) -> None:
         import psycopg
 
         from crm_reconciliation.registry import default_registry
-        from crm_reconciliation.sql_templates import render, split_statements
+        from crm_reconciliation.sql_templates import execute_script, render
 
         contacts = default_registry().template_params("contacts")
-        with psycopg.connect(server.uri) as connection:
-            for statement in split_statements(render("ddl/create_staging.sql", params={"object": contacts})):
-                connection.execute(statement)
+        with psycopg.connect(server.uri) as connection, connection.cursor() as cursor:
+            execute_script(cursor, render("ddl/create_staging.sql", params={"object": contacts}))
 
         floor = copy_floor(server.uri, path)
         small = run_loader(work, small_rows)

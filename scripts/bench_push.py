@@ -52,12 +52,11 @@ def main() -> None:
         import psycopg
 
         from crm_reconciliation.registry import default_registry
-        from crm_reconciliation.sql_templates import render, split_statements
+        from crm_reconciliation.sql_templates import execute_script, render
 
         params = {"object": default_registry().template_params("companies")}
         with psycopg.connect(uri, autocommit=True) as connection:
-            for statement in split_statements(render("ddl/create_staging.sql", params=params)):
-                connection.execute(statement)
+            execute_script(connection.cursor(), render("ddl/create_staging.sql", params=params))
             connection.execute(ROWS, {"updates": args.updates})
         with FakeCrm(max_requests=args.limit, window_seconds=args.window) as server:
             environment = {

@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 
 from crm_reconciliation.registry import ObjectSpec, Registry, default_registry
-from crm_reconciliation.sql_templates import render, split_statements
+from crm_reconciliation.sql_templates import execute_script, render
 
 
 def registry_with(spec: ObjectSpec) -> Registry:
@@ -25,12 +25,8 @@ def run_step(connection: psycopg.Connection, template: str, spec: ObjectSpec, ru
     """Render a step's SQL as Airflow does, bind its values, run it in one transaction."""
     script = render(template, params={"object": object_params(spec)})
     binds = {**registry_with(spec).sql_parameters(spec.name), "run_id": run_id}
-    result = None
     with connection.transaction(), connection.cursor() as cursor:
-        for statement in split_statements(script):
-            cursor.execute(statement, binds if "%(" in statement else None)
-            result = cursor.fetchone()[0] if cursor.description else result
-    return result
+        return execute_script(cursor, script, binds)
 
 
 def create_staging(connection: psycopg.Connection, spec: ObjectSpec) -> None:

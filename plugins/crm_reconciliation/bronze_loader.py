@@ -21,7 +21,7 @@ from psycopg import sql
 
 from crm_reconciliation.csv_dialect import BronzeFileError, CsvFormat, format_record, iter_records, sniff
 from crm_reconciliation.locks import lock_object
-from crm_reconciliation.sql_templates import render, split_statements
+from crm_reconciliation.sql_templates import execute_script, render
 
 if TYPE_CHECKING:
     import psycopg
@@ -280,5 +280,4 @@ class BronzeLoader:
 
     @staticmethod
     def _execute(cursor: psycopg.Cursor, template: str, context: dict, binds: dict) -> None:
-        for statement in split_statements(render(template, **context)):
-            cursor.execute(statement, binds if "%(" in statement else None)
+        execute_script(cursor, render(template, **context), binds)

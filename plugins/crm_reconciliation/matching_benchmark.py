@@ -309,16 +309,15 @@ def run(connection: psycopg.Connection, name: str, data: Labelled) -> dict[int, 
     from psycopg import sql
 
     from crm_reconciliation.registry import default_registry
-    from crm_reconciliation.sql_templates import render, split_statements
+    from crm_reconciliation.sql_templates import execute_script, render
 
     registry = default_registry()
     params = {"object": registry.template_params(name)}
     binds = {**registry.sql_parameters(name), "run_id": "matching_benchmark"}
 
     def script(template: str) -> None:
-        with connection.transaction():
-            for statement in split_statements(render(template, params=params)):
-                connection.execute(statement, binds if "%(" in statement else None)
+        with connection.transaction(), connection.cursor() as cursor:
+            execute_script(cursor, render(template, params=params), binds)
 
     for schema in ("bronze", "staging", "hubspot"):
         connection.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))

@@ -8,6 +8,7 @@ what it finds in a file, such as the bronze loader's column layout.
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import jinja2
 
@@ -33,3 +34,20 @@ def split_statements(script: str) -> list[str]:
     import sqlparse
 
     return [statement.strip().rstrip(";") for statement in sqlparse.split(script) if statement.strip()]
+
+
+def execute_script(cursor: Any, script: str | list[str], parameters: dict[str, Any] | None = None) -> dict | None:
+    """Run rendered scripts statement by statement on ``cursor``; merge the JSON objects their SELECTs return.
+
+    Statements holding ``%(name)s`` placeholders get ``parameters`` bound (a literal ``%`` is
+    written ``%%`` there); the others run as written, so PL/pgSQL bodies may use ``%`` freely.
+    A script may end with a SELECT of one JSON object (its summary): the objects are merged.
+    """
+    summary: dict[str, Any] = {}
+    for text in [script] if isinstance(script, str) else script:
+        for statement in split_statements(text):
+            cursor.execute(statement, parameters if "%(" in statement else None)
+            if cursor.description:
+                value = cursor.fetchone()[0]
+                summary.update(value if isinstance(value, dict) else {})
+    return summary or None

@@ -9,7 +9,7 @@ from typing import Any
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 
 from crm_reconciliation.locks import lock_object
-from crm_reconciliation.sql_templates import split_statements
+from crm_reconciliation.sql_templates import execute_script
 
 STEP_LOG_UPSERT = """
 insert into staging.reconciliation_log (
@@ -40,24 +40,14 @@ class WarehouseHook(PostgresHook):
     def run_script(
         self, script: str | list[str], parameters: dict[str, Any] | None = None, lock: str | None = None
     ) -> Any:
-        """Run rendered multi-statement scripts in one transaction; return what their SELECTs said.
+        """Run rendered scripts in one transaction (see ``execute_script``); return their merged summary.
 
-        Statements holding ``%(name)s`` placeholders get ``parameters`` bound (a literal ``%`` is
-        written ``%%`` there); the others run as written, so PL/pgSQL bodies may use ``%`` freely.
-        Each script may end with a SELECT of one JSON object (its summary): the objects are merged.
         ``lock``: an object type whose lock the transaction takes first (see ``lock_object``).
         """
-        scripts = [script] if isinstance(script, str) else script
-        summary: dict[str, Any] = {}
         with self.get_conn() as connection, connection.cursor() as cursor:
             if lock:
                 self.lock_object(cursor, lock)
-            for statement in (statement for text in scripts for statement in split_statements(text)):
-                cursor.execute(statement, parameters if "%(" in statement else None)
-                if cursor.description:
-                    value = cursor.fetchone()[0]
-                    summary.update(value if isinstance(value, dict) else {})
-        return summary or None
+            return execute_script(cursor, script, parameters)
 
     def log_step(
         self,
