@@ -43,11 +43,9 @@ def alert_on_failure(context: Any) -> None:
             return
         import requests
 
-        host = connection.host or ""
-        url = host if "://" in host else f"{connection.schema or 'https'}://{host}"
-        if connection.port:
-            url = f"{url}:{connection.port}"
-        url += connection.extra_dejson.get("path", "")
+        from crm_reconciliation.hooks.crm_api import base_url
+
+        url = base_url(connection) + connection.extra_dejson.get("path", "")
         headers = {"Content-Type": "application/json"}
         if connection.password:
             headers["Authorization"] = f"Bearer {connection.password}"

@@ -26,6 +26,13 @@ class ApiResponse:
     headers: dict[str, str]
 
 
+def base_url(connection: Any) -> str:
+    """``scheme://host[:port]`` of an HTTP connection whose host may or may not carry the scheme."""
+    host = connection.host or ""
+    base = host if "://" in host else f"{connection.schema or 'https'}://{host}"
+    return f"{base}:{connection.port}" if connection.port else base
+
+
 class _TokenApiHook(HttpHook):
     """An HTTP connection with a bearer token (password, or ``token`` in extra; ``timeout`` in
     extra sets the request timeout in seconds, default 30)."""
@@ -38,12 +45,8 @@ class _TokenApiHook(HttpHook):
 
     def _connection(self) -> tuple[str, str, dict[str, Any]]:
         connection = self.get_connection(self.http_conn_id)
-        host = connection.host or ""
-        base = host if "://" in host else f"{connection.schema or 'https'}://{host}"
-        if connection.port:
-            base = f"{base}:{connection.port}"
         extra = connection.extra_dejson
-        return base.rstrip("/"), connection.password or extra.get("token") or "", extra
+        return base_url(connection).rstrip("/"), connection.password or extra.get("token") or "", extra
 
     @property
     def settings(self) -> dict[str, Any]:
