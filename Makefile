@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)/dags
 
-.PHONY: install browser demo test lint airflow bench-load bench-reconcile bench-matching bench-push lock
+.PHONY: install browser demo test lint airflow bench bench-matching bench-push lock
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,13 +40,10 @@ lint: install
 airflow: install
 	$(BIN)/python -m crm_reconciliation ui
 
-## Loader benchmark: 1,000,000-row Bronze_Person.csv, wall time, rows/s, peak RSS.
-bench-load: install
-	$(BIN)/python scripts/bench_load.py
-
-## reconcile + score benchmark: 1,000,000 legacy vs 1,000,000 HubSpot companies.
-bench-reconcile: install
-	$(BIN)/python scripts/bench_reconcile.py
+## The benchmark: every step at scale next to the COPY floor and the old approach (docs/benchmarks.md).
+## Default 1,000,000 legacy vs ~1,000,000 HubSpot companies; ARGS=--quick for a minute's run.
+bench: install
+	$(BIN)/python scripts/bench.py $(ARGS)
 
 ## Probable matches: precision/recall on labelled data, then 100,000 unlinked vs 1,000,000 HubSpot companies.
 bench-matching: install

@@ -1,9 +1,13 @@
-"""Stream one legacy CSV export into ``bronze.<table>`` without losing a row.
+"""Load one legacy CSV export into ``bronze.<table>`` without losing a row.
 
-Python only parses the file (the csv module, record by record) and streams it to
-PostgreSQL with COPY; everything set-based — id parsing, duplicate detection, the
-soft-delete flag, the swap of snapshots — runs as SQL in one transaction, so a failed load
-leaves the previous snapshot in place.
+Fast path: PostgreSQL's COPY reads the file's bytes itself (CSV parsing, encoding conversion)
+straight into the bronze table; Python only streams them and counts line ends. When COPY
+refuses the file (a record with the wrong field count, a NUL byte, an unterminated quote, a
+byte the encoding lacks), the load starts again record by record: Python's csv module sets
+the malformed records aside with their line, and the rest go through COPY. Either way the
+checks that need the whole snapshot — unusable and duplicate ids, soft-delete flags — run as
+SQL afterwards, and everything happens in one transaction, so a failed load leaves the
+previous snapshot in place.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+import psycopg
 from psycopg import sql
 
 from crm_reconciliation.csv_dialect import BronzeFileError, CsvFormat, format_record, iter_records, sniff
@@ -24,15 +29,17 @@ from crm_reconciliation.locks import lock_object
 from crm_reconciliation.sql_templates import execute_script, render
 
 if TYPE_CHECKING:
-    import psycopg
-
     from crm_reconciliation.registry import ObjectSpec
 
 log = logging.getLogger(__name__)
 
 COPY_CHUNK_ROWS = 5_000
-INCOMING = "_bronze_incoming"
+READ_CHUNK_BYTES = 1 << 20
 PARSE_REJECTS = "_bronze_parse_rejects"
+POSTGRES_ENCODINGS = {"utf-8": "UTF8", "utf-8-sig": "UTF8", "cp1252": "WIN1252"}
+# Bronze columns the loader owns; a file column may not take these names.
+RESERVED_COLUMNS = ("legacy_id", "_is_deleted", "_source_line", "_source_file", "_snapshot_date", "_run_id")
+MAX_IDENTIFIER_BYTES = 63
 
 
 class RejectRateExceeded(RuntimeError):
@@ -40,56 +47,52 @@ class RejectRateExceeded(RuntimeError):
 
 
 @dataclass(frozen=True)
-class KnownColumn:
-    name: str
-    position: int | None  # 1-based position in the file, None when the file lacks it
-
-
-@dataclass(frozen=True)
 class ColumnLayout:
-    """Where each bronze column sits in one particular file."""
+    """Which bronze column each field of one particular file goes to, in file order."""
 
-    width: int
-    id_position: int
-    deleted_position: int
-    known: tuple[KnownColumn, ...]
-    extra_keys: tuple[str, ...]
-    extra_positions: tuple[int, ...]
+    columns: tuple[str, ...]
+    id_column: str
+    deleted_column: str
+    extra_columns: tuple[str, ...]  # file columns the registry does not name, added as text
 
     @property
-    def all_positions(self) -> range:
-        return range(1, self.width + 1)
+    def width(self) -> int:
+        return len(self.columns)
+
+    @property
+    def quoted_columns(self) -> list[str]:
+        """The columns as SQL identifiers, for templates: extra columns are named by the file."""
+        return [sql.Identifier(column).as_string() for column in self.columns]
 
 
 def plan_columns(spec: ObjectSpec, fmt: CsvFormat, path: Path) -> ColumnLayout:
     """Match a file's header to the registry; a missing required column is an error."""
     aliases = {alias.lower(): column.lower() for alias, column in spec.column_aliases.items()}
-    positions: dict[str, int] = {}
-    extras: list[tuple[str, int]] = []
-    bronze_columns = set(spec.bronze_columns)
-    for index, raw_name in enumerate(fmt.header, start=1):
-        name = aliases.get(raw_name, raw_name)
-        if name in bronze_columns and name not in positions:
-            positions[name] = index
-        else:
-            extras.append((raw_name, index))
-    missing = [column for column in spec.required_columns if column.lower() not in positions]
+    known = set(spec.bronze_columns)
+    columns = tuple(aliases.get(name, name) for name in fmt.header)
+    missing = [column for column in spec.required_columns if column.lower() not in columns]
     if missing:
         raise BronzeFileError(
             path,
             f"missing required column(s) {missing}; the header has {list(fmt.header)}",
             line=1,
         )
-    id_column, deleted_column = spec.legacy_id_column.lower(), spec.deleted_column.lower()
+    repeated = sorted({column for column in columns if columns.count(column) > 1})
+    if repeated:
+        raise BronzeFileError(path, f"header names these columns more than once (aliases included): {repeated}", line=1)
+    extras = tuple(column for column in columns if column not in known)
+    for column in extras:
+        if column in RESERVED_COLUMNS or column.startswith("_"):
+            raise BronzeFileError(
+                path, f"column {column!r}: names starting with '_' and 'legacy_id' are reserved", line=1
+            )
+        if len(column.encode()) > MAX_IDENTIFIER_BYTES:
+            raise BronzeFileError(path, f"column {column!r}: longer than PostgreSQL's 63-byte names", line=1)
     return ColumnLayout(
-        width=len(fmt.header),
-        id_position=positions[id_column],
-        deleted_position=positions[deleted_column],
-        known=tuple(
-            KnownColumn(column, positions.get(column)) for column in spec.bronze_columns if column != id_column
-        ),
-        extra_keys=tuple(name for name, _ in extras),
-        extra_positions=tuple(position for _, position in extras),
+        columns=columns,
+        id_column=spec.legacy_id_column.lower(),
+        deleted_column=spec.deleted_column.lower(),
+        extra_columns=extras,
     )
 
 
@@ -99,18 +102,23 @@ class LoadResult:
     source_file: str
     encoding: str
     delimiter: str
+    method: str  # "copy": PostgreSQL parsed the file; "parsed": record by record in Python
     rows_read: int
     rows_loaded: int
     rows_rejected: int
     rows_deleted: int
-    replaced: bool
 
     @property
     def reject_rate(self) -> float:
         return self.rows_rejected / self.rows_read if self.rows_read else 0.0
 
     def as_details(self) -> dict:
-        return {"encoding": self.encoding, "delimiter": self.delimiter, "reject_rate": self.reject_rate}
+        return {
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "method": self.method,
+            "reject_rate": self.reject_rate,
+        }
 
 
 class _RecordStream:
@@ -122,7 +130,7 @@ class _RecordStream:
     """
 
     def __init__(self, copy: psycopg.Copy, reject_file: IO[str], fmt: CsvFormat):
-        self.copy, self.fmt, self.rejected = copy, fmt, 0
+        self.copy, self.fmt, self.rejected, self.copied = copy, fmt, 0, 0
         self._reject_writer = csv.writer(reject_file, lineterminator="\n")
         self._chunk: list[list[str | int]] = []
 
@@ -135,18 +143,20 @@ class _RecordStream:
             self._reject(line, None, f"expected {len(self.fmt.header)} fields, found {len(fields)}", fields)
 
     def flush(self) -> None:
-        text = self._serialise(self._chunk)
+        rows = self._chunk
+        text = self._serialise(rows)
         if "\x00" in text:
-            clean = []
+            rows = []
             for line, *fields in self._chunk:
                 bad = [name for name, value in zip(self.fmt.header, fields, strict=True) if "\x00" in value]
                 if bad:
                     self._reject(line, bad[0], "NUL character in field", fields)
                 else:
-                    clean.append([line, *fields])
-            text = self._serialise(clean)
+                    rows.append([line, *fields])
+            text = self._serialise(rows)
         if text:
             self.copy.write(text)
+        self.copied += len(rows)
         self._chunk = []
 
     def _reject(self, line: int, field: str | None, reason: str, fields: list[str]) -> None:
@@ -159,6 +169,22 @@ class _RecordStream:
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerows(rows)
         return buffer.getvalue()
+
+
+class _LineCounter:
+    """Count physical lines the way Python's csv module does (\\n, \\r\\n and a lone \\r each end one)."""
+
+    def __init__(self) -> None:
+        self.terminators, self._last = 0, b""
+
+    def feed(self, chunk: bytes) -> None:
+        crlf = chunk.count(b"\r\n") + (self._last == b"\r" and chunk[:1] == b"\n")
+        self.terminators += chunk.count(b"\n") + chunk.count(b"\r") - crlf
+        self._last = chunk[-1:]
+
+    @property
+    def lines(self) -> int:
+        return self.terminators + (self._last not in (b"", b"\n", b"\r"))
 
 
 class BronzeLoader:
@@ -179,12 +205,13 @@ class BronzeLoader:
         fmt = sniff(path)
         layout = plan_columns(self.spec, fmt, path)
         log.info(
-            "Reading %s (%s, delimiter %r, %d columns, %d not in the registry kept in _extra)",
+            "Reading %s (%s, delimiter %r, %d columns, %d not in the registry: %s)",
             path,
             fmt.encoding,
             fmt.delimiter,
             layout.width,
-            len(layout.extra_keys),
+            len(layout.extra_columns),
+            ", ".join(layout.extra_columns) or "-",
         )
         binds = {
             "object_type": self.spec.name,
@@ -193,24 +220,36 @@ class BronzeLoader:
             "source_file": str(path),
             "id_column": self.spec.legacy_id_column,
             "delimiter": fmt.delimiter,
-            "extra_keys": list(layout.extra_keys),
         }
         context = {"object": self.spec.template_params(), "layout": layout}
         try:
             with self.connection.cursor() as cursor:
                 lock_object(cursor, self.spec.name)
-                parse_rejects = self._stream(cursor, path, fmt, layout, limit)
-                self._execute(cursor, "load/classify_incoming.sql", context, binds)
+                cursor.execute(
+                    "select set_config('crm_recon.source_file', %(source_file)s, true),"
+                    " set_config('crm_recon.snapshot_date', %(snapshot_date)s::text, true),"
+                    " set_config('crm_recon.run_id', %(run_id)s, true)",
+                    binds,
+                )
+                cursor.execute(
+                    sql.SQL(
+                        "create temp table {} (_line bigint, field text, reason text, raw_text text) on commit drop"
+                    ).format(sql.Identifier(PARSE_REJECTS))
+                )
+                cursor.execute("savepoint bronze_snapshot")
+                method, copied = self._copy(cursor, path, fmt, layout, limit)
+                self._execute(cursor, "load/flag_records.sql", context, binds)
                 self._execute(cursor, "load/record_rejects.sql", context, binds)
-                result = self._count(cursor, path, fmt, parse_rejects)
-                over_limit = result.reject_rate > max_reject_rate
-                if not over_limit:
-                    self._execute(cursor, "load/replace_snapshot.sql", context, binds)
+                result = self._count(cursor, path, fmt, method, copied)
+                if result.reject_rate > max_reject_rate:
+                    self._keep_only_rejects(cursor, snapshot_date)
+                else:
+                    self._execute(cursor, "load/apply_flags.sql", context, binds)
             self.connection.commit()
         except BaseException:
             self.connection.rollback()
             raise
-        if over_limit:
+        if result.reject_rate > max_reject_rate:
             look = (
                 "select line_number, field, reason, raw_text from staging.bronze_rejects "  # noqa: S608 - for the reader
                 f"where object_type = '{self.spec.name}' and snapshot_date = '{snapshot_date}' order by line_number"
@@ -220,29 +259,77 @@ class BronzeLoader:
                 f"above max_reject_rate {max_reject_rate:.1%}; the previous bronze.{self.spec.bronze_table} "
                 f"snapshot was kept. The rejected rows and their reasons: {look};"
             )
-        return LoadResult(**{**result.__dict__, "replaced": True})
+        return result
 
-    def _stream(
+    def _table(self) -> sql.Identifier:
+        return sql.Identifier("bronze", self.spec.bronze_table)
+
+    def _replace_rows(self, cursor: psycopg.Cursor, layout: ColumnLayout) -> None:
+        """Empty the bronze table (numbering restarts) and give it the file's extra columns."""
+        cursor.execute(sql.SQL("truncate {} restart identity").format(self._table()))
+        for column in layout.extra_columns:
+            cursor.execute(
+                sql.SQL("alter table {} add column if not exists {} text").format(self._table(), sql.Identifier(column))
+            )
+
+    def _copy(
+        self, cursor: psycopg.Cursor, path: Path, fmt: CsvFormat, layout: ColumnLayout, limit: int | None
+    ) -> tuple[str, int]:
+        """Fill the bronze table: COPY parses the file when it can, else Python does, record by record."""
+        if limit is None:
+            cursor.execute("savepoint bronze_copy")
+            try:
+                copied = self._copy_file(cursor, path, fmt, layout)
+            except psycopg.errors.DataError as error:
+                cursor.execute("rollback to savepoint bronze_copy")
+                log.info(
+                    "COPY could not read %s as it is (%s); reading it record by record",
+                    path,
+                    error.diag.message_primary,
+                )
+            else:
+                if copied is not None:
+                    return "copy", copied
+                cursor.execute("rollback to savepoint bronze_copy")
+                log.info("%s has blank lines: reading it record by record to number lines as Python does", path)
+        return "parsed", self._copy_records(cursor, path, fmt, layout, limit)
+
+    def _copy_file(self, cursor: psycopg.Cursor, path: Path, fmt: CsvFormat, layout: ColumnLayout) -> int | None:
+        """COPY the file's bytes; None when its records could not be given their physical line numbers."""
+        self._replace_rows(cursor, layout)
+        columns = sql.SQL(", ").join(sql.Identifier(column) for column in layout.columns)
+        statement = sql.SQL(
+            "copy {table} ({columns}) from stdin (format csv, header true, delimiter {delimiter},"
+            " encoding {encoding}, force_null ({columns}), freeze true)"
+        ).format(
+            table=self._table(),
+            columns=columns,
+            delimiter=sql.Literal(fmt.delimiter),
+            encoding=sql.Literal(POSTGRES_ENCODINGS[fmt.encoding]),
+        )
+        counter = _LineCounter()
+        with path.open("rb") as handle, cursor.copy(statement) as copy:
+            while chunk := handle.read(READ_CHUNK_BYTES):
+                counter.feed(chunk)
+                copy.write(chunk)
+        copied = cursor.rowcount
+        if counter.lines == copied + 1:
+            return copied  # one line per record: _source_line, counted from 2, is right
+        context = {"object": self.spec.template_params(), "layout": layout}
+        numbered = execute_script(cursor, render("load/number_lines.sql", **context))
+        return copied if numbered["last_line"] == counter.lines else None
+
+    def _copy_records(
         self, cursor: psycopg.Cursor, path: Path, fmt: CsvFormat, layout: ColumnLayout, limit: int | None
     ) -> int:
-        """COPY well-formed records into a temp table; set aside those with a wrong field count."""
-        columns = [sql.Identifier("_line")] + [sql.Identifier(f"c{p}") for p in layout.all_positions]
-        cursor.execute(
-            sql.SQL("create temp table {} (_line integer, {}) on commit drop").format(
-                sql.Identifier(INCOMING),
-                sql.SQL(", ").join(sql.SQL("{} text").format(c) for c in columns[1:]),
-            )
-        )
-        cursor.execute(
-            sql.SQL(
-                "create temp table {} (_line integer, field text, reason text, raw_text text) on commit drop"
-            ).format(sql.Identifier(PARSE_REJECTS))
-        )
-        copy_incoming = sql.SQL("copy {} ({}) from stdin (format csv)").format(
-            sql.Identifier(INCOMING), sql.SQL(", ").join(columns)
+        """Parse record by record; COPY the well-formed ones, set aside those PostgreSQL cannot take."""
+        self._replace_rows(cursor, layout)
+        columns = [sql.Identifier("_source_line")] + [sql.Identifier(column) for column in layout.columns]
+        copy_records = sql.SQL("copy {} ({}) from stdin (format csv)").format(
+            self._table(), sql.SQL(", ").join(columns)
         )
         with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as reject_file:
-            with cursor.copy(copy_incoming) as copy:
+            with cursor.copy(copy_records) as copy:
                 stream = _RecordStream(copy, reject_file, fmt)
                 for count, (line, fields) in enumerate(iter_records(path, fmt), start=1):
                     if limit is not None and count > limit:
@@ -252,30 +339,54 @@ class BronzeLoader:
             reject_file.seek(0)
             copy_rejects = sql.SQL("copy {} from stdin (format csv)").format(sql.Identifier(PARSE_REJECTS))
             with cursor.copy(copy_rejects) as copy:
-                while chunk := reject_file.read(1 << 20):
+                while chunk := reject_file.read(READ_CHUNK_BYTES):
                     copy.write(chunk)
-        return stream.rejected
+        return stream.copied
 
-    def _count(self, cursor: psycopg.Cursor, path: Path, fmt: CsvFormat, parse_rejects: int) -> LoadResult:
+    def _keep_only_rejects(self, cursor: psycopg.Cursor, snapshot_date: date) -> None:
+        """Undo the new snapshot but keep its rejects, so that the user can see why it was refused."""
+        columns = "object_type, snapshot_date, run_id, source_file, line_number, field, reason, raw_text, rejected_at"
+        which = {"object_type": self.spec.name, "snapshot_date": snapshot_date}
+        with tempfile.TemporaryFile("w+b") as saved:
+            with cursor.copy(
+                f"copy (select {columns} from staging.bronze_rejects"  # noqa: S608 - constant column list
+                " where object_type = %(object_type)s and snapshot_date = %(snapshot_date)s) to stdout",
+                which,
+            ) as copy:
+                for data in copy:
+                    saved.write(data)
+            cursor.execute("rollback to savepoint bronze_snapshot")
+            cursor.execute(
+                "delete from staging.bronze_rejects where object_type = %(object_type)s"
+                " and snapshot_date = %(snapshot_date)s",
+                which,
+            )
+            saved.seek(0)
+            with cursor.copy(f"copy staging.bronze_rejects ({columns}) from stdin") as copy:
+                while chunk := saved.read(READ_CHUNK_BYTES):
+                    copy.write(chunk)
+
+    def _count(self, cursor: psycopg.Cursor, path: Path, fmt: CsvFormat, method: str, copied: int) -> LoadResult:
         cursor.execute(
             sql.SQL(
-                "select count(*),"
-                " count(*) filter (where id_problem is null and id_rank = 1),"
-                " count(*) filter (where id_problem is null and id_rank = 1 and is_deleted)"
-                " from {}"
-            ).format(sql.Identifier("_bronze_classified"))
+                "select"
+                " (select count(*) from {parse_rejects}),"
+                " count(*) filter (where rejected),"
+                " count(*) filter (where is_deleted and not rejected)"
+                " from _bronze_flags"
+            ).format(parse_rejects=sql.Identifier(PARSE_REJECTS))
         )
-        well_formed, loaded, deleted = cursor.fetchone()
+        parse_rejects, flagged_rejects, deleted = cursor.fetchone()
         return LoadResult(
             object_type=self.spec.name,
             source_file=str(path),
             encoding=fmt.encoding,
             delimiter=fmt.delimiter,
-            rows_read=well_formed + parse_rejects,
-            rows_loaded=loaded,
-            rows_rejected=well_formed - loaded + parse_rejects,
+            method=method,
+            rows_read=copied + parse_rejects,
+            rows_loaded=copied - flagged_rejects,
+            rows_rejected=flagged_rejects + parse_rejects,
             rows_deleted=deleted,
-            replaced=False,
         )
 
     @staticmethod

@@ -87,8 +87,11 @@ def throwaway_stack(prefix: str = "crm-recon-bench-") -> Iterator[str]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def run_task(dag: Any, task_id: str, run_id: str = "bench") -> Any:
-    """Render and execute one task of ``dag`` in this process, as a worker would, minus the scheduler."""
+def run_task(dag: Any, task_id: str, run_id: str = "bench", params: dict[str, Any] | None = None) -> Any:
+    """Render and execute one task of ``dag`` in this process, as a worker would, minus the scheduler.
+
+    ``params`` override the DAG's defaults, as a trigger's conf does.
+    """
     task = dag.get_task(task_id)
-    task.render_template_fields({"params": task.params, "run_id": run_id}, dag.get_template_env())
+    task.render_template_fields({"params": {**task.params, **(params or {})}, "run_id": run_id}, dag.get_template_env())
     return task.execute({"run_id": run_id, "logical_date": datetime(2026, 1, 1, tzinfo=UTC), "dag_run": None})

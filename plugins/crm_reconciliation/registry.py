@@ -265,7 +265,7 @@ class ObjectSpec(_Strict):
 
     @property
     def bronze_columns(self) -> tuple[str, ...]:
-        """Legacy columns kept as their own bronze columns, id first; others go to ``_extra``."""
+        """Legacy columns kept as their own bronze columns, id first; the loader adds the others as text columns."""
         columns = [self.legacy_id_column, self.deleted_column]
         columns += [m.source for m in self.mappings]
         columns += [self.deal_stages.status_column] if self.deal_stages else []

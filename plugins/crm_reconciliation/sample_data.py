@@ -18,6 +18,7 @@ import csv
 import random
 import unicodedata
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -109,6 +110,7 @@ STAGE_IDS = {
 STATUSES = ["En cours", "En cours", "Gagnée", "Perdue", "Abandonnée", "No-go"]
 ACTIONS = ["Meeting", "EmailOut", "EmailIn", "PhoneOut", "PhoneIn", "ToDo"]
 EPOCH = datetime(2018, 1, 8, 9, 30, tzinfo=UTC)
+DAY_SPAN = 3000  # dates wrap after ~8 years, so that millions of records stay in range
 
 # Share of legacy records given each fate in the mirror (the rest are "new": absent).
 FATES = [
@@ -320,7 +322,7 @@ def _companies(state: _State, count: int, style: str) -> Iterator[tuple[dict, li
         website = rng.choice([f"https://www.{slug}.fr", f"http://{slug}.fr/contact", f"www.{slug}.fr"])
         phone, phone_hubspot = _phone(rng)
         city, state_name, postcode = CITIES[index % len(CITIES)]
-        created = EPOCH + timedelta(days=index * 3, minutes=index * 7)
+        created = EPOCH + timedelta(days=index * 3 % DAY_SPAN, minutes=index * 7 % 1440)
         employees = rng.choice([12, 45, 120, 850, 2300])
         revenue = rng.choice([450000.0, 1250000.5, 12500.5, 98000000.0])
         fate = _fate(rng, index)
@@ -429,7 +431,7 @@ def _contacts(state: _State, count: int, style: str) -> Iterator[tuple[dict, lis
         phone, phone_hubspot = _phone(rng)
         mobile = _phone(rng)[0].replace("04 7", "06 1", 1)
         city, state_name, postcode = CITIES[index % len(CITIES)]
-        created = EPOCH + timedelta(days=index * 2)
+        created = EPOCH + timedelta(days=index * 2 % DAY_SPAN)
         fate = _fate(rng, index)
         row = {
             "Pers_PersonId": _id_as_exported(rng, legacy_id),
@@ -483,8 +485,8 @@ def _deals(state: _State, count: int, style: str) -> Iterator[tuple[dict, list[d
         company_id = company_ids[(index * 3) % len(company_ids)]
         stage, status = STAGES[index % len(STAGES)], STATUSES[index % len(STATUSES)]
         amount = rng.choice([12500.5, 48000.0, 250000.0, 1500.75])
-        close = EPOCH + timedelta(days=200 + index * 5)
-        created = EPOCH + timedelta(days=index * 4)
+        close = EPOCH + timedelta(days=(200 + index * 5) % DAY_SPAN)
+        created = EPOCH + timedelta(days=index * 4 % DAY_SPAN)
         product = rng.choice(["ASIC 28nm", "Capteur MEMS", "Module RF"])
         description = f"{product} — {state.company_names.get(company_id, 'Client')} {index}"
         note = f'Relance prévue.\nContact: "{FIRST_NAMES[index % len(FIRST_NAMES)]}"\nBudget validé'
@@ -545,7 +547,7 @@ def _communications(state: _State, count: int, style: str) -> Iterator[tuple[dic
         legacy_id = 4000 + index
         deal_id = 3000 + index % max(1, state.deal_count)
         company_id = company_ids[(index * 5) % len(company_ids)]
-        moment = EPOCH + timedelta(days=index, hours=index % 8)
+        moment = EPOCH + timedelta(days=index % DAY_SPAN, hours=index % 8)
         action = ACTIONS[index % len(ACTIONS)]
         subject = f"Suivi {action} n°{index} — {state.company_names.get(company_id, '')}"
         note = (
@@ -600,7 +602,8 @@ def generate(
     """Write ``Bronze_<Table>.csv`` files (and the mirror's CSVs when ``mirror_dir`` is given).
 
     With ``faults``, each file also gets the soft-deleted and malformed rows a real export has,
-    few enough to stay under the default 5% reject threshold.
+    few enough to stay under the default 5% reject threshold. Rows are written as they are
+    made, so millions of records take no more memory than a few.
     """
     state = _State(rng=random.Random(seed), deal_count=sizes.deals)  # noqa: S311 - reproducible, not secret
     counts = {
@@ -610,24 +613,24 @@ def generate(
         "Communication": sizes.communications,
     }
     bronze_dir.mkdir(parents=True, exist_ok=True)
-    mirrors: dict[str, list[dict]] = {}
-    for table, generator in GENERATORS.items():
-        shape = SHAPES[table]
-        header = _header(table, shape)
-        columns = LEGACY_COLUMNS[table]
-        mirror_rows = mirrors.setdefault(table, [])
-        path = bronze_dir / f"Bronze_{table}.csv"
-        with path.open("w", encoding=shape.encoding, newline="", errors="strict") as handle:
-            writer = csv.writer(handle, delimiter=shape.delimiter, lineterminator="\r\n")
-            writer.writerow(header)
-            for position, (row, mirror) in enumerate(generator(state, counts[table], shape.date_style)):
-                writer.writerow([row[column] for column in columns])
-                if mirror_dir is not None:
-                    mirror_rows.extend(mirror)
-                if faults and position == 7:
-                    _write_faults(writer, table, columns, row)
-    if mirror_dir is not None:
-        _write_mirror(mirror_dir, mirrors, state)
+    with ExitStack() as files:
+        mirrors = {table: _MirrorFile(files, mirror_dir, table) for table in GENERATORS} if mirror_dir else {}
+        for table, generator in GENERATORS.items():
+            shape = SHAPES[table]
+            header = _header(table, shape)
+            columns = LEGACY_COLUMNS[table]
+            path = bronze_dir / f"Bronze_{table}.csv"
+            with path.open("w", encoding=shape.encoding, newline="", errors="strict") as handle:
+                writer = csv.writer(handle, delimiter=shape.delimiter, lineterminator="\r\n")
+                writer.writerow(header)
+                for position, (row, mirror) in enumerate(generator(state, counts[table], shape.date_style)):
+                    writer.writerow([row[column] for column in columns])
+                    if mirrors:
+                        mirrors[table].write(mirror)
+                    if faults and position == 7:
+                        _write_faults(writer, table, columns, row)
+        for mirror_file in mirrors.values():  # after every table: the random sequence stays as it was
+            mirror_file.finish(state)
 
 
 def _write_faults(writer: csv.writer, table: str, columns: list[str], row: dict) -> None:
@@ -644,38 +647,48 @@ def _write_faults(writer: csv.writer, table: str, columns: list[str], row: dict)
         writer.writerow([{**row, id_column: ""}[column] for column in columns])
 
 
-def _write_mirror(mirror_dir: Path, mirrors: dict[str, list[dict]], state: _State) -> None:
-    mirror_dir.mkdir(parents=True, exist_ok=True)
-    rng = state.rng
-    for table, rows in mirrors.items():
-        property_name = LEGACY_ID_PROPERTY[table]
-        if rows:
-            template = rows[0]
-            # Orphans (a legacy id no live legacy row has) and records that exist only in HubSpot.
-            for offset in range(2):
-                rows.append(
-                    {key: value for key, value in template.items()}
-                    | {
-                        "hs_object_id": state.new_hs_id(),
-                        property_name: str(990000 + offset),
-                        SYNC_COLUMN: f"ss-{rng.getrandbits(40):010x}",
-                    }
-                )
-            rows.append(
-                template
-                | {"hs_object_id": state.new_hs_id(), property_name: "", SYNC_COLUMN: f"ss-{rng.getrandbits(40):010x}"}
-            )
-        columns = [
-            "hs_object_id",
-            *[k for k in (rows[0] if rows else {}) if k not in ("hs_object_id", property_name, SYNC_COLUMN)],
-            property_name,
-            SYNC_COLUMN,
+class _MirrorFile:
+    """``hubspot_<table>.csv``, written row by row; its columns are those of the first record."""
+
+    def __init__(self, files: ExitStack, mirror_dir: Path, table: str):
+        mirror_dir.mkdir(parents=True, exist_ok=True)
+        handle = files.enter_context(
+            (mirror_dir / f"hubspot_{MIRROR_TABLES[table]}.csv").open("w", encoding="utf-8", newline="")
+        )
+        self.writer = csv.writer(handle, lineterminator="\n")
+        self.property_name = LEGACY_ID_PROPERTY[table]
+        self.columns: list[str] | None = None
+        self.template: dict | None = None
+
+    def write(self, rows: list[dict]) -> None:
+        for row in rows:
+            if self.columns is None:
+                self.template = row
+                special = ("hs_object_id", self.property_name, SYNC_COLUMN)
+                self.columns = ["hs_object_id", *[k for k in row if k not in special], self.property_name, SYNC_COLUMN]
+                self.writer.writerow(self.columns)
+            self.writer.writerow([row.get(column, "") for column in self.columns])
+
+    def finish(self, state: _State) -> None:
+        """Orphans (a legacy id no live legacy row has) and a record that exists only in HubSpot."""
+        if self.template is None:
+            self.writer.writerow(["hs_object_id", self.property_name, SYNC_COLUMN])
+            return
+        rng = state.rng
+        extras = [
+            self.template
+            | {
+                "hs_object_id": state.new_hs_id(),
+                self.property_name: str(990000 + offset),
+                SYNC_COLUMN: f"ss-{rng.getrandbits(40):010x}",
+            }
+            for offset in range(2)
         ]
-        with (mirror_dir / f"hubspot_{MIRROR_TABLES[table]}.csv").open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(columns)
-            for row in rows:
-                writer.writerow([row.get(column, "") for column in columns])
+        extras.append(
+            self.template
+            | {"hs_object_id": state.new_hs_id(), self.property_name: "", SYNC_COLUMN: f"ss-{rng.getrandbits(40):010x}"}
+        )
+        self.write(extras)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -94,7 +94,11 @@ def test_each_dag_loads_its_sample_file(airflow_db, mirror, dags, name):
     assert rejects == logged["rows_rejected"]
 
     id_column, first_column = spec.legacy_id_column.lower(), spec.mappings[0].source.lower()
-    loaded = dict(mirror.execute(f"select {id_column}, coalesce({first_column}, '') from bronze.{spec.bronze_table}"))
+    loaded = dict(
+        mirror.execute(
+            f"select staging.crm_legacy_id({id_column}), coalesce({first_column}, '') from bronze.{spec.bronze_table}"
+        )
+    )
     assert loaded == expected["first_name_by_id"]
     steps = {
         row[0]
@@ -122,7 +126,7 @@ def test_each_dag_loads_its_sample_file(airflow_db, mirror, dags, name):
 
 def _bronze_snapshot(db) -> list[tuple]:
     return db.execute(
-        "select comp_companyid, comp_name, _is_deleted, _extra, _source_line, _snapshot_date"
+        "select comp_companyid, comp_name, _is_deleted, comp_secterr, _source_line, _snapshot_date"
         " from bronze.company order by 1"
     ).fetchall()
 
@@ -154,7 +158,7 @@ def test_dated_snapshot_is_used_and_a_rerun_gives_the_same_tables(airflow_db, mi
     assert logged["source"] == str(dated / "Bronze_Company.csv")
     assert str(logged["snapshot_date"]) == "2026-03-01"
     first = _bronze_snapshot(mirror)
-    assert (777777, "Ajoutée le 1er mars SAS") in {(row[0], row[1]) for row in first}
+    assert ("777777", "Ajoutée le 1er mars SAS") in {(row[0], row[1]) for row in first}
 
     staged = _staging_rows(mirror)
     again = dag.test(logical_date=logical_date, run_conf={"bronze_dir": str(tmp_path)})

@@ -53,9 +53,9 @@ def test_ddl_creates_the_contract_tables_and_is_idempotent(db, name):
         assert f"({column})" in indexes, column
 
     bronze = _columns(db, "bronze", spec.bronze_table)
-    assert bronze[spec.legacy_id_column.lower()] == "bigint"
+    assert bronze[spec.legacy_id_column.lower()] == "text"  # as exported; bronze.<table>_live parses it
     assert set(spec.bronze_columns) <= set(bronze)
-    assert {"_is_deleted", "_extra", "_source_file", "_source_line"} <= set(bronze)
+    assert {"_is_deleted", "_source_file", "_source_line", "_snapshot_date", "_run_id"} <= set(bronze)
     assert db.execute("select count(*) from pg_extension where extname = 'pg_trgm'").fetchone()[0] == 1
     assert {"reconciliation_log", "bronze_rejects"} <= {
         row[0] for row in db.execute("select tablename from pg_tables where schemaname = 'staging'")

@@ -224,7 +224,7 @@ def test_two_runs_give_the_same_rows(scenario):
 
 def test_rows_leave_when_their_legacy_row_goes(scenario):
     reconcile(scenario)
-    scenario.execute("update bronze.company set _is_deleted = true where comp_companyid = 6")
+    scenario.execute("update bronze.company set _is_deleted = true where comp_companyid = '6'")
     reconcile(scenario)
     assert 6 not in rows(scenario)
 

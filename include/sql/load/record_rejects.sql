@@ -24,22 +24,23 @@ select
     %(snapshot_date)s,
     %(run_id)s,
     %(source_file)s,
-    classified._line,
+    flags._source_line,
     %(id_column)s,
     coalesce(
-        classified.id_problem,
-        'duplicate id ' || classified.legacy_id || ' (line ' || classified.first_line || ' kept)'
+        flags.id_problem,
+        'duplicate id ' || flags.legacy_id || ' (line ' || flags.first_line || ' kept)'
     ),
     array_to_string(array[
-        {%- for position in layout.all_positions %}
+        {%- for column in layout.quoted_columns %}
         case
-            when classified.c{{ position }} is null then ''
-            when strpos(classified.c{{ position }}, %(delimiter)s) > 0
-                or classified.c{{ position }} ~ '["\r\n]'
-                then '"' || replace(classified.c{{ position }}, '"', '""') || '"'
-            else classified.c{{ position }}
+            when bronze_row.{{ column }} is null then ''
+            when strpos(bronze_row.{{ column }}, %(delimiter)s) > 0
+                or bronze_row.{{ column }} ~ '["\r\n]'
+                then '"' || replace(bronze_row.{{ column }}, '"', '""') || '"'
+            else bronze_row.{{ column }}
         end{{ "," if not loop.last }}
         {%- endfor %}
     ], %(delimiter)s)
-from _bronze_classified as classified
-where classified.id_problem is not null or classified.id_rank > 1
+from bronze.{{ object.bronze_table }} as bronze_row
+inner join _bronze_flags as flags on bronze_row.ctid = flags.row_ctid
+where bronze_row.ctid = any(array(select rejected.row_ctid from _bronze_flags as rejected where rejected.rejected))

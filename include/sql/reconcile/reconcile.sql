@@ -59,7 +59,7 @@ where
         source.legacy_id is null
         or not exists (
             select 1 from bronze.{{ o.bronze_table }}_live as live
-            where live.{{ o.bronze_id_column }} = source.legacy_id
+            where live.legacy_id = source.legacy_id
         )
     );
 
@@ -126,7 +126,7 @@ with settings as (
 -- Materialised: each canonical value is computed once, not once per later reference.
 legacy as materialized (
     select
-        bronze.{{ o.bronze_id_column }} as legacy_id,
+        bronze.legacy_id,
         bronze._snapshot_date as snapshot_date,
         {%- for m in o.mappings %}
         {{ legacy_value(m, "bronze." ~ m.column) }} as v_{{ m.property }},
@@ -251,7 +251,7 @@ on conflict ({{ o.legacy_key }}) do update set
 delete from staging.{{ o.staging_table }} as reconciliation
 where not exists (
     select 1 from bronze.{{ o.bronze_table }}_live as live
-    where live.{{ o.bronze_id_column }} = reconciliation.{{ o.legacy_key }}
+    where live.legacy_id = reconciliation.{{ o.legacy_key }}
 );
 
 -- 8. What the step logs: rows per status, rows with something to update, orphans.

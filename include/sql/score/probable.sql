@@ -56,7 +56,7 @@ where
     hubspot.legacy_id is null
     or not exists (
         select 1 from bronze.{{ o.bronze_table }}_live as live
-        where live.{{ o.bronze_id_column }} = hubspot.legacy_id
+        where live.legacy_id = hubspot.legacy_id
     );
 
 -- 3. Words too frequent to tell records apart ("societe", "france") stay out of trigram keys.

@@ -16,19 +16,32 @@ def _format(*header: str) -> CsvFormat:
 def test_header_order_and_unknown_columns():
     spec = default_registry().get("companies")
     layout = plan_columns(spec, _format("comp_name", "x_custom", "comp_deleted", "comp_companyid"), Path("f.csv"))
-    assert (layout.id_position, layout.deleted_position, layout.width) == (4, 3, 4)
-    positions = {column.name: column.position for column in layout.known}
-    assert positions["comp_name"] == 1
-    assert positions["comp_website"] is None
-    assert (layout.extra_keys, layout.extra_positions) == (("x_custom",), (2,))
+    assert layout.columns == ("comp_name", "x_custom", "comp_deleted", "comp_companyid")
+    assert (layout.id_column, layout.deleted_column, layout.width) == ("comp_companyid", "comp_deleted", 4)
+    assert layout.extra_columns == ("x_custom",)
+
+
+@pytest.mark.parametrize("name", ["_source_line", "legacy_id", "_mine", "x" * 64])
+def test_columns_the_loader_owns_or_postgres_cannot_name_are_refused(name):
+    spec = default_registry().get("companies")
+    with pytest.raises(BronzeFileError, match="line 1: column"):
+        plan_columns(spec, _format("comp_companyid", "comp_name", "comp_deleted", name), Path("f.csv"))
+
+
+def test_extra_column_names_are_quoted_for_sql():
+    spec = default_registry().get("companies")
+    layout = plan_columns(
+        spec, _format("comp_companyid", "comp_name", "comp_deleted", 'a"; drop table x; --'), Path("f.csv")
+    )
+    assert layout.quoted_columns[-1] == '"a""; drop table x; --"'
 
 
 def test_aliases_map_cmli_columns():
     spec = default_registry().get("communications")
     header = ("comm_communicationid", "comm_deleted", "cmli_comm_companyid", "cmli_comm_personid")
     layout = plan_columns(spec, _format(*header), Path("f.csv"))
-    positions = {column.name: column.position for column in layout.known}
-    assert (positions["comp_companyid"], positions["pers_personid"]) == (3, 4)
+    assert layout.columns[2:] == ("comp_companyid", "pers_personid")
+    assert layout.extra_columns == ()
 
 
 def test_missing_required_columns_are_named_with_the_file():
