@@ -109,8 +109,16 @@ def child_task(name: str, task_id: str, params: str) -> None:
     started = time.perf_counter()
     summary = local_env.run_task(dag, task_id, run_id="bench", params=json.loads(params))
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak, "summary": summary}, default=str))
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "summary": summary}, default=str))
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM). Not ru_maxrss: Linux carries that over from the
+    parent through fork and exec, so a child of a large parent would report the parent's size."""
+    status = Path("/proc/self/status").read_text()
+    if "VmHWM:" not in status:  # not Linux
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return int(status.split("VmHWM:", 1)[1].split()[0]) / 1024
 
 
 def child_parse(path: str) -> None:
@@ -419,7 +427,10 @@ def report(full: Run, small: Run | None, parses: list[dict], args: argparse.Name
                 f"| {comparison.rows / comparison.seconds:,.0f} | {floor / comparison.seconds:.2f} |"
             )
         ours = rows[1].seconds
+        load = next(s for s in full.steps if s.name == name and s.step == "load_bronze")
+        phases = ", ".join(f"{phase} {seconds:.2f} s" for phase, seconds in load.summary.get("seconds", {}).items())
         out.append("")
+        out.append(f"{name}: load_bronze took the `{load.summary.get('method')}` path; its phases: {phases}.")
         out.append(
             f"{name}: load_bronze reaches **{floor / ours:.2f}** of the floor's throughput (goal ≥ 0.8); the old "
             f"approach is **{rows[3].seconds / ours:.0f}×** (to_sql) and **{rows[4].seconds / ours:.0f}×** "

@@ -16,7 +16,8 @@ import csv
 import io
 import logging
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -107,6 +108,7 @@ class LoadResult:
     rows_loaded: int
     rows_rejected: int
     rows_deleted: int
+    seconds: dict[str, float] = field(default_factory=dict)  # per phase: copy, checks
 
     @property
     def reject_rate(self) -> float:
@@ -118,6 +120,7 @@ class LoadResult:
             "delimiter": self.delimiter,
             "method": self.method,
             "reject_rate": self.reject_rate,
+            "seconds": self.seconds,
         }
 
 
@@ -237,7 +240,9 @@ class BronzeLoader:
                     ).format(sql.Identifier(PARSE_REJECTS))
                 )
                 cursor.execute("savepoint bronze_snapshot")
+                started = time.perf_counter()
                 method, copied = self._copy(cursor, path, fmt, layout, limit)
+                copy_done = time.perf_counter()
                 self._execute(cursor, "load/flag_records.sql", context, binds)
                 self._execute(cursor, "load/record_rejects.sql", context, binds)
                 result = self._count(cursor, path, fmt, method, copied)
@@ -246,6 +251,9 @@ class BronzeLoader:
                 else:
                     self._execute(cursor, "load/apply_flags.sql", context, binds)
             self.connection.commit()
+            result.seconds.update(
+                copy=round(copy_done - started, 3), checks_and_commit=round(time.perf_counter() - copy_done, 3)
+            )
         except BaseException:
             self.connection.rollback()
             raise

@@ -53,15 +53,12 @@ select
         else 'no live legacy row has this id'
     end as reason
 from staging.{{ o.name }}_hubspot_source as source
+-- A join, not "or not exists": the OR would turn it into one scan of bronze per record.
+-- Live legacy ids are unique (the loader rejects duplicates), so no row is repeated.
+left join bronze.{{ o.bronze_table }}_live as live on source.legacy_id = live.legacy_id
 where
     staging.crm_text(source.legacy_id_raw) is not null
-    and (
-        source.legacy_id is null
-        or not exists (
-            select 1 from bronze.{{ o.bronze_table }}_live as live
-            where live.legacy_id = source.legacy_id
-        )
-    );
+    and live.legacy_id is null;
 
 -- 3. Which HubSpot records carry each legacy id.
 create temp table _links on commit drop as

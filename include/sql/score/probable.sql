@@ -52,12 +52,9 @@ select
     {%- endfor %}
 from staging.{{ o.name }}_hubspot_source as hubspot
 cross join settings
-where
-    hubspot.legacy_id is null
-    or not exists (
-        select 1 from bronze.{{ o.bronze_table }}_live as live
-        where live.legacy_id = hubspot.legacy_id
-    );
+-- A join, not "or not exists" (one scan of bronze per record); live legacy ids are unique.
+left join bronze.{{ o.bronze_table }}_live as live on hubspot.legacy_id = live.legacy_id
+where live.legacy_id is null;
 
 -- 3. Words too frequent to tell records apart ("societe", "france") stay out of trigram keys.
 create temp table _common_words on commit drop as

@@ -97,4 +97,10 @@ class BronzeLoadOperator(BaseOperator):
             result.rows_rejected,
             " — see staging.bronze_rejects" if result.rows_rejected else "",
         )
-        return {**counts, "source_file": str(path), "snapshot_date": snapshot.snapshot_date.isoformat()}
+        return {
+            **counts,
+            "source_file": str(path),
+            "snapshot_date": snapshot.snapshot_date.isoformat(),
+            "method": result.method,
+            "seconds": result.seconds,
+        }
