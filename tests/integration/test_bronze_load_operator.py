@@ -42,7 +42,10 @@ def test_a_missing_file_stays_retryable(operator, tmp_path):
 
 def test_success_returns_the_counts_for_xcom(operator, tmp_path):
     (tmp_path / "Bronze_Company.csv").write_text("Comp_CompanyId;Comp_Name;Comp_Deleted\n1;a;\n2;b;1\n")
-    assert operator.execute(CONTEXT) == {
+    returned = operator.execute(CONTEXT)
+    assert set(returned.pop("seconds")) == {"copy", "checks_and_commit"}
+    assert returned.pop("method") == "copy"
+    assert returned == {
         "rows_read": 2,
         "rows_loaded": 2,
         "rows_rejected": 0,
