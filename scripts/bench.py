@@ -292,12 +292,12 @@ def pipeline(sizes: Sizes, side_by_side: bool, old_subset: int, label: str) -> R
                 for task_id in STEPS:
                     measured = _child("--task", name, task_id, json.dumps(params), environment=environment)
                     summary = measured["summary"] if isinstance(measured["summary"], dict) else {}
-                    live = count_rows(uri, f"select count(*) from bronze.{spec.bronze_table}")  # noqa: S608
+                    loaded = count_rows(uri, f"select count(*) from bronze.{spec.bronze_table}")  # noqa: S608
                     rows = {
                         "create_staging": None,
                         "load_bronze": summary.get("rows_read"),
                         "push": summary.get("selected"),
-                    }.get(task_id, live)
+                    }.get(task_id, loaded)
                     step = Step(
                         name,
                         task_id,

@@ -224,7 +224,6 @@ class BronzeLoader:
             "id_column": self.spec.legacy_id_column,
             "delimiter": fmt.delimiter,
         }
-        context = {"object": self.spec.template_params(), "layout": layout}
         try:
             with self.connection.cursor() as cursor:
                 lock_object(cursor, self.spec.name)
@@ -243,13 +242,13 @@ class BronzeLoader:
                 started = time.perf_counter()
                 method, copied = self._copy(cursor, path, fmt, layout, limit)
                 copy_done = time.perf_counter()
-                self._execute(cursor, "load/flag_records.sql", context, binds)
-                self._execute(cursor, "load/record_rejects.sql", context, binds)
+                self._execute(cursor, "load/flag_records.sql", layout, binds)
+                self._execute(cursor, "load/record_rejects.sql", layout, binds)
                 result = self._count(cursor, path, fmt, method, copied)
                 if result.reject_rate > max_reject_rate:
                     self._keep_only_rejects(cursor, snapshot_date)
                 else:
-                    self._execute(cursor, "load/apply_flags.sql", context, binds)
+                    self._execute(cursor, "load/apply_flags.sql", layout, binds)
             self.connection.commit()
             result.seconds.update(
                 copy=round(copy_done - started, 3), checks_and_commit=round(time.perf_counter() - copy_done, 3)
@@ -323,8 +322,7 @@ class BronzeLoader:
         copied = cursor.rowcount
         if counter.lines == copied + 1:
             return copied  # one line per record: _source_line, counted from 2, is right
-        context = {"object": self.spec.template_params(), "layout": layout}
-        numbered = execute_script(cursor, render("load/number_lines.sql", **context))
+        numbered = self._execute(cursor, "load/number_lines.sql", layout)
         return copied if numbered["last_line"] == counter.lines else None
 
     def _copy_records(
@@ -397,6 +395,9 @@ class BronzeLoader:
             rows_deleted=deleted,
         )
 
-    @staticmethod
-    def _execute(cursor: psycopg.Cursor, template: str, context: dict, binds: dict) -> None:
-        execute_script(cursor, render(template, **context), binds)
+    def _execute(
+        self, cursor: psycopg.Cursor, template: str, layout: ColumnLayout, binds: dict | None = None
+    ) -> dict | None:
+        """Render a ``load/`` template for this object and this file's layout, and run it."""
+        context = {"object": self.spec.template_params(), "layout": layout}
+        return execute_script(cursor, render(template, **context), binds)
