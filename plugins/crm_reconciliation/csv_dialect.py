@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 DELIMITERS = (",", ";", "\t", "|")
 _CHUNK = 1 << 20
 _C1_FALLBACK = "crm_reconciliation.cp1252_c1"
+# Python's csv refuses fields over 128 KiB by default; PostgreSQL takes up to 1 GB, and so do we.
+csv.field_size_limit(1 << 30)
+# UTF-8 files in which a few records were written by a Windows-1252 tool (a hand-edited line):
+# the file is UTF-8, those bytes are read as Windows-1252 and the records marked repaired.
+UTF8_REPAIRED = "utf-8+cp1252"
+UTF8_SIG_REPAIRED = "utf-8-sig+cp1252"
+_LOOKS_LIKE_ID = re.compile(r"\s*\d+(?:[.,]0+)?\s*")
 
 
 def _undefined_cp1252_as_c1(error: UnicodeDecodeError) -> tuple[str, int]:
@@ -26,8 +36,8 @@ def _undefined_cp1252_as_c1(error: UnicodeDecodeError) -> tuple[str, int]:
 codecs.register_error(_C1_FALLBACK, _undefined_cp1252_as_c1)
 
 
-def _open_text(path: Path, encoding: str):
-    return path.open(encoding=encoding, errors=_C1_FALLBACK if encoding == "cp1252" else "strict", newline="")
+def _cp1252(data: bytes) -> str:
+    return data.decode("cp1252", errors=_C1_FALLBACK)
 
 
 class BronzeFileError(ValueError):
@@ -50,22 +60,59 @@ class CsvFormat:
     delimiter: str
     header: tuple[str, ...]
 
+    @property
+    def python_encoding(self) -> str:
+        """The codec that reads the file's bytes (repaired UTF-8 reads as UTF-8, bytes aside)."""
+        return self.encoding.removesuffix("+cp1252")
+
+    @property
+    def repairs(self) -> bool:
+        return self.encoding.endswith("+cp1252")
+
+
+def _utf16(head: bytes) -> str | None:
+    """UTF-16 by its BOM, or by the NUL of every other byte that ASCII text has in it."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    sample = head[:512]
+    if len(sample) >= 4 and b"\x00" in sample:
+        even, odd = sample[0::2], sample[1::2]
+        if odd.count(0) > 0.4 * len(odd) and even.count(0) == 0:
+            return "utf-16-le"
+        if even.count(0) > 0.4 * len(even) and odd.count(0) == 0:
+            return "utf-16-be"
+    return None
+
 
 def detect_encoding(path: Path) -> str:
-    """UTF-8 (with or without BOM) when every byte decodes as UTF-8, else Windows-1252."""
+    """UTF-16, UTF-8 (with or without BOM), or Windows-1252, judged from every byte of the file.
+
+    A file whose bytes are valid UTF-8 but for a few is UTF-8 with stray Windows-1252 records
+    (``utf-8+cp1252``): more valid multi-byte UTF-8 characters than invalid bytes. Otherwise a
+    file with any byte UTF-8 cannot read is Windows-1252.
+    """
     with path.open("rb") as handle:
-        head = handle.read(4)
-        if head.startswith(codecs.BOM_UTF8):
-            return "utf-8-sig"
-        handle.seek(0)
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        try:
-            while chunk := handle.read(_CHUNK):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "cp1252"
-    return "utf-8"
+        head = handle.read(4096)
+        utf16 = _utf16(head)
+        if utf16:
+            return utf16
+        bom = head.startswith(codecs.BOM_UTF8)
+        handle.seek(len(codecs.BOM_UTF8) if bom else 0)
+        invalid = multibyte = 0
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        while chunk := handle.read(_CHUNK):
+            text = decoder.decode(chunk)
+            if not chunk.isascii():
+                bad = text.count("\ufffd")
+                invalid += bad
+                multibyte += len(text) - len(text.encode("ascii", "ignore")) - bad
+        tail = decoder.decode(b"", final=True)
+        invalid += tail.count("\ufffd")
+    if not invalid:
+        return "utf-8-sig" if bom else "utf-8"
+    if bom or multibyte >= invalid:
+        return UTF8_SIG_REPAIRED if bom else UTF8_REPAIRED
+    return "cp1252"
 
 
 def detect_delimiter(header_line: str, path: Path | str = "<header>") -> str:
@@ -99,8 +146,7 @@ def sniff(path: Path) -> CsvFormat:
     if not path.is_file():
         raise BronzeFileError(path, "file not found", retryable=True)  # the export may still be on its way
     encoding = detect_encoding(path)
-    with _open_text(path, encoding) as handle:
-        header_line = handle.readline()
+    header_line = next(iter(_Lines(path, CsvFormat(encoding, ",", ()))), "")
     if not header_line.strip():
         raise BronzeFileError(path, "file is empty: expected a header line naming the columns", line=1)
     delimiter = detect_delimiter(header_line, path)
@@ -115,23 +161,150 @@ def sniff(path: Path) -> CsvFormat:
     return CsvFormat(encoding=encoding, delimiter=delimiter, header=names)
 
 
-def iter_records(path: Path, fmt: CsvFormat) -> Iterator[tuple[int, list[str]]]:
-    """Yield ``(first physical line, fields)`` per data record; blank lines are skipped.
+class _Lines:
+    """The file's physical lines as text, with push-back, counting where the reader is.
 
-    Quoted fields may span lines and hold doubled quotes; the line number is where the record
-    starts, as a person opening the file would count it (header = line 1).
+    Lines end at \\n, \\r\\n or a lone \\r, as Python's csv module counts them. Each line is
+    decoded on its own, so a Windows-1252 byte in a UTF-8 file is pinned to its line.
     """
-    with _open_text(path, fmt.encoding) as handle:
-        reader = csv.reader(handle, delimiter=fmt.delimiter, strict=False)
-        previous_end = 0
+
+    def __init__(self, path: Path, fmt: CsvFormat):
+        self.path, self.fmt = path, fmt
+        self.consumed = 0  # lines handed to the csv reader so far
+        self.window: list[str] = []  # the lines of the record being read
+        self.repaired: list[str] = []  # the characters repaired in the window
+        self._pending: deque[str] = deque()
+        self._source = self._read()
+
+    def _read(self) -> Iterator[str]:
+        fmt = self.fmt
+        if fmt.encoding.startswith("utf-16"):
+            with self.path.open(encoding=fmt.encoding, newline="") as handle:
+                yield from handle
+            return
+        decode = _cp1252 if fmt.encoding == "cp1252" else self._decode_utf8
+        with self.path.open("rb") as handle:
+            if handle.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+                handle.seek(0)
+            for raw in handle:
+                if b"\r" in raw[:-2]:  # lone carriage returns end lines too
+                    for piece in re.split(rb"(?<=\r)(?!\n)", raw):
+                        if piece:
+                            yield decode(piece)
+                else:
+                    yield decode(raw)
+
+    def _decode_utf8(self, raw: bytes) -> str:
         try:
-            for fields in reader:
-                start, previous_end = previous_end + 1, reader.line_num
-                if start == 1 or not fields or fields == [""]:
-                    continue
-                yield start, fields
-        except csv.Error as error:
-            raise BronzeFileError(path, f"malformed CSV: {error}", line=reader.line_num) from error
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            if not self.fmt.repairs:
+                raise BronzeFileError(
+                    self.path, f"byte {raw[error.start]:#04x} is not UTF-8", line=self.consumed + 1
+                ) from error
+        text, repaired = "", []
+        while raw:
+            try:
+                text += raw.decode("utf-8")
+                break
+            except UnicodeDecodeError as error:
+                good, bad = raw[: error.start].decode("utf-8"), _cp1252(raw[error.start : error.end])
+                text, raw = text + good + bad, raw[error.end :]
+                repaired.append(bad)
+        self.repaired.extend(repaired)
+        return text
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self._pending.popleft() if self._pending else next(self._source)
+        self.consumed += 1
+        self.window.append(line)
+        return line
+
+    def start_record(self) -> int:
+        """Forget the previous record's lines; the number of the line the next record starts on."""
+        self.window, self.repaired = [], []
+        return self.consumed + 1
+
+    def push_back(self, lines: list[str]) -> None:
+        self._pending.extendleft(reversed(lines))
+        self.consumed -= len(lines)
+
+
+class Record(NamedTuple):
+    """One record of the file: where it starts, its fields, and what is wrong with it, if anything."""
+
+    line: int
+    fields: list[str]
+    reject: str | None = None  # why it cannot be loaded
+    field: str | None = None  # the field the reject or the repair concerns
+    repaired: str | None = None  # what was repaired (it is loaded)
+
+
+def _looks_like_record(line: str, fmt: CsvFormat, id_index: int | None) -> bool:
+    """A line that, read on its own, has the header's field count and an id where the id goes."""
+    parts = line.rstrip("\r\n").split(fmt.delimiter)
+    return len(parts) == len(fmt.header) and (id_index is None or bool(_LOOKS_LIKE_ID.fullmatch(parts[id_index])))
+
+
+def iter_records(path: Path, fmt: CsvFormat, id_column: str | None = None) -> Iterator[Record]:
+    """Yield every data record with the physical line it starts on (header = line 1).
+
+    The rules, which are those of the legacy export: a field is quoted when it starts with a
+    quote, and then holds delimiters, line breaks and doubled quotes; a quote inside an
+    unquoted field is a character of its own (``5" et 7"``). A quoted field that would run on
+    over lines which are records of their own (a stray opening quote) is not allowed to
+    swallow them: its first line is rejected, naming the field, and the lines after it are
+    read as records. Blank lines are skipped.
+    """
+    lines = _Lines(path, fmt)
+    id_index = fmt.header.index(id_column.lower()) if id_column and id_column.lower() in fmt.header else None
+    reader = csv.reader(lines, delimiter=fmt.delimiter, strict=False)
+    lines.start_record()
+    try:
+        next(reader)  # the header
+        while True:
+            start = lines.start_record()
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            if not fields or fields == [""]:
+                continue
+            window = lines.window
+            if len(window) > 1 and any(_looks_like_record(line, fmt, id_index) for line in window[1:]):
+                lines.push_back(window[1:])
+                opened = next((i for i, value in enumerate(fields) if "\n" in value or "\r" in value), None)
+                name = fmt.header[opened] if opened is not None and opened < len(fmt.header) else None
+                first = next(csv.reader([window[0]], delimiter=fmt.delimiter, quoting=csv.QUOTE_NONE))
+                yield Record(
+                    start,
+                    first,
+                    reject="a quote opens a field that never closes on this line, and the lines after it are records "
+                    "of their own: not read as one multi-line field",
+                    field=name,
+                )
+                continue
+            if lines.repaired:
+                yield Record(
+                    start,
+                    fields,
+                    field=_field_holding(fields, fmt, lines.repaired),
+                    repaired="read as Windows-1252 in a UTF-8 file: " + ", ".join(sorted(set(lines.repaired))),
+                )
+            else:
+                yield Record(start, fields)
+    except csv.Error as error:
+        raise BronzeFileError(path, f"malformed CSV: {error}", line=lines.consumed) from error
+
+
+def _field_holding(fields: list[str], fmt: CsvFormat, characters: list[str]) -> str | None:
+    for name, value in zip(fmt.header, fields, strict=False):
+        if any(character in value for character in characters):
+            return name
+    return None
 
 
 def format_record(fields: list[str], delimiter: str) -> str:

@@ -147,11 +147,41 @@ class DealStages(_Strict):
         return self
 
 
+class DeletedFlag(_Strict):
+    """What the values of the legacy soft-delete column mean (compared trimmed, case ignored).
+
+    Sage leaves it empty for live rows and writes 1 (or a date) for deleted ones; exports that
+    write 0/N for live rows are read right by default. A value in neither list, and not a date
+    when dates mean deleted, rejects its row instead of guessing.
+    """
+
+    live: tuple[str, ...] = ("", "0", "n", "no", "non", "false", "f")
+    deleted: tuple[str, ...] = ("1", "-1", "y", "yes", "o", "oui", "true", "t", "x")
+    dates_mean_deleted: bool = True
+
+    @model_validator(mode="after")
+    def _lists_do_not_overlap(self) -> DeletedFlag:
+        both = sorted({v.strip().lower() for v in self.live} & {v.strip().lower() for v in self.deleted})
+        if both:
+            raise ValueError(f"deleted_flag lists these values as both live and deleted: {both}")
+        return self
+
+    def binds(self) -> dict[str, object]:
+        return {
+            "deleted_live": [value.strip().lower() for value in self.live],
+            "deleted_true": [value.strip().lower() for value in self.deleted],
+            "deleted_dates": self.dates_mean_deleted,
+        }
+
+
 class Defaults(_Strict):
     retries: int = Field(2, ge=0, le=10)
     retry_delay_seconds: int = Field(120, ge=1)
     execution_timeout_minutes: int = Field(120, ge=1)
     max_reject_rate: float = Field(0.05, ge=0, le=1)
+    # Share of the previous snapshot's live records (0-1) a new snapshot may drop before
+    # load_bronze refuses it (run param allow_snapshot_drop overrides for one run).
+    max_drop_rate: float = Field(0.25, ge=0, le=1)
     phone_country_code: str = Field("33", pattern=r"^[1-9][0-9]{0,3}$")
     legacy_timezone: str = "UTC"
     matched_min_confidence: float = Field(60, ge=0, le=100)
@@ -175,6 +205,7 @@ class ObjectSpec(_Strict):
     legacy_table: str
     legacy_id_column: str
     deleted_column: str
+    deleted_flag: DeletedFlag = Field(default_factory=DeletedFlag)
     hubspot_table: str
     hubspot_id_column: str = "hs_object_id"
     # The object type in HubSpot's CRM API paths (/crm/v3/objects/<api_object>/batch/update).

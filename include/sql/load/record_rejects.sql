@@ -4,7 +4,7 @@ delete from staging.bronze_rejects
 where object_type = %(object_type)s and snapshot_date = %(snapshot_date)s;
 
 insert into staging.bronze_rejects (
-    object_type, snapshot_date, run_id, source_file, line_number, field, reason, raw_text
+    object_type, snapshot_date, run_id, source_file, line_number, field, reason, raw_text, outcome
 )
 select
     %(object_type)s,
@@ -14,7 +14,8 @@ select
     parse_rejects._line,
     parse_rejects.field,
     parse_rejects.reason,
-    parse_rejects.raw_text
+    parse_rejects.raw_text,
+    parse_rejects.outcome
 from _bronze_parse_rejects as parse_rejects
 
 union all
@@ -25,13 +26,15 @@ select
     %(run_id)s,
     %(source_file)s,
     flags._source_line,
-    %(id_column)s,
+    case when flags.id_problem is null and flags.flag_problem is not null then %(deleted_column)s else %(id_column)s end,
     coalesce(
         flags.id_problem,
+        flags.flag_problem,
         'duplicate id ' || flags.legacy_id || ' (line ' || flags.first_line || ' kept)'
     ),
     array_to_string(array[
-        {%- for column in layout.quoted_columns %}
+        {#- bound_columns: a % in a file's column name must not read as a placeholder #}
+        {%- for column in layout.bound_columns %}
         case
             when bronze_row.{{ column }} is null then ''
             when strpos(bronze_row.{{ column }}, %(delimiter)s) > 0
@@ -40,7 +43,8 @@ select
             else bronze_row.{{ column }}
         end{{ "," if not loop.last }}
         {%- endfor %}
-    ], %(delimiter)s)
+    ], %(delimiter)s),
+    'rejected'
 from bronze.{{ object.bronze_table }} as bronze_row
 inner join _bronze_flags as flags on bronze_row.ctid = flags.row_ctid
 where bronze_row.ctid = any(array(select rejected.row_ctid from _bronze_flags as rejected where rejected.rejected))
