@@ -21,6 +21,7 @@ import io
 import logging
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -29,7 +30,15 @@ from typing import IO, TYPE_CHECKING
 import psycopg
 from psycopg import sql
 
-from crm_reconciliation.csv_dialect import BronzeFileError, CsvFormat, Record, format_record, iter_records, sniff
+from crm_reconciliation.csv_dialect import (
+    BronzeFileError,
+    CsvFormat,
+    Record,
+    export_totals,
+    format_record,
+    iter_records,
+    sniff,
+)
 from crm_reconciliation.locks import lock_object
 from crm_reconciliation.sql_templates import execute_script, render
 
@@ -220,18 +229,6 @@ class _ByteScan:
         return self.terminators + (self._last not in (b"", b"\n", b"\r"))
 
 
-def export_totals(path: Path, fmt: CsvFormat, id_column: str | None) -> tuple[int, int, int] | None:
-    """Records, characters and quotes of the file as the export's rules read it; None when a
-    record is malformed or repaired (then only the record-by-record path can load it)."""
-    records = characters = quotes = 0
-    for record in iter_records(path, fmt, id_column):
-        if record.reject or record.repaired:
-            return None
-        joined = "".join(record.fields)
-        records, characters, quotes = records + 1, characters + len(joined), quotes + joined.count('"')
-    return records, characters, quotes
-
-
 class BronzeLoader:
     """Load ``Bronze_<Table>.csv`` of one object type into its bronze table."""
 
@@ -420,28 +417,31 @@ class BronzeLoader:
             delimiter=sql.Literal(fmt.delimiter),
             encoding=sql.Literal(POSTGRES_ENCODINGS[fmt.encoding]),
         )
-        scan = _ByteScan()
-        with path.open("rb") as handle, cursor.copy(statement) as copy:
-            while chunk := handle.read(READ_CHUNK_BYTES):
-                scan.feed(chunk)
-                copy.write(chunk)
-        copied = cursor.rowcount
-        if scan.quotes == 0:
-            if scan.lines == copied + 1:
-                return copied  # no quote: a record is a line, _source_line (counted from 2) is right
-            log.info("%s has blank lines: reading it record by record to number lines as Python does", path)
-            return None
-        expected = export_totals(path, fmt, self.spec.legacy_id_column)
-        found = tuple(
-            self._execute(cursor, "load/copy_totals.sql", layout)[key] for key in ("records", "chars", "quotes")
-        )
-        if expected != found:
+        scan, totals = _ByteScan(), None
+        # A file with quotes is read by Python too, in a thread beside the COPY (which waits on
+        # the server most of the time), from the first chunk that holds a quote.
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            with path.open("rb") as handle, cursor.copy(statement) as copy:
+                while chunk := handle.read(READ_CHUNK_BYTES):
+                    scan.feed(chunk)
+                    if totals is None and scan.quotes:
+                        totals = reader.submit(export_totals, path, fmt, self.spec.legacy_id_column)
+                    copy.write(chunk)
+            copied = cursor.rowcount
+            if totals is None:
+                if scan.lines == copied + 1:
+                    return copied  # no quote: a record is a line, _source_line (counted from 2) is right
+                log.info("%s has blank lines: reading it record by record to number lines as Python does", path)
+                return None
+            found = self._execute(cursor, "load/copy_totals.sql", layout)
+            expected = totals.result()
+        if expected != (found["records"], found["chars"], found["quotes"]):
             log.warning(
                 "COPY read %s differently from the export's CSV rules (records, characters, quotes: COPY %s, "
                 "export %s; a bare quote in an unquoted field, or a malformed record): reading it record by record",
                 path,
-                found,
-                expected or "a malformed or repaired record",
+                (found["records"], found["chars"], found["quotes"]),
+                expected or "a malformed record",
             )
             return None
         if scan.lines == copied + 1:

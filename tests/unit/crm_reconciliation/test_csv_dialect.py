@@ -9,6 +9,7 @@ from crm_reconciliation.csv_dialect import (
     BronzeFileError,
     detect_delimiter,
     detect_encoding,
+    export_totals,
     format_record,
     iter_records,
     normalise_column,
@@ -99,3 +100,46 @@ def test_format_record_round_trips_through_csv():
     fields = ["12", 'Dupont "le grand"', "a;b", "ligne 1\nligne 2", ""]
     text = format_record(fields, ";")
     assert next(csv.reader(io.StringIO(text), delimiter=";")) == fields
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        ("id,name\n1,Raphaël\n".encode("utf-16"), "utf-16"),
+        ("id,name\n1,Raphaël\n".encode("utf-16-le"), "utf-16-le"),
+        ("id,name\n1,Raphaël\n".encode("utf-16-be"), "utf-16-be"),
+        ("id,name\n1,Raphaël\n2,Zoë\n".encode() + "3,Noël\n".encode("cp1252"), "utf-8+cp1252"),
+        (b"\xef\xbb\xbfid,name\n1,No\xebl\n", "utf-8-sig+cp1252"),
+    ],
+    ids=["utf16-bom", "utf16-le", "utf16-be", "utf8-with-a-cp1252-record", "utf8-bom-with-a-bad-byte"],
+)
+def test_detect_encoding_utf16_and_repairable_utf8(tmp_path, payload, expected):
+    path = tmp_path / "f.csv"
+    path.write_bytes(payload)
+    assert detect_encoding(path) == expected
+
+
+TRICKY = [
+    b'id,name,city\n1,Tubes 5" et 7",Lyon\n2,"Dupont ""le grand""",Paris\n',
+    b'id,name,city\n1,"Bonjour,\r\nle devis\r\nCordialement",Lyon\n\n2,b,c\n',
+    b'id;name;city\r1;a;b\r2;"x;y";z\r',
+]
+
+
+@pytest.mark.parametrize("payload", TRICKY, ids=["bare-quotes", "multi-line-and-blank", "cr-semicolon"])
+def test_export_totals_follow_the_record_reader(tmp_path, payload):
+    path = tmp_path / "f.csv"
+    path.write_bytes(payload)
+    fmt = sniff(path)
+    records = [record.fields for record in iter_records(path, fmt, "id")]
+    joined = ["".join(fields) for fields in records]
+    expected = (len(records), sum(map(len, joined)), sum(value.count('"') for value in joined))
+    assert export_totals(path, fmt, "id") == expected
+
+
+def test_export_totals_refuse_a_file_the_record_reader_rejects_a_line_of(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_bytes(b'id,name,city\n1,"Garage,Annecy\n2,Martin,Lyon\n3,Petit,Nice\n')
+    fmt = sniff(path)
+    assert [record.reject is not None for record in iter_records(path, fmt, "id")] == [True, False, False]
+    assert export_totals(path, fmt, "id") is None
