@@ -65,6 +65,10 @@ create table if not exists staging.bronze_rejects (
     rejected_at timestamptz not null default now()
 );
 
+-- 'rejected': not loaded; 'repaired': loaded, with what was repaired as the reason.
+alter table staging.bronze_rejects
+add column if not exists outcome text not null default 'rejected' check (outcome in ('rejected', 'repaired'));
+
 -- The push ledger: one row per payload per attempt's outcome. A payload (record + properties,
 -- hashed) recorded 'sent' is never sent again; 'in_flight' marks a send whose answer was not
 -- recorded yet (a killed run): the next run reads HubSpot back before sending it again.
@@ -159,8 +163,22 @@ create table if not exists staging.{{ params.object.staging_table }} (
     last_updated timestamptz not null default now()
 );
 
+-- A hash index: the HubSpot id comes from the mirror, and a value over btree's ~2,700-byte row
+-- limit must not fail the reconcile step. A btree of an earlier layout is replaced.
+do $ddl$
+begin
+    if exists (
+        select 1 from pg_indexes
+        where schemaname = 'staging' and indexname = '{{ params.object.staging_table }}_hubspot_idx'
+            and indexdef not like '%USING hash%'
+    ) then
+        drop index staging.{{ params.object.staging_table }}_hubspot_idx;
+    end if;
+end
+$ddl$;
+
 create index if not exists {{ params.object.staging_table }}_hubspot_idx
-on staging.{{ params.object.staging_table }} ({{ params.object.hubspot_key }});
+on staging.{{ params.object.staging_table }} using hash ({{ params.object.hubspot_key }});
 
 create index if not exists {{ params.object.staging_table }}_status_idx
 on staging.{{ params.object.staging_table }} (reconciliation_status);

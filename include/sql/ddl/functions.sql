@@ -47,7 +47,9 @@ end
 $fn$;
 
 -- A number written '12 500,50', '12500.5', '1.250.000,5', '12,500.50' or '1.25e+06'; NULL when
--- the text is not a number. A lone comma is a decimal comma (French exports).
+-- the text is not a number, or not one numeric can hold ('1e999999', 200,000 digits): at most
+-- 1,000 characters and a three-digit exponent, checked before the cast so it never errors.
+-- A lone comma is a decimal comma (French exports).
 create or replace function staging.crm_number(value text) returns numeric
 language plpgsql immutable parallel safe
 as $fn$
@@ -55,7 +57,8 @@ declare
     v text := regexp_replace(staging.crm_text(value), E'[\\s\u00a0\u202f'']', '', 'g');
 begin
     return case
-        when v ~ '^[-+]?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$' then v::numeric
+        when length(v) > 1000 then null
+        when v ~ '^[-+]?[0-9]+(\.[0-9]+)?([eE][-+]?0*[0-9]{1,3})?$' then v::numeric
         when v ~ '^[-+]?[0-9]+,[0-9]+$' then replace(v, ',', '.')::numeric
         when v ~ '^[-+]?[0-9]{1,3}(\.[0-9]{3})+(,[0-9]+)?$' then replace(replace(v, '.', ''), ',', '.')::numeric
         when v ~ '^[-+]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$' then replace(v, ',', '')::numeric
@@ -67,17 +70,24 @@ create or replace function staging.crm_number_text(value numeric) returns text
 language sql immutable parallel safe
 as $fn$ select trim_scale(value)::text $fn$;
 
+-- Plain arithmetic (no make_date): an impossible date (2019-02-30, month 13) is false, never an error.
 create or replace function staging.crm_valid_date(y integer, m integer, d integer) returns boolean
 language sql immutable parallel safe
 as $fn$
-    select y between 1 and 9999 and m between 1 and 12
-       and d between 1 and extract(day from make_date(y, m, 1) + interval '1 month' - interval '1 day')
+    select y between 1 and 9999 and m between 1 and 12 and d between 1 and case
+        when m = 2 and (y % 4 = 0 and y % 100 <> 0 or y % 400 = 0) then 29
+        when m = 2 then 28
+        when m in (4, 6, 9, 11) then 30
+        else 31
+    end
 $fn$;
 
 -- A moment from SQL Server / ISO text ('2019-03-14 09:30:00.000', '2019-03-14T09:30:00Z'),
 -- French dates ('14/03/2019 09:30') or epoch milliseconds (HubSpot). Text without an offset
--- is read in time zone tz. NULL when unparsable, never an error. Fields are cut by position
--- once a capture-free pattern has matched: capturing regular expressions cost ~100 µs a call.
+-- is read in time zone tz. NULL when unparsable, never an error: impossible dates (2019-02-30,
+-- 14/13/2019), years beyond 9999 and offsets beyond ±14:59 (+25:00, +99:99) are NULL, checked
+-- before any cast. Fields are cut by position once a capture-free pattern has matched:
+-- capturing regular expressions cost ~100 µs a call.
 create or replace function staging.crm_timestamp(value text, tz text) returns timestamptz
 language plpgsql stable parallel safe
 as $fn$
@@ -90,8 +100,10 @@ declare
     mi integer := 0;
     ss numeric := 0;
     zoned boolean := false;
+    tzh integer := 0;
+    tzm integer := 0;
 begin
-    if v is null then
+    if v is null or length(v) > 64 then
         return null;
     elsif v ~ '^[0-9]{10,14}$' then
         return to_timestamp(v::bigint / 1000.0);
@@ -127,6 +139,19 @@ begin
         return null;
     end if;
     if zoned then
+        -- The offset: Z, ±HH:MM, ±HHMM or ±HH.
+        if right(v, 6) ~ '^[-+][0-9]{2}:[0-9]{2}$' then
+            tzh := substr(right(v, 6), 2, 2);
+            tzm := right(v, 2);
+        elsif right(v, 5) ~ '^[-+][0-9]{4}$' then
+            tzh := substr(right(v, 5), 2, 2);
+            tzm := right(v, 2);
+        elsif right(v, 1) <> 'Z' then
+            tzh := right(v, 2);
+        end if;
+        if tzh > 14 or tzm > 59 then
+            return null;
+        end if;
         return v::timestamptz;
     end if;
     return make_timestamptz(y, m, d, hh, mi, ss::double precision, tz);
@@ -141,6 +166,40 @@ as $fn$ select to_char(value at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
 create or replace function staging.crm_iso_date(value timestamptz) returns text
 language sql immutable parallel safe
 as $fn$ select to_char(value at time zone 'UTC', 'YYYY-MM-DD') $fn$;
+
+-- How a mirror column is read as text, whatever type the sync tool gave it: a SQL expression
+-- for dynamic SQL (format's %s), NULL when there is no such column (no type). json and jsonb
+-- values unquoted ('"5001"' and '5001' both read 5001), numbers without trailing zeros
+-- (5001.0 reads 5001), anything else cast to text.
+create or replace function staging.crm_mirror_text(column_name text, data_type text) returns text
+language sql immutable parallel safe
+as $fn$
+    select case
+        when data_type is null then null
+        when data_type in ('json', 'jsonb') then format('(%I #>> ''{}'')', column_name)
+        when data_type in ('numeric', 'real', 'double precision')
+            then format('staging.crm_number_text(%I::numeric)', column_name)
+        else format('%I::text', column_name)
+    end
+$fn$;
+
+-- A mirror's record id as text: as crm_mirror_text, and a JSON number such as 5001.0 as 5001.
+create or replace function staging.crm_mirror_id(column_name text, data_type text) returns text
+language sql immutable parallel safe
+as $fn$
+    select case
+        when data_type in ('json', 'jsonb') then format(
+            'coalesce(staging.crm_legacy_id(%1$s)::text, %1$s)', staging.crm_mirror_text(column_name, data_type)
+        )
+        else staging.crm_mirror_text(column_name, data_type)
+    end
+$fn$;
+
+-- A value to block or index on: NULL when longer than 256 characters, so that a pasted e-mail
+-- body in a HubSpot field blocks nothing instead of exceeding btree's ~2,700-byte row limit.
+create or replace function staging.crm_key(value text) returns text
+language sql immutable parallel safe
+as $fn$ select case when length(value) <= 256 then value end $fn$;
 
 -- A legacy id as a number: '123', '123.0', ' 123' are the same id; '' and 'abc' are none.
 create or replace function staging.crm_legacy_id(value text) returns bigint

@@ -6,42 +6,80 @@
 
 -- 1. The mirror as this object sees it: one row per HubSpot record, its id, its legacy id
 --    normalised ('123', '123.0', ' 123' alike; anything else NULL), every mapped property as
---    text (NULL where the mirror has no such column). Mirrors name the key hs_object_id or id.
+--    text (NULL where the mirror has no such column). Mirrors name the key hs_object_id or id,
+--    and type columns as they like: text, integer, numeric (5001.0) or json ("5001") all read
+--    alike (staging.crm_mirror_text).
 drop view if exists staging.{{ o.name }}_hubspot_source cascade;
 
 do $source$
 declare
-    mirror_columns text[];
+    mirror_types jsonb;
     id_column text;
+    legacy_id_text text;
     property_list text;
 begin
-    select array_agg(column_name::text) into mirror_columns
+    select jsonb_object_agg(column_name::text, data_type::text) into mirror_types
     from information_schema.columns
     where table_schema = 'hubspot' and table_name = '{{ o.hubspot_table }}';
-    if mirror_columns is null then
+    if mirror_types is null then
         raise exception 'the HubSpot mirror has no table hubspot.{{ o.hubspot_table }}'
             using hint = 'Point the hubspot_postgres connection at the database the sync tool writes to.';
     end if;
     id_column := case
-        when '{{ o.hubspot_id_column }}' = any(mirror_columns) then '{{ o.hubspot_id_column }}'
-        when 'id' = any(mirror_columns) then 'id'
+        when mirror_types ? '{{ o.hubspot_id_column }}' then '{{ o.hubspot_id_column }}'
+        when mirror_types ? 'id' then 'id'
     end;
-    if id_column is null or not '{{ o.legacy_id_property }}' = any(mirror_columns) then
+    if id_column is null or not mirror_types ? '{{ o.legacy_id_property }}' then
         raise exception 'hubspot.{{ o.hubspot_table }} lacks its record id ({{ o.hubspot_id_column }} or id) or {{ o.legacy_id_property }}';
     end if;
+    legacy_id_text := staging.crm_mirror_text('{{ o.legacy_id_property }}', mirror_types ->> '{{ o.legacy_id_property }}');
     select string_agg(
-        case when property = any(mirror_columns) then format('%I::text as %I', property, property)
-             else format('null::text as %I', property) end,
+        format('%s as %I', coalesce(staging.crm_mirror_text(property, mirror_types ->> property), 'null::text'), property),
         ', '
     ) into property_list
     from unnest(array[{% for m in o.mappings %}'{{ m.property }}'{{ ", " if not loop.last }}{% endfor %}]) as property;
     execute format(
-        'create view staging.{{ o.name }}_hubspot_source as select %I::text as hubspot_id, '
-        'staging.crm_legacy_id(%I::text) as legacy_id, %I::text as legacy_id_raw, %s from hubspot.{{ o.hubspot_table }}',
-        id_column, '{{ o.legacy_id_property }}', '{{ o.legacy_id_property }}', property_list
+        'create view staging.{{ o.name }}_hubspot_source as select %s as hubspot_id, '
+        'staging.crm_legacy_id(%s) as legacy_id, %s as legacy_id_raw, %s from hubspot.{{ o.hubspot_table }}',
+        staging.crm_mirror_id(id_column, mirror_types ->> id_column), legacy_id_text, legacy_id_text, property_list
     );
 end
 $source$;
+
+-- 1b. Legacy ids the mirror holds but that are no id ('abc', 'C-12'): counted and sampled for the
+--     step log. When they are most of the non-empty ones, the column does not hold legacy ids
+--     as this reads them (a sync mapping gone wrong): the step stops rather than call every
+--     legacy row new.
+create temp table _unreadable_legacy_ids on commit drop as
+select
+    count(*) filter (where staging.crm_text(source.legacy_id_raw) is not null) as non_empty,
+    count(*) filter (where staging.crm_text(source.legacy_id_raw) is not null and source.legacy_id is null)
+        as unreadable,
+    array(
+        select distinct left(bad.legacy_id_raw, 100)
+        from staging.{{ o.name }}_hubspot_source as bad
+        where staging.crm_text(bad.legacy_id_raw) is not null and bad.legacy_id is null
+        order by 1
+        limit 5
+    ) as sample
+from staging.{{ o.name }}_hubspot_source as source;
+
+do $unreadable$
+declare
+    found record;
+begin
+    select * into found from _unreadable_legacy_ids;
+    if found.unreadable * 2 > found.non_empty then
+        raise exception
+            'hubspot.{{ o.hubspot_table }}.{{ o.legacy_id_property }}: % of the % non-empty legacy ids are unreadable, e.g. %',
+            found.unreadable, found.non_empty,
+            (select string_agg(quote_literal(value), ', ') from unnest(found.sample) as value)
+            using hint = 'A legacy id reads as a whole number (''123'', '' 123'', ''123.0'', 123 or "123" in JSON). '
+                || 'Check what the sync tool writes into {{ o.legacy_id_property }} before reconciling: '
+                || 'with these ids nearly every legacy row would be new.';
+    end if;
+end
+$unreadable$;
 
 -- 2. HubSpot records that carry a legacy id no live legacy row has, or one that is unreadable.
 create view staging.{{ o.name }}_orphans as
@@ -60,11 +98,14 @@ where
     staging.crm_text(source.legacy_id_raw) is not null
     and live.legacy_id is null;
 
--- 3. Which HubSpot records carry each legacy id.
+-- 3. Which HubSpot records carry each legacy id: how many, and the first ten (shortest id
+--    first). The list is capped so that a mirror where a million records carry one id costs
+--    what a million distinct ids cost: later steps read the count, never the whole list.
 create temp table _links on commit drop as
 select
     legacy_id,
-    array_agg(hubspot_id order by length(hubspot_id), hubspot_id) as hubspot_ids
+    count(*) as link_count,
+    (array_agg(hubspot_id order by length(hubspot_id), hubspot_id))[1:10] as hubspot_ids
 from staging.{{ o.name }}_hubspot_source
 where legacy_id is not null
 group by legacy_id;
@@ -72,16 +113,36 @@ group by legacy_id;
 create index on _links (legacy_id);
 
 -- 4. Legacy ids of other objects resolve to HubSpot ids through those objects' mirrors, when
---    exactly one HubSpot record carries the id.
+--    exactly one HubSpot record carries the id. Their columns are read as in step 1.
 {% for m in o.mappings if m.reference %}
-create temp table ref_{{ m.property }}_ids on commit drop as
-select
-    staging.crm_legacy_id({{ m.reference.legacy_id_property }}::text) as legacy_id,
-    min({{ m.reference.hubspot_id_column }}::text) as hubspot_id
-from hubspot.{{ m.reference.hubspot_table }}
-where staging.crm_legacy_id({{ m.reference.legacy_id_property }}::text) is not null
-group by 1
-having count(*) = 1;
+do $reference$
+declare
+    mirror_types jsonb;
+    id_column text;
+    legacy_id_text text;
+begin
+    select jsonb_object_agg(column_name::text, data_type::text) into mirror_types
+    from information_schema.columns
+    where table_schema = 'hubspot' and table_name = '{{ m.reference.hubspot_table }}';
+    id_column := case
+        when mirror_types ? '{{ m.reference.hubspot_id_column }}' then '{{ m.reference.hubspot_id_column }}'
+        when mirror_types ? 'id' then 'id'
+    end;
+    if id_column is null or not mirror_types ? '{{ m.reference.legacy_id_property }}' then
+        raise exception '{{ m.property }} refers to {{ m.reference.name }}, but hubspot.{{ m.reference.hubspot_table }} is missing or lacks its record id ({{ m.reference.hubspot_id_column }} or id) or {{ m.reference.legacy_id_property }}';
+    end if;
+    legacy_id_text := staging.crm_mirror_text(
+        '{{ m.reference.legacy_id_property }}', mirror_types ->> '{{ m.reference.legacy_id_property }}'
+    );
+    execute format(
+        'create temp table ref_{{ m.property }}_ids on commit drop as '
+        'select staging.crm_legacy_id(%s) as legacy_id, min(%s) as hubspot_id '
+        'from hubspot.{{ m.reference.hubspot_table }} where staging.crm_legacy_id(%s) is not null '
+        'group by 1 having count(*) = 1',
+        legacy_id_text, staging.crm_mirror_id(id_column, mirror_types ->> id_column), legacy_id_text
+    );
+end
+$reference$;
 
 create index on ref_{{ m.property }}_ids (legacy_id);
 {% endfor %}
@@ -170,7 +231,7 @@ linked as (
     select
         legacy.*,
         links.hubspot_ids,
-        coalesce(cardinality(links.hubspot_ids), 0) as link_count,
+        coalesce(links.link_count, 0) as link_count,
         array_remove(array[
             {%- for m in o.mappings if m.can_reject %}
             {{ problem(m, "legacy.s_" ~ m.property, "legacy.v_" ~ m.property) | indent(12) }}{{ "," if not loop.last }}
@@ -206,7 +267,7 @@ select
     {{ hubspot_json(o.mappings, "has_twin") | indent(4) }},
     {{ field_diffs_json(o.mappings, "has_twin") | indent(4) }},
     {{ updates_json(o.mappings, "has_twin") | indent(4) }},
-    '{}'::jsonb,
+    case when link_count > 1 then jsonb_build_object('hubspot_records', link_count) else '{}'::jsonb end,
     case
         when cardinality(problems) > 0 then 'rejected'
         when link_count > 1 then 'conflict'
@@ -218,7 +279,9 @@ select
         when cardinality(problems) > 0 then 'Unusable legacy row: ' || array_to_string(problems, '; ') || '.'
         when link_count > 1 then
             'Legacy id ' || legacy_id || ' is on ' || link_count || ' HubSpot records ('
-            || array_to_string(hubspot_ids, ', ') || '): never pushed automatically.'
+            || array_to_string(hubspot_ids, ', ')
+            || case when link_count > cardinality(hubspot_ids) then ' and ' || (link_count - cardinality(hubspot_ids)) || ' more' else '' end
+            || '): never pushed automatically.'
         when link_count = 1 then 'Linked by {{ o.legacy_id_property }} to HubSpot ' || hubspot_ids[1] || '.'
         else 'No HubSpot record carries {{ o.legacy_id_property }} ' || legacy_id || '.'
     end
@@ -261,5 +324,7 @@ select jsonb_build_object(
         select coalesce(sum((select count(*) from jsonb_object_keys(properties_to_update))), 0)
         from staging.{{ o.staging_table }}
     ),
-    'orphans', (select count(*) from staging.{{ o.name }}_orphans)
+    'orphans', (select count(*) from staging.{{ o.name }}_orphans),
+    'unreadable_legacy_ids', (select unreadable from _unreadable_legacy_ids),
+    'unreadable_sample', (select to_jsonb(sample) from _unreadable_legacy_ids)
 ) as summary

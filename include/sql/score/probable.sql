@@ -17,18 +17,20 @@
 {%- endif -%}
 {%- endmacro -%}
 
+{#- A blocking key; NULL (blocks nothing) when longer than 256 characters (staging.crm_key), so
+    that a 20,000-character pasted value neither breaks an index nor makes a trigram search slow. -#}
 {%- macro block_key(prefix, key) -%}
 {%- if key.kind == "trigram" -%}
-staging.crm_fold_name(concat_ws(' '{% for p in key.properties %}, {{ prefix }}p_{{ p }}{% endfor %}))
+staging.crm_key(staging.crm_fold_name(concat_ws(' '{% for p in key.properties %}, {{ prefix }}p_{{ p }}{% endfor %})))
 {%- elif key.kind == "local_part" -%}
-nullif(split_part(lower({{ prefix }}p_{{ key.properties[0] }}), '@', 1), '')
+staging.crm_key(nullif(split_part(lower({{ prefix }}p_{{ key.properties[0] }}), '@', 1), ''))
 {%- else -%}
-case when {% for p in key.properties %}{{ prefix }}p_{{ p }} is not null{{ " and " if not loop.last }}{% endfor %} then
+staging.crm_key(case when {% for p in key.properties %}{{ prefix }}p_{{ p }} is not null{{ " and " if not loop.last }}{% endfor %} then
     {%- for p in key.properties %}
     {% if key.kind == "prefix" and loop.last %}left(staging.crm_fold_name({{ prefix }}p_{{ p }}), {{ key.length }})
     {%- else %}lower({{ prefix }}p_{{ p }}){% endif %}{{ " || '|' ||" if not loop.last }}
     {%- endfor %}
-end
+end)
 {%- endif -%}
 {%- endmacro -%}
 
@@ -91,18 +93,31 @@ from _{{ side }}_named as named;
 {%- endfor %}
 
 {%- for key in mm.blocking %}
-{%- if key.kind == "trigram" %}
 
-create index on _hubspot_pool using gin (b{{ loop.index }} gin_trgm_ops);
-{%- else %}
-
--- A key value shared by too many HubSpot records (a switchboard number) blocks nothing.
+-- A key value shared by too many HubSpot records (a switchboard number, a million copies of one
+-- record) blocks nothing.
 create temp table _crowded_b{{ loop.index }} on commit drop as
 select b{{ loop.index }} as key
 from _hubspot_pool
 where b{{ loop.index }} is not null
 group by b{{ loop.index }}
 having count(*) > (%(matching)s::jsonb ->> 'max_block_size')::integer;
+{%- if key.kind == "trigram" %}
+
+-- Similar names are found through an index, not by equality: crowded names stay out of it, else
+-- every legacy name like them would pair with the whole crowd. A table of its own (no NULLs,
+-- no crowd) also gives the planner true statistics for the similarity join.
+create temp table _trigram_b{{ loop.index }} on commit drop as
+select pool.hubspot_id, pool.b{{ loop.index }} as key
+from _hubspot_pool as pool
+where
+    pool.b{{ loop.index }} is not null
+    and pool.b{{ loop.index }} not in (select crowded.key from _crowded_b{{ loop.index }} as crowded);
+
+create index on _trigram_b{{ loop.index }} using gin (key gin_trgm_ops);
+
+analyze _trigram_b{{ loop.index }};
+{%- else %}
 
 create index on _hubspot_pool (b{{ loop.index }});
 {%- endif %}
@@ -122,12 +137,13 @@ from (
     {%- set b = "b" ~ loop.index %}
     select legacy.legacy_id, hubspot.hubspot_id
     from _legacy_pool as legacy
-    inner join _hubspot_pool as hubspot
     {%- if key.kind == "trigram" %}
+    inner join _trigram_{{ b }} as hubspot
         on
-            hubspot.{{ b }} %% legacy.{{ b }}
-            and similarity(hubspot.{{ b }}, legacy.{{ b }}) >= (%(matching)s::jsonb ->> 'trigram_threshold')::real
+            hubspot.key %% legacy.{{ b }}
+            and similarity(hubspot.key, legacy.{{ b }}) >= (%(matching)s::jsonb ->> 'trigram_threshold')::real
     {%- else %}
+    inner join _hubspot_pool as hubspot
         on hubspot.{{ b }} = legacy.{{ b }}
     where legacy.{{ b }} not in (select crowded.key from _crowded_{{ b }} as crowded)
     {%- endif %}
@@ -276,9 +292,15 @@ where top.position = 1 and top.confidence - top.next_confidence < margin.points;
 --    one), tied records and their candidates left out.
 create temp table _assigned (
     legacy_id bigint primary key,
-    hubspot_id text unique,
+    hubspot_id text not null,
     confidence numeric
 ) on commit drop;
+
+-- A HubSpot id is a mirror value, of any length: unique on its hash, looked up by a hash index
+-- (a btree on the id itself fails on a value over ~2,700 bytes).
+create unique index on _assigned (md5(hubspot_id));
+
+create index on _assigned using hash (hubspot_id);
 
 do $assign$
 declare
