@@ -64,6 +64,13 @@ def run_params() -> dict[str, Param]:
             description="workflow: the workflow API (connection workflow_api); hubspot: HubSpot's CRM "
             "batch API (connection hubspot_api).",
         ),
+        "allow_snapshot_drop": Param(
+            False,
+            type="boolean",
+            title="Allow a shrinking snapshot",
+            description="When on, load_bronze replaces the previous snapshot even when the new one drops more "
+            "than max_drop_rate (include/config/objects.yaml) of its live records; leave off for the nightly run.",
+        ),
     }
 
 
@@ -102,7 +109,7 @@ def build_dag(registry: Registry, name: str) -> DAG:
             "params": {"object": registry.template_params(name)},
             "parameters": registry.sql_parameters(name),
         }
-        chain(
+        steps = [
             SqlScriptOperator(task_id="create_staging", sql="ddl/create_staging.sql", **sql_step),
             BronzeLoadOperator(
                 task_id="load_bronze",
@@ -113,7 +120,15 @@ def build_dag(registry: Registry, name: str) -> DAG:
             SqlScriptOperator(task_id="reconcile", sql="reconcile/reconcile.sql", **sql_step),
             SqlScriptOperator(task_id="score", sql=["score/score.sql", "score/probable.sql"], **sql_step),
             PushOperator(task_id="push", object_type=spec.name, conn_id=CONN_ID),
-            # A report also after a failure upstream: it shows what the tables hold and why.
-            ReportOperator(task_id="report", object_type=spec.name, conn_id=CONN_ID, trigger_rule="all_done"),
+        ]
+        # A report also after a failure upstream (it shows what the tables hold and why); it then
+        # fails, so that a run whose steps failed is a failed run.
+        report = ReportOperator(
+            task_id="report",
+            object_type=spec.name,
+            steps=[step.task_id for step in steps],
+            conn_id=CONN_ID,
+            trigger_rule="all_done",
         )
+        chain(*steps, report)
     return dag

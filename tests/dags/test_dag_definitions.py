@@ -43,7 +43,18 @@ def test_contract_shape(dagbag, dag_id):
     assert dag.catchup is False
     assert dag.max_active_runs == 1
     assert dag.schedule == default_registry().get(dag_id.removeprefix("crm_reconcile_")).schedule
-    assert set(dag.params) == {"bronze_dir", "limit", "dry_run", "min_confidence", "push_target"}
+    assert set(dag.params) == {
+        "bronze_dir",
+        "limit",
+        "dry_run",
+        "min_confidence",
+        "push_target",
+        "allow_snapshot_drop",
+    }
+    report = dag.get_task("report")
+    assert report.trigger_rule == "all_done"  # it runs after a failure too, and then fails the run
+    assert report.steps == ["create_staging", "load_bronze", "reconcile", "score", "push"]
+    assert dag.get_task("load_bronze").allow_snapshot_drop == "{{ params.allow_snapshot_drop }}"
     assert dag.get_task("score").downstream_task_ids == {"push"}
     for task in dag.tasks:
         assert task.conn_id == "hubspot_postgres"
@@ -69,12 +80,20 @@ def test_param_defaults_serve_the_nightly_run(dagbag):
         "dry_run": False,
         "min_confidence": 90,
         "push_target": "workflow",
+        "allow_snapshot_drop": False,
     }
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("limit", 0), ("limit", "ten"), ("min_confidence", 101), ("push_target", "ftp"), ("dry_run", "yes")],
+    [
+        ("limit", 0),
+        ("limit", "ten"),
+        ("min_confidence", 101),
+        ("push_target", "ftp"),
+        ("dry_run", "yes"),
+        ("allow_snapshot_drop", "yes"),
+    ],
 )
 def test_invalid_params_are_refused(dagbag, name, value):
     params = copy.deepcopy(dagbag.dags["crm_reconcile_companies"].params)

@@ -53,3 +53,32 @@ def test_success_returns_the_counts_for_xcom(operator, tmp_path):
         "source_file": str(tmp_path / "Bronze_Company.csv"),
         "snapshot_date": "2026-04-02",
     }
+
+
+def _shrink(operator, tmp_path, db):
+    """Load four live companies, then an export holding one of them."""
+    (tmp_path / "Bronze_Company.csv").write_text("Comp_CompanyId;Comp_Name;Comp_Deleted\n1;a;\n2;b;\n3;c;\n4;d;\n")
+    operator.execute(CONTEXT)
+    (tmp_path / "Bronze_Company.csv").write_text("Comp_CompanyId;Comp_Name;Comp_Deleted\n1;a;\n")
+
+
+def test_a_shrinking_snapshot_is_refused_and_logged(operator, tmp_path, db):
+    _shrink(operator, tmp_path, db)
+    with pytest.raises(AirflowFailException, match="allow_snapshot_drop"):
+        operator.execute({**CONTEXT, "run_id": "shrinking"})
+    assert db.execute("select count(*) from bronze.company").fetchone()[0] == 4  # the previous snapshot kept
+    outcome, message = db.execute(
+        "select outcome, message from staging.reconciliation_log where run_id = 'shrinking'"
+    ).fetchone()
+    assert outcome == "failed"
+    assert "max_drop_rate" in message
+
+
+def test_allow_snapshot_drop_lets_one_run_through(operator, tmp_path, db, capfd):
+    _shrink(operator, tmp_path, db)
+    operator.allow_snapshot_drop = True  # as the param renders it
+    assert operator.execute({**CONTEXT, "run_id": "allowed"})["rows_loaded"] == 1
+    assert "allow_snapshot_drop is on" in "".join(capfd.readouterr())  # the task log (structlog) writes there
+    assert db.execute("select outcome from staging.reconciliation_log where run_id = 'allowed'").fetchone() == (
+        "success",
+    )

@@ -1,4 +1,5 @@
-{#- Everything the report of one object shows, as one JSON document. -#}
+{#- Everything the report of one object shows, as one JSON document. It reads only tables that
+    create_staging makes, so that a run which failed before reconcile still gets its report. -#}
 {%- set o = params.object -%}
 {%- from "macros/summary.sql" import status_counts -%}
 select jsonb_build_object(
@@ -41,12 +42,16 @@ select jsonb_build_object(
     'rejects', (
         select coalesce(jsonb_agg(row_to_json(reasons)), '[]'::jsonb)
         from (
-            select regexp_replace(reason, '''.*''', '''…''') as reason, count(*) as rows, min(line_number) as first_line
+            select
+                outcome,
+                regexp_replace(reason, '''.*''', '''…''') as reason,
+                count(*) as rows,
+                min(line_number) as first_line
             from staging.bronze_rejects
             where object_type = %(object_type)s
                 and snapshot_date = (select max(snapshot_date) from staging.bronze_rejects where object_type = %(object_type)s)
-            group by 1
-            order by 2 desc
+            group by 1, 2
+            order by 1 desc, 3 desc
         ) as reasons
     ),
     'unusable', (
@@ -60,5 +65,20 @@ select jsonb_build_object(
             group by outcome
         ) as outcomes
     ),
-    'orphans', (select count(*) from staging.{{ o.name }}_orphans)
+    'steps', (
+        select coalesce(jsonb_agg(jsonb_build_object(
+            'step', step,
+            'outcome', outcome,
+            'message', message,
+            'finished_at', to_char(finished_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'),
+            'seconds', round(extract(epoch from finished_at - started_at)::numeric, 1)
+        ) order by started_at, step), '[]'::jsonb)
+        from staging.reconciliation_log
+        where object_type = %(object_type)s and run_id = %(run_id)s
+    ),
+    -- Counted by this run's reconcile (the orphans view is its own); null when it did not run.
+    'orphans', (
+        select (details ->> 'orphans')::bigint from staging.reconciliation_log
+        where object_type = %(object_type)s and run_id = %(run_id)s and step = 'reconcile'
+    )
 ) as report

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 from airflow.providers.postgres.hooks.postgres import PostgresHook
@@ -27,6 +32,42 @@ on conflict (object_type, run_id, step) do update set
     details = excluded.details, outcome = excluded.outcome, message = excluded.message,
     started_at = excluded.started_at, finished_at = excluded.finished_at
 """
+
+
+log = logging.getLogger(__name__)
+MESSAGE_MAX_CHARS = 1000
+_SECRETS = (
+    (re.compile(r"(://[^/:@\s]+):[^@\s]*@"), r"\1:***@"),  # user:password@ of a URI
+    (re.compile(r"(?i)\b(bearer\s+)[^\s,;]+"), r"\1***"),
+    (re.compile(r"(?i)\b(password|passwd|token|secret|api_?key)(\s*[=:]\s*)('[^']*'|\"[^\"]*\"|[^\s,;]+)"), r"\1\2***"),
+)
+
+
+def failure_message(error: BaseException) -> str:
+    """The error's first line, bounded, credentials masked: log rows are read by many, kept for months."""
+    text = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
+    if not text or (type(error).__module__ == "builtins" and not isinstance(error, (ValueError, RuntimeError))):
+        text = f"{type(error).__name__}: {text}".rstrip(": ")  # KeyError('x') says little without its name
+    hint = getattr(getattr(error, "diag", None), "message_hint", None)  # PostgreSQL's own advice
+    if hint:
+        text = f"{text} — {hint.splitlines()[0]}"
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text if len(text) <= MESSAGE_MAX_CHARS else text[: MESSAGE_MAX_CHARS - 1] + "…"
+
+
+@dataclass
+class StepRecord:
+    """What one step of one run will log, filled in as the step learns it (source, counts, summary)."""
+
+    object_type: str
+    run_id: str
+    step: str
+    values: dict[str, Any] = field(default_factory=dict)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def record(self, **values: Any) -> None:
+        self.values.update(values)
 
 
 class WarehouseHook(PostgresHook):
@@ -84,3 +125,35 @@ class WarehouseHook(PostgresHook):
         }
         with self.get_conn() as connection, connection.cursor() as cursor:
             cursor.execute(STEP_LOG_UPSERT, values)
+
+    @contextmanager
+    def step(self, *, object_type: str, run_id: str, step: str, **values: Any) -> Iterator[StepRecord]:
+        """Log a step's outcome whatever happens: 'success' with what it recorded, or 'failed' with the error.
+
+        A failure that cannot be logged (the database is down, or has no staging schema yet) is
+        still the step's own error: a warning is logged and that error raised, never the logging's.
+        """
+        record = StepRecord(object_type, run_id, step, dict(values))
+        try:
+            yield record
+        except BaseException as error:
+            try:
+                self.log_step(**self._step_values(record), outcome="failed", message=failure_message(error))
+            except Exception as logging_error:
+                log.warning(
+                    "Could not record the failure of %s in staging.reconciliation_log: %s",
+                    step,
+                    failure_message(logging_error),
+                )
+            raise
+        self.log_step(**self._step_values(record), outcome="success")
+
+    @staticmethod
+    def _step_values(record: StepRecord) -> dict[str, Any]:
+        return {
+            "object_type": record.object_type,
+            "run_id": record.run_id,
+            "step": record.step,
+            "started_at": record.started_at,
+            **record.values,
+        }

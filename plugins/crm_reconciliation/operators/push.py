@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -68,55 +67,43 @@ class PushOperator(BaseOperator):
         from crm_reconciliation.registry import default_registry
         from crm_reconciliation.sql_templates import render
 
-        if self.push_target not in self.target_conn_ids:
-            raise ValueError(f"push_target must be one of {sorted(self.target_conn_ids)}, not {self.push_target!r}")
-        registry = default_registry()
-        spec, settings = registry.get(self.object_type), registry.defaults
-        params = {"object": registry.template_params(self.object_type)}
-        target_conn_id = self.target_conn_ids[self.push_target]
-        binds = {
-            "object_type": spec.name,
-            "run_id": context["run_id"],
-            "target": self.push_target,
-            "min_confidence": float(self.min_confidence),
-            "push_probable": settings.push_probable,
-        }
         warehouse = WarehouseHook(postgres_conn_id=self.conn_id)
-        started_at = datetime.now(UTC)
-        reason = "the dry_run param is on" if self.dry_run in (True, "True", "true") else None
-        if reason is None and self._connection_missing(target_conn_id):
-            reason = f"connection {target_conn_id!r} is not defined"
-        if reason:
-            summary = warehouse.run_script(render("push/dry_run.sql", params=params), binds) or {}
-            self.log.warning(
-                "DRY RUN (%s): %d payloads for %s recorded in staging.push_log with outcome 'dry_run'; nothing sent.",
-                reason,
-                summary.get("dry_run", 0),
-                spec.name,
-            )
-            warehouse.log_step(
-                object_type=spec.name,
-                run_id=context["run_id"],
-                step=self.task_id,
-                started_at=started_at,
-                outcome="success",
-                details={**summary, "reason": reason},
-            )
-            return summary
-        summary = self._push(warehouse, spec, settings, target_conn_id, params, binds)
-        failed = summary["outcomes"].get("failed", 0)
-        warehouse.log_step(
-            object_type=spec.name,
-            run_id=context["run_id"],
-            step=self.task_id,
-            started_at=started_at,
-            outcome="failed" if failed else "success",
-            rows_read=summary["selected"],
-            details=summary,
-            message=f"{failed} payloads could not be sent; a retry resends only those" if failed else None,
-        )
-        if failed:
-            raise RuntimeError(f"{failed} payloads could not be sent (see staging.push_log); retrying resumes there")
+        with warehouse.step(object_type=self.object_type, run_id=context["run_id"], step=self.task_id) as step:
+            if self.push_target not in self.target_conn_ids:
+                raise ValueError(f"push_target must be one of {sorted(self.target_conn_ids)}, not {self.push_target!r}")
+            registry = default_registry()
+            spec, settings = registry.get(self.object_type), registry.defaults
+            params = {"object": registry.template_params(self.object_type)}
+            target_conn_id = self.target_conn_ids[self.push_target]
+            binds = {
+                "object_type": spec.name,
+                "run_id": context["run_id"],
+                "target": self.push_target,
+                "min_confidence": float(self.min_confidence),
+                "push_probable": settings.push_probable,
+            }
+            reason = "the dry_run param is on" if self.dry_run in (True, "True", "true") else None
+            if reason is None and self._connection_missing(target_conn_id):
+                reason = f"connection {target_conn_id!r} is not defined"
+            if reason:
+                sql = render("push/dry_run.sql", params=params)
+                summary = warehouse.run_script(sql, binds, lock=spec.name) or {}
+                self.log.warning(
+                    "DRY RUN (%s): %d payloads for %s recorded in staging.push_log with outcome 'dry_run'; "
+                    "nothing sent.",
+                    reason,
+                    summary.get("dry_run", 0),
+                    spec.name,
+                )
+                step.record(details={**summary, "reason": reason})
+                return summary
+            summary = self._push(warehouse, spec, settings, target_conn_id, params, binds)
+            step.record(rows_read=summary["selected"], details=summary)
+            failed = summary["outcomes"].get("failed", 0)
+            if failed:
+                raise RuntimeError(
+                    f"{failed} payloads could not be sent (see staging.push_log); a retry resends only those"
+                )
         return summary
 
     def _push(self, warehouse, spec, settings, target_conn_id, params, binds) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator
@@ -16,7 +15,7 @@ class SqlScriptOperator(BaseOperator):
     UI's Rendered Template tab and with ``airflow tasks render``. Values are bound, never
     rendered: ``parameters`` plus ``run_id``. ``sql`` may list several files, run in order in
     the same transaction. A script ending with a SELECT of one JSON object (its summary) has
-    it logged, kept in ``staging.reconciliation_log`` and returned.
+    it logged, kept in ``staging.reconciliation_log`` and returned; a failure is logged there too.
     """
 
     template_fields: Sequence[str] = ("sql",)
@@ -45,22 +44,17 @@ class SqlScriptOperator(BaseOperator):
         from crm_reconciliation.hooks.warehouse import WarehouseHook
 
         hook = WarehouseHook(postgres_conn_id=self.conn_id)
-        started_at = datetime.now(UTC)
-        try:
-            summary = hook.run_script(self.sql, {**self.parameters, "run_id": context["run_id"]}, lock=self.object_type)
-        except errors.Error as error:
-            hint = error.diag.message_hint
-            self.log.error(
-                "%s failed: %s%s", self.task_id, error.diag.message_primary or error, f" — {hint}" if hint else ""
-            )
-            raise
-        hook.log_step(
-            object_type=self.object_type,
-            run_id=context["run_id"],
-            step=self.task_id,
-            started_at=started_at,
-            outcome="success",
-            details=summary if isinstance(summary, dict) else None,
-        )
+        with hook.step(object_type=self.object_type, run_id=context["run_id"], step=self.task_id) as step:
+            try:
+                summary = hook.run_script(
+                    self.sql, {**self.parameters, "run_id": context["run_id"]}, lock=self.object_type
+                )
+            except errors.Error as error:
+                hint = error.diag.message_hint
+                self.log.error(
+                    "%s failed: %s%s", self.task_id, error.diag.message_primary or error, f" — {hint}" if hint else ""
+                )
+                raise
+            step.record(details=summary if isinstance(summary, dict) else None)
         self.log.info("%s done for %s%s", self.task_id, self.object_type, f": {summary}" if summary else "")
         return summary

@@ -17,7 +17,7 @@ REPORT = {
         }
     ],
     "probable": [],
-    "rejects": [{"reason": "empty id", "rows": 2, "first_line": 14}],
+    "rejects": [{"outcome": "rejected", "reason": "empty id", "rows": 2, "first_line": 14}],
     "unusable": 0,
     "push": {"dry_run": 2},
     "orphans": 1,
