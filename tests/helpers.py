@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -33,11 +34,22 @@ def create_staging(connection: psycopg.Connection, spec: ObjectSpec) -> None:
     run_step(connection, "ddl/create_staging.sql", spec)
 
 
-def run_reconcile_and_score(connection: psycopg.Connection, spec: ObjectSpec) -> dict:
+def run_steps(
+    connection: psycopg.Connection, templates: Sequence[str], spec: ObjectSpec, run_id: str = "test_run"
+) -> Any:
+    """Several step files in one transaction, as a task with a list of ``sql`` files runs them."""
+    scripts = [render(template, params={"object": object_params(spec)}) for template in templates]
+    binds = {**registry_with(spec).sql_parameters(spec.name), "run_id": run_id}
+    with connection.transaction(), connection.cursor() as cursor:
+        return execute_script(cursor, scripts, binds)
+
+
+def run_reconcile_and_score(connection: psycopg.Connection, spec: ObjectSpec, run_id: str = "test_run") -> dict:
     """The DAG's reconcile and score tasks, in order; returns the score task's summary."""
-    run_step(connection, "reconcile/reconcile.sql", spec)
-    summary = run_step(connection, "score/score.sql", spec)
-    return {**summary, **run_step(connection, "score/probable.sql", spec)}
+    from crm_reconciliation.dag_factory import SCORE_SCRIPTS
+
+    run_step(connection, "reconcile/reconcile.sql", spec, run_id)
+    return run_steps(connection, SCORE_SCRIPTS, spec, run_id)
 
 
 def insert_rows(connection: psycopg.Connection, table: str, rows: list[dict]) -> None:

@@ -20,6 +20,15 @@ from crm_reconciliation.paths import DEFAULT_BRONZE_DIR, SQL_DIR
 from crm_reconciliation.registry import Registry
 
 CONN_ID = "hubspot_postgres"
+# The score step, one named SQL output per file, in one transaction: the pairs the model scores,
+# their comparison vectors, the parameters learned from them, the scores, the probable twins.
+SCORE_SCRIPTS = (
+    "score/pairs.sql",
+    "score/compare.sql",
+    "score/parameters.sql",
+    "score/score.sql",
+    "score/probable.sql",
+)
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -118,7 +127,8 @@ def build_dag(registry: Registry, name: str) -> DAG:
                 conn_id=CONN_ID,
             ),
             SqlScriptOperator(task_id="reconcile", sql="reconcile/reconcile.sql", **sql_step),
-            SqlScriptOperator(task_id="score", sql=["score/score.sql", "score/probable.sql"], **sql_step),
+            # A copy: Airflow renders a list of templates in place.
+            SqlScriptOperator(task_id="score", sql=list(SCORE_SCRIPTS), **sql_step),
             PushOperator(task_id="push", object_type=spec.name, conn_id=CONN_ID),
         ]
         # A report also after a failure upstream (it shows what the tables hold and why); it then

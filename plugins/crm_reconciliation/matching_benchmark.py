@@ -308,6 +308,7 @@ def run(connection: psycopg.Connection, name: str, data: Labelled) -> dict[int, 
     return each legacy id's (status, HubSpot id)."""
     from psycopg import sql
 
+    from crm_reconciliation.dag_factory import SCORE_SCRIPTS
     from crm_reconciliation.registry import default_registry
     from crm_reconciliation.sql_templates import execute_script, render
 
@@ -315,9 +316,9 @@ def run(connection: psycopg.Connection, name: str, data: Labelled) -> dict[int, 
     params = {"object": registry.template_params(name)}
     binds = {**registry.sql_parameters(name), "run_id": "matching_benchmark"}
 
-    def script(template: str) -> None:
+    def script(*templates: str) -> None:
         with connection.transaction(), connection.cursor() as cursor:
-            execute_script(cursor, render(template, params=params), binds)
+            execute_script(cursor, [render(template, params=params) for template in templates], binds)
 
     for schema in ("bronze", "staging", "hubspot"):
         connection.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
@@ -338,8 +339,8 @@ def run(connection: psycopg.Connection, name: str, data: Labelled) -> dict[int, 
     columns = sorted({key for row in data.legacy for key in row})
     _copy_rows(connection, sql.Identifier("bronze", BRONZE[name]), columns, data.legacy)
     connection.commit()
-    for template in ("reconcile/reconcile.sql", "score/score.sql", "score/probable.sql"):
-        script(template)
+    script("reconcile/reconcile.sql")
+    script(*SCORE_SCRIPTS)
     spec = registry.get(name)
     query = sql.SQL("select {}, reconciliation_status, {} from {}").format(
         sql.Identifier(spec.legacy_key), sql.Identifier(spec.hubspot_key), sql.Identifier("staging", spec.staging_table)

@@ -34,7 +34,7 @@ TRANSFORMS = (
 )
 
 
-COMPARATORS = ("name", "text", "folded", "exact", "email", "number", "date", "datetime")
+COMPARATORS = ("name", "text", "folded", "exact", "email", "number", "date", "datetime", "legacy_id")
 # A reference transform resolves a legacy id of another object to that object's HubSpot id.
 REFERENCES = {"company_ref": "companies", "contact_ref": "contacts", "deal_ref": "deals"}
 
@@ -63,12 +63,105 @@ class Mapping(_Strict):
     _check_names = field_validator("source", "property")(_identifier)
 
 
-class IdentityField(_Strict):
-    """A property whose agreement says "same entity", and how much it counts."""
+class Level(_Strict):
+    """One level of a comparison (as in Splink): when it applies, and its m and u.
 
-    property: str
+    ``exact``: the values agree once normalised by the comparison's kind; ``similar``: their
+    similarity (0-1, by kind) is at least ``threshold``; ``else``: any other pair of values;
+    ``agree``/``disagree``: the legacy-id comparison. A pair with a value missing on either side
+    hits the implicit null level, which weighs nothing. ``m`` is the share of true matches at
+    this level, ``u`` the share of random pairs: the configured values start the learning and
+    are the fallback when it fails.
+    """
+
+    level: Literal["exact", "similar", "else", "agree", "disagree"]
+    threshold: float | None = Field(None, gt=0, lt=1)
+    m: float = Field(gt=0, lt=1)
+    u: float = Field(gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _threshold_for_similar(self) -> Level:
+        if (self.level == "similar") != (self.threshold is not None):
+            raise ValueError("a 'similar' level needs a threshold, and only it takes one")
+        return self
+
+    @property
+    def label(self) -> str:
+        return f"similar >= {self.threshold:g}" if self.level == "similar" else self.level
+
+
+class Comparison(_Strict):
+    """One comparison of a record pair: over one or more properties (read as one text), its kind,
+    its levels from strongest to weakest, and whether exact agreement weighs by how rare the
+    value is (term frequency: agreeing on a rare surname says more than on "Martin")."""
+
+    name: str
     compare: Literal[COMPARATORS]  # type: ignore[valid-type]
-    weight: float = Field(gt=0)
+    properties: tuple[str, ...] = ()
+    levels: tuple[Level, ...] = Field(min_length=2)
+    term_frequency: bool = False
+
+    _check_name = field_validator("name")(_identifier)
+
+    @field_validator("name")
+    @classmethod
+    def _not_prior(cls, value: str) -> str:
+        if value == "prior":
+            raise ValueError("'prior' names the model's prior, not a comparison")
+        return value
+
+    @model_validator(mode="after")
+    def _levels_fit_the_kind(self) -> Comparison:
+        kinds = [level.level for level in self.levels]
+        if self.compare == "legacy_id":
+            if kinds != ["agree", "disagree"] or self.properties:
+                raise ValueError(f"comparison {self.name!r}: legacy_id takes levels agree, disagree and no properties")
+        else:
+            if not self.properties:
+                raise ValueError(f"comparison {self.name!r} compares no property")
+            if kinds[0] != "exact" or kinds.count("exact") != 1 or kinds[-1] != "else" or kinds.count("else") != 1:
+                raise ValueError(f"comparison {self.name!r}: levels are exact, then similar ones, then one 'else'")
+            thresholds = [level.threshold for level in self.levels if level.level == "similar"]
+            if thresholds != sorted(thresholds, reverse=True):
+                raise ValueError(f"comparison {self.name!r}: similar levels go from the highest threshold down")
+        for side in ("m", "u"):
+            total = sum(getattr(level, side) for level in self.levels)
+            if abs(total - 1) > 0.01:
+                raise ValueError(f"comparison {self.name!r}: the levels' {side} add up to {total:g}, not 1")
+        if self.term_frequency and self.compare == "legacy_id":
+            raise ValueError(f"comparison {self.name!r}: term_frequency is for value comparisons")
+        return self
+
+
+class Model(_Strict):
+    """The one match model of an object: every candidate pair (linked by the legacy id or found by
+    blocking) is scored by it; ``match_confidence`` = 100 × the posterior match probability."""
+
+    comparisons: tuple[Comparison, ...] = Field(min_length=1)
+    # The share of candidate pairs that are true matches, before comparing them (learned by EM).
+    prior: float = Field(0.05, gt=0, lt=1)
+    # An id link at or above this confidence is matched, below it a conflict.
+    match_threshold: float = Field(50, ge=0, le=100)
+    # Random record pairs drawn to estimate u (each side sampled, deterministically).
+    u_sample_pairs: int = Field(250_000, ge=10_000)
+    # The chance that a legacy id sits on the wrong HubSpot record (a sync or data-entry error):
+    # u of the legacy id's agreement is this times the chance that two random records share an id.
+    id_error_rate: float = Field(0.001, gt=0, lt=1)
+    em_max_iterations: int = Field(100, ge=0, le=1000)
+    em_tolerance: float = Field(1e-4, gt=0)
+    # A comparison whose learned m makes agreement weaker than configured by more than this
+    # factor (or evidence against) keeps its configured m: EM followed a blocking artefact.
+    max_m_drift: float = Field(0.5, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> Model:
+        names = [comparison.name for comparison in self.comparisons]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"model names these comparisons twice: {repeated}")
+        if sum(comparison.compare == "legacy_id" for comparison in self.comparisons) > 1:
+            raise ValueError("model has more than one legacy_id comparison")
+        return self
 
 
 class BlockingKey(_Strict):
@@ -85,40 +178,15 @@ class BlockingKey(_Strict):
     length: int = Field(4, ge=1, le=20)
 
 
-class MatchField(_Strict):
-    """A compared field of a candidate pair: one property, or several read as one text.
-
-    Fellegi-Sunter: ``m`` is the chance that the field agrees when the records are the same
-    entity, ``u`` the chance that it agrees by coincidence. Agreement adds log2(m/u) to the
-    pair's log-odds, disagreement adds log2((1-m)/(1-u)), partial agreement in between; a field
-    empty on either side adds nothing.
-    """
-
-    properties: tuple[str, ...] = Field(min_length=1)
-    compare: Literal[COMPARATORS]  # type: ignore[valid-type]
-    m: float = Field(gt=0, lt=1)
-    u: float = Field(gt=0, lt=1)
-
-    @model_validator(mode="after")
-    def _m_above_u(self) -> MatchField:
-        if self.m <= self.u:
-            raise ValueError(f"matching field {list(self.properties)}: m ({self.m}) must exceed u ({self.u})")
-        return self
-
-
 class Matching(_Strict):
     """Similarity matching of legacy records no HubSpot record links by id."""
 
     blocking: tuple[BlockingKey, ...] = Field(min_length=1)
-    fields: tuple[MatchField, ...] = Field(min_length=1)
-    # Log-odds (base 2) that a blocked pair is a match before any field is compared.
-    prior_log_odds: float = -10
-    # Name/text similarity at or below this counts as disagreement (different names share words).
-    similarity_floor: float = Field(0.5, ge=0, lt=1)
     # A candidate at or above this confidence (0-100) is the probable twin.
     probable_min_confidence: float = Field(80, ge=0, le=100)
-    # Two candidates closer than this are a tie: reported, never picked.
-    tie_margin: float = Field(3, ge=0, le=100)
+    # Two candidates whose match weights differ by less than this many bits (3: one is less than
+    # 8 times as likely as the other) are a tie: reported, never picked.
+    tie_margin: float = Field(3, ge=0, le=60)
     trigram_threshold: float = Field(0.5, gt=0, le=1)
     # Exact keys shared by more HubSpot records than this (a switchboard number) block nothing.
     max_block_size: int = Field(50, ge=1)
@@ -184,8 +252,6 @@ class Defaults(_Strict):
     max_drop_rate: float = Field(0.25, ge=0, le=1)
     phone_country_code: str = Field("33", pattern=r"^[1-9][0-9]{0,3}$")
     legacy_timezone: str = "UTC"
-    matched_min_confidence: float = Field(60, ge=0, le=100)
-    id_only_confidence: float = Field(50, ge=0, le=100)
     # Push: HubSpot batch size (at most 100), the client-side rolling rate limit, and whether
     # probable twins at or above min_confidence may be pushed (matched rows always may).
     push_batch_size: int = Field(100, ge=1, le=100)
@@ -214,7 +280,9 @@ class ObjectSpec(_Strict):
     column_aliases: dict[str, str] = Field(default_factory=dict)
     extra_columns: tuple[str, ...] = ()
     mappings: tuple[Mapping, ...]
-    identity: tuple[IdentityField, ...] = ()
+    model: Model
+    # A legacy row with none of these properties is unusable (rejected); others may be empty.
+    usable_when_any: tuple[str, ...] = ()
     matching: Matching | None = None
     deal_stages: DealStages | None = None
 
@@ -252,10 +320,10 @@ class ObjectSpec(_Strict):
         duplicated = sorted({p for p in properties if properties.count(p) > 1})
         if duplicated:
             raise ValueError(f"object {self.name!r} maps these properties twice: {duplicated}")
-        used = {field.property for field in self.identity}
+        used = {p for comparison in self.model.comparisons for p in comparison.properties}
+        used |= set(self.usable_when_any)
         if self.matching:
             used |= {p for key in self.matching.blocking for p in key.properties}
-            used |= {p for field in self.matching.fields for p in field.properties}
         unmapped = sorted(used - set(properties))
         if unmapped:
             raise ValueError(f"object {self.name!r} compares properties that are not mapped: {unmapped}")
@@ -320,15 +388,27 @@ class ObjectSpec(_Strict):
             "legacy_id_property": self.legacy_id_property,
             "status_column": self.deal_stages.status_column.lower() if self.deal_stages else None,
             "status_column_name": self.deal_stages.status_column if self.deal_stages else None,
-            "identity": [{"property": field.property, "compare": field.compare} for field in self.identity],
+            "usable_when_any": list(self.usable_when_any),
+            "model": {
+                "comparisons": [
+                    {
+                        "name": comparison.name,
+                        "compare": comparison.compare,
+                        "properties": list(comparison.properties),
+                        "term_frequency": comparison.term_frequency,
+                        "levels": [{"level": level.level, "label": level.label} for level in comparison.levels],
+                    }
+                    for comparison in self.model.comparisons
+                ],
+                "properties": sorted({p for c in self.model.comparisons for p in c.properties}),
+            },
             "matching": {
                 "blocking": [
                     {**key.model_dump(), "properties": list(key.properties)} for key in self.matching.blocking
                 ],
-                "fields": [{"properties": list(f.properties), "compare": f.compare} for f in self.matching.fields],
                 "properties": sorted(
                     {p for key in self.matching.blocking for p in key.properties}
-                    | {p for field in self.matching.fields for p in field.properties}
+                    | {p for c in self.model.comparisons for p in c.properties}
                 ),
             }
             if self.matching
@@ -394,20 +474,24 @@ class Registry(_Strict):
         spec = self.get(name)
         stages = spec.deal_stages
         return {
+            "object_type": spec.name,
             "settings": json.dumps(self.defaults.model_dump()),
-            "weights": json.dumps({field.property: field.weight for field in spec.identity}),
-            "deal_stages": json.dumps(stages.stages if stages else {}),
-            "deal_outcomes": json.dumps(stages.outcomes if stages else {}),
-            "matching": json.dumps(
+            "model": json.dumps(
                 {
-                    **spec.matching.model_dump(exclude={"blocking", "fields"}),
-                    "fields": {
-                        f"f{index}": {"m": field.m, "u": field.u} for index, field in enumerate(spec.matching.fields, 1)
+                    **spec.model.model_dump(exclude={"comparisons"}),
+                    # Thresholds are bound too, never pasted: comparison → its levels' start values.
+                    "levels": {
+                        comparison.name: [
+                            {"label": level.label, "threshold": level.threshold, "m": level.m, "u": level.u}
+                            for level in comparison.levels
+                        ]
+                        for comparison in spec.model.comparisons
                     },
                 }
-                if spec.matching
-                else {}
             ),
+            "deal_stages": json.dumps(stages.stages if stages else {}),
+            "deal_outcomes": json.dumps(stages.outcomes if stages else {}),
+            "matching": json.dumps(spec.matching.model_dump(exclude={"blocking"}) if spec.matching else {}),
         }
 
     def get(self, name: str) -> ObjectSpec:

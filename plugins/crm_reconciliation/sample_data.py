@@ -455,8 +455,8 @@ def _contacts(state: _State, count: int, style: str) -> Iterator[tuple[dict, lis
             "Pers_UpdatedDate": _legacy_date(created, style),
             "Pers_Deleted": "",
         }
-        if fate == "unusable":
-            row["Pers_LastName"] = ""
+        if fate == "unusable":  # neither a name nor an e-mail: nothing to reconcile it by
+            row["Pers_FirstName"] = row["Pers_LastName"] = row["Pers_EmailAddress"] = ""
         hubspot = {
             "firstname": first,
             "lastname": last,

@@ -9,7 +9,7 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.exceptions import ParamValidationError
 
-from crm_reconciliation.dag_factory import build_dag
+from crm_reconciliation.dag_factory import SCORE_SCRIPTS, build_dag
 from crm_reconciliation.paths import PROJECT_ROOT
 from crm_reconciliation.registry import default_registry
 from crm_reconciliation.sql_templates import render
@@ -125,7 +125,7 @@ def test_airflow_renders_the_sql_as_the_helpers_do(dagbag, dag_id, task_id):
     templates = {
         "create_staging": ["ddl/create_staging.sql"],
         "reconcile": ["reconcile/reconcile.sql"],
-        "score": ["score/score.sql", "score/probable.sql"],
+        "score": list(SCORE_SCRIPTS),
     }[task_id]
     params = {"object": default_registry().template_params(name)}
     assert [text.strip() for text in rendered] == [render(template, params=params).strip() for template in templates]

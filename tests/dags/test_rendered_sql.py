@@ -22,7 +22,7 @@ def test_airflow_tasks_render_shows_the_reconcile_sql(airflow_db):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     rendered = result.stdout
-    assert "insert into staging.deals_reconciliation" in rendered
+    assert "merge into staging.deals_reconciliation" in rendered
     assert "left join _deal_stages as stage" in rendered
     assert "%(deal_stages)s::jsonb" in rendered  # the stage map is bound, not pasted
     assert "85103752" not in rendered

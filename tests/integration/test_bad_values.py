@@ -163,7 +163,7 @@ def test_twenty_thousand_characters_break_no_step(bounded):
     result = rows(db)
     assert result[1]["hubspot_company_id"] == long_id
     assert result[1]["reconciliation_status"] in ("matched", "conflict")
-    assert result[1]["score_components"]["domain"]["agreement"] == 0
+    assert result[1]["score_components"]["comparisons"]["domain"]["level"] == "else"
     assert result[2]["reconciliation_status"] == "probable"
     assert result[2]["hubspot_company_id"] == "202"
     # Too long to block on: the enormous legacy values pair with nothing, and are not an error.
@@ -279,7 +279,7 @@ def test_unclaimed_records_of_a_typed_mirror_are_probable_twins(bounded):
     row = rows(db)[1]
     assert row["reconciliation_status"] == "probable"
     assert row["hubspot_company_id"] == "9001"
-    assert row["score_components"]["fields"]["domain"]["hubspot"] == "acme.fr"
+    assert row["score_components"]["comparisons"]["domain"]["hubspot"] == "acme.fr"
 
 
 # 4. Unreadable legacy ids are counted and named; when they are most, reconcile stops.

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from crm_reconciliation import matching_benchmark
+from crm_reconciliation.dag_factory import SCORE_SCRIPTS
 from crm_reconciliation.registry import default_registry
-from tests.helpers import create_mirror, create_staging, insert_rows, run_reconcile_and_score, run_step
+from tests.helpers import create_mirror, create_staging, insert_rows, run_reconcile_and_score, run_steps
 
 pytestmark = pytest.mark.integration
 
@@ -111,10 +112,14 @@ def test_probable_twin_with_explained_score_and_diff(db):
     assert row["reconciliation_status"] == "probable"
     assert row["hubspot_company_id"] == "101"
     assert row["match_confidence"] > 99
-    fields = row["score_components"]["fields"]
-    assert fields["name"]["agreement"] == 1
-    assert fields["domain"]["log_odds"] > 0
-    assert "Probable twin: HubSpot 101 (confidence 100): name 100% (+9.9), domain 100% (+6.4)" in row["notes"]
+    parts = row["score_components"]["comparisons"]
+    assert parts["name"]["level"] == "exact"  # folded: case, accents and the legal form ignored
+    assert parts["domain"]["level"] == "exact"
+    assert parts["domain"]["weight"] > 0
+    assert parts["legacy_id"]["level"] == "null"  # the twin carries no legacy id
+    assert row["score_components"]["rules"]  # which blocking rules found the pair
+    assert "Probable twin: HubSpot 101 (confidence 100): match weight +" in row["notes"]
+    assert "name exact +" in row["notes"]
     assert row["properties_to_update"]["industry"] == "Aerospace"
     assert "icalps_company_id" not in row["properties_to_update"]  # linking is off by default
 
@@ -152,8 +157,9 @@ def test_near_ties_are_reported_not_picked(db):
     )
     assert result[1]["reconciliation_status"] == "conflict"
     assert result[1]["hubspot_company_id"] is None
-    assert "Tie: HubSpot 101 (confidence " in result[1]["notes"]
-    assert "HubSpot 102" in result[1]["notes"]
+    assert "Tie: HubSpot " in result[1]["notes"]
+    assert "HubSpot 101 (confidence" in result[1]["notes"]
+    assert "HubSpot 102 (confidence" in result[1]["notes"]
     for key in (2, 3):  # two legacy records, one HubSpot record: neither gets it
         assert result[key]["reconciliation_status"] == "conflict"
         assert "HubSpot 103 is as likely the twin of legacy 2" in result[key]["notes"]
@@ -201,8 +207,7 @@ def test_linking_setting(db, auto_link, minimum, linked):
 def test_rerunning_score_gives_the_same_rows(db):
     scenario(db, *PAIR)
     first = outcome(db)
-    run_step(db, "score/score.sql", COMPANIES)
-    run_step(db, "score/probable.sql", COMPANIES)
+    run_steps(db, SCORE_SCRIPTS, COMPANIES)
     assert outcome(db) == first
 
 

@@ -124,7 +124,9 @@ def test_every_status_with_its_reason(scenario):
 
     assert [result[key]["hubspot_company_id"] for key in (1, 2, 3)] == ["101", "102", "103"]
     assert result[1]["match_confidence"] == 100
-    assert "name 100%, domain 100%, phone 100%, city 100%" in result[1]["notes"]
+    assert "legacy_id agree" in result[1]["notes"]
+    for agreeing in ("name exact", "domain exact", "phone exact", "city exact"):
+        assert agreeing in result[1]["notes"]
 
     assert result[4]["hubspot_company_id"] is None
     assert result[4]["candidate_hubspot_ids"] == ["104", "204"]
@@ -169,8 +171,9 @@ def test_an_empty_legacy_value_never_clears_hubspot(scenario):
         "hubspot": "Grenoble",
         "action": "kept: the legacy value is empty",
     }
-    # City is an identity field: empty on one side, it is left out of the score.
-    assert row["score_components"]["city"]["agreement"] is None
+    # City is compared by the model: empty on one side, it hits the null level and weighs nothing.
+    assert row["score_components"]["comparisons"]["city"]["level"] == "null"
+    assert row["score_components"]["comparisons"]["city"]["weight"] == 0
     assert row["match_confidence"] == 100
 
 
@@ -188,16 +191,27 @@ def test_clearing_when_the_mapping_says_so(scenario):
 
 def test_score_components_are_stored(scenario):
     reconcile(scenario)
-    components = rows(scenario)[5]["score_components"]
-    assert set(components) == {"name", "domain", "phone", "city"}
-    assert components["domain"] == {
-        "compare": "exact",
+    row = rows(scenario)[5]
+    components = row["score_components"]
+    assert set(components["comparisons"]) == {comparison.name for comparison in COMPANIES.model.comparisons}
+    weights = {
+        (comparison, level): weight
+        for comparison, level, weight in scenario.execute(
+            "select comparison, level, weight from staging.match_parameters"
+            " where object_type = 'companies' and run_id = 'test_run'"
+        )
+    }
+    assert components["comparisons"]["domain"] == {
+        "level": "else",
         "legacy": "acme.fr",
         "hubspot": "martin-pain.fr",
-        "agreement": 0,
-        "weight": 25,
+        "weight": round(weights[("domain", "else")], 2),
+        "term_frequency": False,
     }
-    assert components["name"]["weight"] == 40
+    # The match weight is the prior plus every comparison's weight; the confidence its probability.
+    total = components["prior"] + sum(part["weight"] for part in components["comparisons"].values())
+    assert components["match_weight"] == pytest.approx(total, abs=0.05)
+    assert float(row["match_confidence"]) == pytest.approx(100 / (1 + 2 ** -components["match_weight"]), abs=0.01)
 
 
 def test_orphans_are_listed(scenario):

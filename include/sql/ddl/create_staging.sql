@@ -65,6 +65,27 @@ create table if not exists staging.bronze_rejects (
     rejected_at timestamptz not null default now()
 );
 
+-- The match model each run learned, per object: one row per comparison level (m, u, the weight
+-- log2(m/u), the configured start values, where each came from) and the prior (level 0: m is the
+-- chance that two random records match, weight its log2-odds).
+create table if not exists staging.match_parameters (
+    object_type text not null,
+    run_id text not null,
+    comparison text not null,
+    level_index integer not null,
+    level text not null,
+    m double precision not null,
+    u double precision,
+    weight double precision not null,
+    m_configured double precision,
+    u_configured double precision,
+    m_source text not null,
+    u_source text,
+    pairs bigint not null default 0,
+    learned_at timestamptz not null default now(),
+    primary key (object_type, run_id, comparison, level_index)
+);
+
 -- 'rejected': not loaded; 'repaired': loaded, with what was repaired as the reason.
 alter table staging.bronze_rejects
 add column if not exists outcome text not null default 'rejected' check (outcome in ('rejected', 'repaired'));

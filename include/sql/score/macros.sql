@@ -1,33 +1,90 @@
-{#- Agreement (0-1) of one identity field; NULL when either side is empty (not comparable). -#}
-{%- macro agreement(field, legacy, hubspot) -%}
+{#- A canonical value in the form a comparison's kind compares: folded names and texts, lower-
+    case e-mails and codes, numbers, dates, instants. -#}
+{%- macro prepare(compare, value) -%}
+{%- if compare == "name" -%} staging.crm_fold_name({{ value }})
+{%- elif compare in ("text", "folded") -%} staging.crm_fold({{ value }})
+{%- elif compare in ("email", "exact") -%} lower({{ value }})
+{%- elif compare == "number" -%} staging.crm_number({{ value }})
+{%- elif compare == "date" -%} staging.crm_timestamp({{ value }}, 'UTC')::date
+{%- elif compare == "datetime" -%} staging.crm_timestamp({{ value }}, 'UTC')
+{%- else -%} {{ value }}
+{%- endif -%}
+{%- endmacro -%}
+
+{#- Agreement (0-1) of two prepared values (see prepare); NULL when either is missing. -#}
+{%- macro similarity_of(compare, legacy, hubspot) -%}
 case
     when {{ legacy }} is null or {{ hubspot }} is null then null
-    {%- if field.compare == "name" %}
-    when staging.crm_fold_name({{ legacy }}) = staging.crm_fold_name({{ hubspot }}) then 1
-    else similarity(staging.crm_fold_name({{ legacy }}), staging.crm_fold_name({{ hubspot }}))
-    {%- elif field.compare == "text" %}
-    when staging.crm_fold({{ legacy }}) = staging.crm_fold({{ hubspot }}) then 1
-    else similarity(staging.crm_fold({{ legacy }}), staging.crm_fold({{ hubspot }}))
-    {%- elif field.compare == "folded" %}
-    else (staging.crm_fold({{ legacy }}) = staging.crm_fold({{ hubspot }}))::integer
-    {%- elif field.compare == "email" %}
-    when lower({{ legacy }}) = lower({{ hubspot }}) then 1
-    when split_part(lower({{ legacy }}), '@', 1) = split_part(lower({{ hubspot }}), '@', 1) then 0.8
+    when {{ legacy }} = {{ hubspot }} then 1
+    {%- if compare in ("name", "text") %}
+    else similarity({{ legacy }}, {{ hubspot }})
+    {%- elif compare == "email" %}
+    when split_part({{ legacy }}, '@', 1) = split_part({{ hubspot }}, '@', 1) then 0.8
     else 0
-    {%- elif field.compare == "exact" %}
-    else (lower({{ legacy }}) = lower({{ hubspot }}))::integer
-    {%- elif field.compare == "number" %}
-    when staging.crm_number({{ legacy }}) = staging.crm_number({{ hubspot }}) then 1
-    else greatest(0, 1 - abs(staging.crm_number({{ legacy }}) - staging.crm_number({{ hubspot }}))
-        / greatest(abs(staging.crm_number({{ legacy }})), abs(staging.crm_number({{ hubspot }}))))
-    {%- elif field.compare == "date" %}
-    else greatest(0, 1 - abs(
-        staging.crm_timestamp({{ legacy }}, 'UTC')::date - staging.crm_timestamp({{ hubspot }}, 'UTC')::date
-    ) / 30.0)
-    {%- elif field.compare == "datetime" %}
-    else greatest(0, 1 - abs(extract(epoch from
-        staging.crm_timestamp({{ legacy }}, 'UTC') - staging.crm_timestamp({{ hubspot }}, 'UTC')
-    )) / 86400.0)
+    {%- elif compare == "number" %}
+    else greatest(0, 1 - abs({{ legacy }} - {{ hubspot }}) / nullif(greatest(abs({{ legacy }}), abs({{ hubspot }})), 0))
+    {%- elif compare == "date" %}
+    else greatest(0, 1 - abs({{ legacy }} - {{ hubspot }}) / 30.0)
+    {%- elif compare == "datetime" %}
+    else greatest(0, 1 - abs(extract(epoch from {{ legacy }} - {{ hubspot }})) / 86400.0)
+    {%- else %}
+    else 0
     {%- endif %}
 end
+{%- endmacro -%}
+
+{#- Agreement (0-1) of two canonical values by a comparison's kind; NULL when either is empty.
+    Equal values agree at once (most id-linked pairs: folding them is what costs), else each
+    side is prepared once and compared. -#}
+{%- macro agreement(compare, legacy, hubspot) -%}
+case
+    when {{ legacy }} is null or {{ hubspot }} is null then null
+    when {{ legacy }} = {{ hubspot }} then 1
+    else (
+        select {{ similarity_of(compare, "prepared.l", "prepared.h") | indent(8) }}
+        from (select {{ prepare(compare, legacy) }} as l, {{ prepare(compare, hubspot) }} as h) as prepared
+    )
+end
+{%- endmacro -%}
+
+{#- The agreement a comparison reads levels from: for the legacy id, 1 when equal, 0 when not. -#}
+{%- macro comparison_agreement(comparison, legacy, hubspot) -%}
+{%- if comparison.compare == "legacy_id" -%}
+case when {{ legacy }} is null or {{ hubspot }} is null then null when {{ legacy }} = {{ hubspot }} then 1 else 0 end
+{%- else -%}
+{{ agreement(comparison.compare, legacy, hubspot) }}
+{%- endif -%}
+{%- endmacro -%}
+
+{#- The level (1 = the first, strongest) an agreement hits in one comparison; 0 = the null level
+    (a value missing on either side). Thresholds are bound, from %(model)s. -#}
+{%- macro level_of(comparison, value) -%}
+case
+    when {{ value }} is null then 0
+    {%- for level in comparison.levels %}
+    {%- if level.level in ("exact", "agree") %}
+    when {{ value }} >= 1 then {{ loop.index }}
+    {%- elif level.level == "similar" %}
+    when {{ value }} >= (%(model)s::jsonb #>> '{levels,{{ comparison.name }},{{ loop.index0 }},threshold}')::numeric
+        then {{ loop.index }}
+    {%- else %}
+    else {{ loop.index }}
+    {%- endif %}
+    {%- endfor %}
+end
+{%- endmacro -%}
+
+{#- A comparison's value on one side: one property, or several read as one text. -#}
+{%- macro comparison_value(comparison, prefix) -%}
+{%- if comparison.compare == "legacy_id" -%}{{ prefix }}legacy_id
+{%- elif comparison.properties | length == 1 -%}{{ prefix }}p_{{ comparison.properties[0] }}
+{%- else -%}nullif(concat_ws(' '{% for p in comparison.properties %}, {{ prefix }}p_{{ p }}{% endfor %}), '')
+{%- endif -%}
+{%- endmacro -%}
+
+{#- The same from a JSON object of canonical values (a staging row's legacy or HubSpot side). -#}
+{%- macro comparison_json(comparison, column) -%}
+{%- if comparison.properties | length == 1 -%}{{ column }} ->> '{{ comparison.properties[0] }}'
+{%- else -%}nullif(concat_ws(' '{% for p in comparison.properties %}, {{ column }} ->> '{{ p }}'{% endfor %}), '')
+{%- endif -%}
 {%- endmacro -%}

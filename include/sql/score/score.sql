@@ -1,101 +1,139 @@
-{#- score: how sure each id link is. Compares the identity fields of the registry (weights
-    bound as %(weights)s), stores every component, and turns an id link whose records clearly
-    disagree into a conflict. Reads and writes staging only; re-running it gives the same rows. -#}
-{%- from "score/macros.sql" import agreement -%}
+{#- score: every candidate pair on one probability scale. A pair's match weight is the prior's
+    log2-odds plus, per comparison, the weight log2(m/u) of the level it hits (exact agreement
+    on a term-frequency comparison: log2(m / the value's share of HubSpot records)); the match
+    confidence is 100 × 2^w / (1 + 2^w). An id link at or above the match threshold is matched,
+    below it a conflict. Reads _gammas, _pair_values, _weights (score/compare.sql, parameters.sql). -#}
 {%- from "macros/summary.sql" import status_counts -%}
 {%- set o = params.object -%}
 
-with settings as (
-    select
-        (%(settings)s::jsonb ->> 'matched_min_confidence')::numeric as matched_min,
-        (%(settings)s::jsonb ->> 'id_only_confidence')::numeric as id_only,
-        %(weights)s::jsonb as weights
+create temp table _scored on commit drop as
+with labels as (
+    select jsonb_object_agg(levels.comparison, levels.labels) as value
+    from (
+        select comparison, jsonb_agg(label order by level_index) as labels
+        from _levels
+        group by comparison
+    ) as levels
 ),
 
-linked as (
-    select
-        reconciliation.{{ o.legacy_key }} as legacy_id,
-        reconciliation.{{ o.hubspot_key }} as hubspot_id,
-        reconciliation.legacy_properties as legacy,
-        reconciliation.hubspot_properties as hubspot,
-        regexp_replace(reconciliation.notes, ' Identity: .*$', '') as link_notes
-    from staging.{{ o.staging_table }} as reconciliation
-    where
-        reconciliation.reconciliation_status in ('matched', 'conflict')
-        and reconciliation.{{ o.hubspot_key }} is not null
-        and cardinality(reconciliation.candidate_hubspot_ids) = 1
+prior as (
+    select weights.weight from _weights as weights where weights.comparison = 'prior'
 ),
 
--- Materialised: each agreement is computed once, not once per reference below.
-compared as materialized (
+weighed as (
     select
-        linked.*,
-        settings.matched_min,
-        settings.id_only
-        {%- for field in o.identity %},
-        ({{ agreement(field, "linked.legacy ->> '" ~ field.property ~ "'", "linked.hubspot ->> '" ~ field.property ~ "'") | indent(8) }})::numeric
-            as s_{{ field.property }},
-        (settings.weights ->> '{{ field.property }}')::numeric as w_{{ field.property }}
+        gammas.legacy_id,
+        gammas.hubspot_id,
+        gammas.rules
+        {%- for c in o.model.comparisons %},
+        gammas.g_{{ c.name }},
+        values_of.l_{{ c.name }},
+        values_of.h_{{ c.name }},
+        {%- if c.term_frequency %}
+        {%- set exact = (c.levels | map(attribute="level") | list).index("exact") + 1 %}
+        tf_{{ c.name }}.u is not null and gammas.g_{{ c.name }} = {{ exact }} as tf_{{ c.name }},
+        case
+            when tf_{{ c.name }}.u is not null and gammas.g_{{ c.name }} = {{ exact }}
+                then log(2, (w_{{ c.name }}.m / tf_{{ c.name }}.u)::numeric)::float8
+            else coalesce(w_{{ c.name }}.weight, 0)
+        end as w_{{ c.name }}
+        {%- else %}
+        false as tf_{{ c.name }},
+        coalesce(w_{{ c.name }}.weight, 0) as w_{{ c.name }}
+        {%- endif %}
         {%- endfor %}
-    from linked
-    cross join settings
+    from _gammas as gammas
+    inner join _pair_values as values_of
+        on values_of.legacy_id = gammas.legacy_id and values_of.hubspot_id = gammas.hubspot_id
+    {%- for c in o.model.comparisons %}
+    left join _weights as w_{{ c.name }}
+        on w_{{ c.name }}.comparison = '{{ c.name }}' and w_{{ c.name }}.level_index = gammas.g_{{ c.name }}
+    {%- if c.term_frequency %}
+    left join _tf_{{ c.name }} as tf_{{ c.name }}
+        on tf_{{ c.name }}.key = lower(values_of.h_{{ c.name }}) and values_of.l_{{ c.name }} = values_of.h_{{ c.name }}
+    {%- endif %}
+    {%- endfor %}
 ),
 
-scored as materialized (
+totals as (
     select
-        compared.*,
-        (
-            {%- for field in o.identity %}
-            coalesce(w_{{ field.property }} * s_{{ field.property }}, 0){{ " +" if not loop.last }}
-            {%- endfor %}
-        ) / nullif(
-            {%- for field in o.identity %}
-            case when s_{{ field.property }} is not null then w_{{ field.property }} else 0 end{{ " +" if not loop.last }}
-            {%- endfor %}
-        , 0) as agreement
-    from compared
+        weighed.*,
+        prior.weight as prior_weight,
+        greatest(least(prior.weight
+            {%- for c in o.model.comparisons %} + weighed.w_{{ c.name }}{% endfor %}, 60), -60) as match_weight
+    from weighed
+    cross join prior
 )
 
+select
+    totals.legacy_id,
+    totals.hubspot_id,
+    totals.rules,
+    round(totals.match_weight::numeric, 2) as match_weight,
+    round(100 / (1 + power(2::numeric, -totals.match_weight::numeric)), 2) as confidence,
+    jsonb_build_object(
+        'match_weight', round(totals.match_weight::numeric, 2),
+        'prior', round(totals.prior_weight::numeric, 2),
+        'rules', to_jsonb(totals.rules),
+        'comparisons', jsonb_build_object(
+            {%- for c in o.model.comparisons %}
+            '{{ c.name }}', jsonb_build_object(
+                'level', case
+                    when totals.g_{{ c.name }} = 0 then 'null'
+                    else labels.value -> '{{ c.name }}' ->> (totals.g_{{ c.name }} - 1)
+                end,
+                'legacy', totals.l_{{ c.name }},
+                'hubspot', totals.h_{{ c.name }},
+                'weight', round(totals.w_{{ c.name }}::numeric, 2),
+                'term_frequency', totals.tf_{{ c.name }}
+            ){{ "," if not loop.last }}
+            {%- endfor %}
+        )
+    ) as components,
+    'match weight ' || to_char(totals.match_weight, 'FMSG990.0') || ' (prior ' || to_char(totals.prior_weight, 'FMSG990.0')
+    {%- for c in o.model.comparisons %}
+    || ', {{ c.name }} ' || case
+        when totals.g_{{ c.name }} = 0 then 'not comparable'
+        else (labels.value -> '{{ c.name }}' ->> (totals.g_{{ c.name }} - 1)) || ' ' || to_char(totals.w_{{ c.name }}, 'FMSG990.0')
+            || case when totals.tf_{{ c.name }} then ' (rare value)' else '' end
+    end
+    {%- endfor %}
+    || ')' as summary
+from totals
+cross join labels;
+
+create index on _scored (legacy_id);
+
+-- The id links: matched at or above the threshold, else a conflict (the legacy id sits on a
+-- record that looks like another entity).
 update staging.{{ o.staging_table }} as reconciliation
 set
-    match_confidence = round(coalesce(100 * scored.agreement, scored.id_only), 2),
+    match_confidence = scored.confidence,
     reconciliation_status = case
-        when scored.agreement is null or 100 * scored.agreement >= scored.matched_min then 'matched'
+        when scored.confidence >= (%(model)s::jsonb ->> 'match_threshold')::numeric then 'matched'
         else 'conflict'
     end,
-    score_components = '{}'::jsonb
-    {%- for field in o.identity %}
-        || jsonb_build_object('{{ field.property }}', jsonb_build_object(
-            'compare', '{{ field.compare }}',
-            'legacy', scored.legacy ->> '{{ field.property }}',
-            'hubspot', scored.hubspot ->> '{{ field.property }}',
-            'agreement', round(scored.s_{{ field.property }}, 3),
-            'weight', scored.w_{{ field.property }}
-        ))
-    {%- endfor %},
-    notes = scored.link_notes || ' Identity: ' || concat_ws(', '
-        {%- for field in o.identity %},
-        '{{ field.property }} ' || coalesce(round(100 * scored.s_{{ field.property }}) || '%%', 'not comparable')
-        {%- endfor %}
-    ) || case
-        when scored.agreement is null
-            then ' — nothing to compare, confidence ' || round(scored.id_only) || '.'
-        when 100 * scored.agreement >= scored.matched_min
-            then ' — confidence ' || round(100 * scored.agreement) || '.'
-        else ' — confidence ' || round(100 * scored.agreement) || ', below ' || round(scored.matched_min)
-            || ': the legacy id links records that look like different entities.'
-    end
-from scored
-where reconciliation.{{ o.legacy_key }} = scored.legacy_id;
+    score_components = scored.components,
+    notes = regexp_replace(reconciliation.notes, ' Score: .*$', '') || ' Score: ' || scored.summary
+        || case
+            when scored.confidence >= (%(model)s::jsonb ->> 'match_threshold')::numeric
+                then ' — confidence ' || round(scored.confidence) || '.'
+            else ' — confidence ' || round(scored.confidence) || ', below '
+                || round((%(model)s::jsonb ->> 'match_threshold')::numeric)
+                || ': the legacy id links records that look like different entities.'
+        end
+from _scored as scored
+where
+    scored.rules = array['legacy_id']
+    and reconciliation.{{ o.legacy_key }} = scored.legacy_id;
 
 select jsonb_build_object(
     'by_status', {{ status_counts("staging." ~ o.staging_table) | indent(4) }},
-    'confidence_deciles', coalesce((
-        select jsonb_object_agg(decile, rows)
+    'match_weights', coalesce((
+        select jsonb_object_agg(bucket, rows)
         from (
-            select least(floor(match_confidence / 10) * 10, 90)::integer as decile, count(*) as rows
-            from staging.{{ o.staging_table }}
-            where reconciliation_status in ('matched', 'conflict')
+            select (floor(scored.match_weight / 5) * 5)::integer as bucket, count(*) as rows
+            from _scored as scored
             group by 1
         ) as histogram
     ), '{}'::jsonb)

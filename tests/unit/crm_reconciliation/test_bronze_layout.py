@@ -45,11 +45,11 @@ def test_aliases_map_cmli_columns():
 
 
 def test_missing_required_columns_are_named_with_the_file():
-    spec = default_registry().get("contacts")
+    spec = default_registry().get("deals")
     with pytest.raises(BronzeFileError) as error:
-        plan_columns(spec, _format("pers_personid", "pers_firstname"), Path("/data/Bronze_Person.csv"))
+        plan_columns(spec, _format("oppo_opportunityid", "oppo_stage"), Path("/data/Bronze_Opportunity.csv"))
     message = str(error.value)
-    assert message.startswith("/data/Bronze_Person.csv, line 1: missing required column(s)")
-    assert "Pers_Deleted" in message
-    assert "Pers_LastName" in message
-    assert "Pers_FirstName" not in message.split("the header has")[0]
+    assert message.startswith("/data/Bronze_Opportunity.csv, line 1: missing required column(s)")
+    assert "Oppo_Deleted" in message
+    assert "Oppo_Description" in message
+    assert "Oppo_Stage" not in message.split("the header has")[0]

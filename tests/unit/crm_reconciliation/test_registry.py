@@ -28,7 +28,9 @@ def test_contract_names_derive_from_the_registry():
 
 def test_required_columns_are_id_deleted_flag_and_required_sources():
     spec = default_registry().get("contacts")
-    assert spec.required_columns == ("Pers_PersonId", "Pers_Deleted", "Pers_FirstName", "Pers_LastName")
+    assert spec.required_columns == ("Pers_PersonId", "Pers_Deleted")  # a name or an e-mail suffices
+    deals = default_registry().get("deals")
+    assert deals.required_columns == ("Oppo_OpportunityId", "Oppo_Deleted", "Oppo_Description")
 
 
 def test_read_only_createdate_is_not_writable():
@@ -82,6 +84,16 @@ def test_a_fifth_object_is_a_config_entry(tmp_path):
         "api_object": "tickets",
         "legacy_id_property": "icalps_ticket_id",
         "mappings": [{"source": "Case_Description", "property": "subject", "transform": "text", "required": True}],
+        "model": {
+            "comparisons": [
+                {
+                    "name": "subject",
+                    "compare": "text",
+                    "properties": ["subject"],
+                    "levels": [{"level": "exact", "m": 0.9, "u": 0.01}, {"level": "else", "m": 0.1, "u": 0.99}],
+                }
+            ]
+        },
     }
     spec = load_registry(_write(tmp_path, raw)).get("tickets")
     assert spec.dag_id == "crm_reconcile_tickets"

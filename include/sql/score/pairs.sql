@@ -1,0 +1,215 @@
+{#- pairs: every record pair the match model scores, and the rule that found it. A legacy row
+    linked by its legacy id to exactly one HubSpot record gives one pair (rule legacy_id). For a
+    legacy row no HubSpot record links, blocking keys find the HubSpot records it may be the
+    twin of (created by hand, or imported without the legacy id) among those no live legacy row
+    claims — far fewer pairs than legacy × HubSpot. Each rule is one named output. -#}
+{%- from "reconcile/macros.sql" import hubspot_value -%}
+{%- from "score/macros.sql" import comparison_value, comparison_json -%}
+{%- set o = params.object -%}
+{%- set mm = o.matching -%}
+{%- set props = mm.properties if mm else o.model.properties -%}
+{%- set by_property = {} -%}
+{%- for m in o.mappings %}{% set _ = by_property.update({m.property: m}) %}{% endfor -%}
+
+{#- A blocking key; NULL (blocks nothing) when longer than 256 characters (staging.crm_key), so
+    that a 20,000-character pasted value neither breaks an index nor makes a trigram search slow. -#}
+{%- macro block_key(prefix, key) -%}
+{%- if key.kind == "trigram" -%}
+staging.crm_key(staging.crm_fold_name(concat_ws(' '{% for p in key.properties %}, {{ prefix }}p_{{ p }}{% endfor %})))
+{%- elif key.kind == "local_part" -%}
+staging.crm_key(nullif(split_part(lower({{ prefix }}p_{{ key.properties[0] }}), '@', 1), ''))
+{%- else -%}
+staging.crm_key(case when {% for p in key.properties %}{{ prefix }}p_{{ p }} is not null{{ " and " if not loop.last }}{% endfor %} then
+    {%- for p in key.properties %}
+    {% if key.kind == "prefix" and loop.last %}left(staging.crm_fold_name({{ prefix }}p_{{ p }}), {{ key.length }})
+    {%- else %}lower({{ prefix }}p_{{ p }}){% endif %}{{ " || '|' ||" if not loop.last }}
+    {%- endfor %}
+end)
+{%- endif -%}
+{%- endmacro -%}
+
+-- 1. The legacy side: live rows that no HubSpot record links by id (and that are usable).
+create temp table _legacy_named on commit drop as
+select
+    reconciliation.{{ o.legacy_key }} as legacy_id
+    {%- for p in props %},
+    reconciliation.legacy_properties ->> '{{ p }}' as p_{{ p }}
+    {%- endfor %}
+from staging.{{ o.staging_table }} as reconciliation
+where reconciliation.candidate_hubspot_ids is null and reconciliation.reconciliation_status <> 'rejected';
+
+-- 2. The HubSpot side: records that no live legacy row claims by id, values made canonical.
+create temp table _hubspot_named on commit drop as
+with settings as (select %(settings)s::jsonb ->> 'phone_country_code' as phone_country_code)
+select
+    hubspot.hubspot_id,
+    hubspot.legacy_id
+    {%- for p in props %},
+    {{ hubspot_value(by_property[p], "hubspot." ~ p) }} as p_{{ p }}
+    {%- endfor %}
+from staging.{{ o.name }}_hubspot_source as hubspot
+cross join settings
+-- A join, not "or not exists" (one scan of bronze per record); live legacy ids are unique.
+left join bronze.{{ o.bronze_table }}_live as live on hubspot.legacy_id = live.legacy_id
+where live.legacy_id is null;
+
+{%- if mm %}
+
+-- 3. Words too frequent to tell records apart ("societe", "france") stay out of trigram keys.
+create temp table _common_words on commit drop as
+select word
+from (
+    {%- for key in mm.blocking if key.kind == "trigram" %}
+    select unnest(string_to_array({{ block_key("", key) }}, ' ')) as word from _hubspot_named
+    {{- " union all" if not loop.last }}
+    {%- else %}
+    select null::text as word
+    {%- endfor %}
+) as words
+where word is not null
+group by word
+having count(*) > greatest(20, (%(matching)s::jsonb ->> 'common_word_share')::numeric * (select count(*) from _hubspot_named));
+
+{%- for side in ("legacy", "hubspot") %}
+
+create temp table _{{ side }}_pool on commit drop as
+select
+    named.*
+    {%- for key in mm.blocking %},
+    {%- if key.kind == "trigram" %}
+    coalesce((
+        select string_agg(word, ' ' order by word)
+        from unnest(string_to_array({{ block_key("named.", key) }}, ' ')) as word
+        where word not in (select common.word from _common_words as common)
+    ), {{ block_key("named.", key) }}) as b{{ loop.index }}
+    {%- else %}
+    {{ block_key("named.", key) | indent(4) }} as b{{ loop.index }}
+    {%- endif %}
+    {%- endfor %}
+from _{{ side }}_named as named;
+{%- endfor %}
+
+{%- for key in mm.blocking %}
+
+-- A key value shared by too many HubSpot records (a switchboard number, a million copies of one
+-- record) blocks nothing.
+create temp table _crowded_b{{ loop.index }} on commit drop as
+select b{{ loop.index }} as key
+from _hubspot_pool
+where b{{ loop.index }} is not null
+group by b{{ loop.index }}
+having count(*) > (%(matching)s::jsonb ->> 'max_block_size')::integer;
+{%- if key.kind == "trigram" %}
+
+-- Similar names are found through an index, not by equality: crowded names stay out of it, else
+-- every legacy name like them would pair with the whole crowd. A table of its own (no NULLs,
+-- no crowd) also gives the planner true statistics for the similarity join.
+create temp table _trigram_b{{ loop.index }} on commit drop as
+select pool.hubspot_id, pool.b{{ loop.index }} as key
+from _hubspot_pool as pool
+where
+    pool.b{{ loop.index }} is not null
+    and pool.b{{ loop.index }} not in (select crowded.key from _crowded_b{{ loop.index }} as crowded);
+
+create index on _trigram_b{{ loop.index }} using gin (key gin_trgm_ops);
+
+analyze _trigram_b{{ loop.index }};
+{%- else %}
+
+create index on _hubspot_pool (b{{ loop.index }});
+{%- endif %}
+{%- endfor %}
+
+analyze _hubspot_pool;
+
+analyze _legacy_pool;
+
+select set_config('pg_trgm.similarity_threshold', %(matching)s::jsonb ->> 'trigram_threshold', true);
+
+-- 4. Candidate pairs: records sharing at least one blocking key, each with the rule that found it
+--    (kind:properties, as the registry names it).
+create temp table _candidates on commit drop as
+select pairs.legacy_id, pairs.hubspot_id, pairs.rule
+from (
+    {%- for key in mm.blocking %}
+    {%- set b = "b" ~ loop.index %}
+    select legacy.legacy_id, hubspot.hubspot_id, '{{ key.kind }}:{{ key.properties | join("+") }}' as rule
+    from _legacy_pool as legacy
+    {%- if key.kind == "trigram" %}
+    inner join _trigram_{{ b }} as hubspot
+        on
+            hubspot.key %% legacy.{{ b }}
+            and similarity(hubspot.key, legacy.{{ b }}) >= (%(matching)s::jsonb ->> 'trigram_threshold')::real
+    {%- else %}
+    inner join _hubspot_pool as hubspot
+        on hubspot.{{ b }} = legacy.{{ b }}
+    where legacy.{{ b }} not in (select crowded.key from _crowded_{{ b }} as crowded)
+    {%- endif %}
+    {{- "\n    union all" if not loop.last }}
+    {%- endfor %}
+) as pairs;
+
+-- 5. The pairs, each once, with every rule that found it.
+create temp table _pairs on commit drop as
+select legacy_id, hubspot_id, array_agg(distinct rule order by rule) as rules
+from _candidates
+group by legacy_id, hubspot_id;
+{%- else %}
+
+create temp table _pairs (legacy_id bigint, hubspot_id text, rules text []) on commit drop;
+{%- endif %}
+
+-- 6. The id links: a live legacy row whose legacy id exactly one HubSpot record carries.
+create temp table _linked on commit drop as
+select
+    reconciliation.{{ o.legacy_key }} as legacy_id,
+    reconciliation.{{ o.hubspot_key }} as hubspot_id,
+    reconciliation.legacy_properties,
+    reconciliation.hubspot_properties
+from staging.{{ o.staging_table }} as reconciliation
+where
+    reconciliation.reconciliation_status in ('matched', 'conflict')
+    and reconciliation.{{ o.hubspot_key }} is not null
+    and cardinality(reconciliation.candidate_hubspot_ids) = 1;
+
+-- 7. Both sides' values of every compared property, per pair: what the model compares.
+create temp table _pair_values on commit drop as
+select
+    linked.legacy_id,
+    linked.hubspot_id,
+    array['legacy_id'] as rules
+    {%- for c in o.model.comparisons %},
+    {%- if c.compare == "legacy_id" %}
+    linked.legacy_id as l_{{ c.name }},
+    linked.legacy_id as h_{{ c.name }}
+    {%- else %}
+    {{ comparison_json(c, "linked.legacy_properties") }} as l_{{ c.name }},
+    {{ comparison_json(c, "linked.hubspot_properties") }} as h_{{ c.name }}
+    {%- endif %}
+    {%- endfor %}
+from _linked as linked
+
+union all
+
+select
+    pairs.legacy_id,
+    pairs.hubspot_id,
+    pairs.rules
+    {%- for c in o.model.comparisons %},
+    {%- if c.compare == "legacy_id" %}
+    legacy.legacy_id as l_{{ c.name }},
+    hubspot.legacy_id as h_{{ c.name }}
+    {%- else %}
+    {{ comparison_value(c, "legacy.") }} as l_{{ c.name }},
+    {{ comparison_value(c, "hubspot.") }} as h_{{ c.name }}
+    {%- endif %}
+    {%- endfor %}
+from _pairs as pairs
+inner join _legacy_named as legacy on legacy.legacy_id = pairs.legacy_id
+inner join _hubspot_named as hubspot on hubspot.hubspot_id = pairs.hubspot_id;
+
+select jsonb_build_object(
+    'id_links', (select count(*) from _linked),
+    'blocked_pairs', (select count(*) from _pairs),
+    'unlinked', (select count(*) from _legacy_named)
+) as summary
