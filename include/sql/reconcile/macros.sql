@@ -44,41 +44,63 @@ end
 {%- endmacro -%}
 
 
-{#- The JSON columns of a reconciliation row, from columns v_<property> (legacy, canonical) and
-    h_<property> (HubSpot, canonical) and a boolean column saying a HubSpot twin is known. -#}
-{%- macro hubspot_json(mappings, twin) -%}
-case when {{ twin }} then
-    {%- for m in mappings %}
-    jsonb_build_object('{{ m.property }}', h_{{ m.property }}){{ " ||" if not loop.last }}
-    {%- endfor %}
+{#- A legacy row none of whose properties in usable_when_any has a value is unusable (NULL when
+    the rule is empty or a value is there); columns <prefix><property> hold the values. -#}
+{%- macro usable_problem(properties, prefix) -%}
+{%- if properties -%}
+case when {% for p in properties %}{{ prefix ~ p }} is null{{ " and " if not loop.last }}{% endfor %}
+    then 'none of {{ properties | join(", ") }} is given'
 end
+{%- else -%}
+null::text
+{%- endif -%}
+{%- endmacro -%}
+
+{#- The column list that turns a properties JSON object back into columns (jsonb_to_record). -#}
+{%- macro property_record(mappings) -%}
+{%- for m in mappings %}"{{ m.property }}" text{{ ", " if not loop.last }}{% endfor -%}
+{%- endmacro -%}
+
+
+{#- The JSON columns of a reconciliation row, from columns v_<property> (legacy, canonical) and
+    h_<property> (HubSpot, canonical) and a boolean column saying a HubSpot twin is known.
+    One json_object call per column, not a chain of one-key objects joined with ||: each ||
+    copies the object built so far, which at 16 properties costs three times as much. -#}
+{%- macro hubspot_json(mappings, twin) -%}
+case when {{ twin }} then json_object(
+    {%- for m in mappings %}
+    '{{ m.property }}': h_{{ m.property }}{{ "," if not loop.last }}
+    {%- endfor %}
+    null on null returning jsonb
+) end
 {%- endmacro -%}
 
 {%- macro field_diffs_json(mappings, twin) -%}
-'{}'::jsonb
-{%- for m in mappings %}
-|| case when {{ twin }} and v_{{ m.property }} is distinct from h_{{ m.property }} then jsonb_build_object(
-    '{{ m.property }}', jsonb_build_object(
+json_object(
+    {%- for m in mappings %}
+    '{{ m.property }}': case when {{ twin }} and v_{{ m.property }} is distinct from h_{{ m.property }} then jsonb_build_object(
         'legacy', v_{{ m.property }},
         'hubspot', h_{{ m.property }},
         'action', {% if not m.writable %}'read-only: compared, never pushed'
             {%- elif m.clear_when_empty %}case when v_{{ m.property }} is null then 'clear' else 'update' end
             {%- else %}case when v_{{ m.property }} is null then 'kept: the legacy value is empty' else 'update' end
             {%- endif %}
-    )
-) else '{}'::jsonb end
-{%- endfor %}
+    ) end{{ "," if not loop.last }}
+    {%- endfor %}
+    absent on null returning jsonb
+)
 {%- endmacro -%}
 
 {#- Only mapped, writable properties that differ; an empty legacy value clears only when asked. -#}
 {%- macro updates_json(mappings, twin) -%}
-'{}'::jsonb
-{%- for m in mappings if m.writable %}
-|| case
-    when {{ twin }} and v_{{ m.property }} is distinct from h_{{ m.property }}
-        {%- if not m.clear_when_empty %} and v_{{ m.property }} is not null{% endif %}
-        then jsonb_build_object('{{ m.property }}', coalesce(v_{{ m.property }}, ''))
-    else '{}'::jsonb
-end
-{%- endfor %}
+json_object(
+    {%- for m in mappings if m.writable %}
+    '{{ m.property }}': case
+        when {{ twin }} and v_{{ m.property }} is distinct from h_{{ m.property }}
+            {%- if not m.clear_when_empty %} and v_{{ m.property }} is not null{% endif %}
+            then coalesce(v_{{ m.property }}, '')
+    end{{ "," if not loop.last }}
+    {%- endfor %}
+    absent on null returning jsonb
+)
 {%- endmacro -%}
