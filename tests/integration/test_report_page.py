@@ -38,6 +38,12 @@ def test_the_report_shows_its_charts_offline(airflow_db, db, tmp_path):
     run = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).dags["crm_reconcile_companies"].test()
     assert str(run.state) == "success"
     page = reports_dir() / "companies" / "latest.html"
+    html = page.read_text(encoding="utf-8")
+    shutil.copy(page, tmp_path / "report-companies.html")  # kept beside the screenshot
+    # Every conflict and probable match the run scored explains its match weight, bar by bar.
+    assert html.count('<svg class="waterfall"') >= 1, "no match-weight waterfall"
+    assert 'aria-label="match weight histogram"' in html
+    assert '<tr class="prior"><td>prior</td>' in html, "the learned parameters have no prior row"
     screenshot = tmp_path / "report-companies.png"
     result = subprocess.run(
         [
@@ -58,3 +64,23 @@ def test_the_report_shows_its_charts_offline(airflow_db, db, tmp_path):
     count = {colour: n for n, colour in colours}
     assert count.get(MATCHED_GREEN, 0) > 2000, "the status chart is not drawn"
     assert count.get(HISTOGRAM_BLUE, 0) > 2000, "the confidence histogram is not drawn"
+
+
+def test_a_database_older_than_the_learned_parameters_still_reports(db):
+    from crm_reconciliation.hooks.warehouse import WarehouseHook
+    from crm_reconciliation.operators.report import ReportOperator
+    from crm_reconciliation.registry import default_registry
+    from tests.helpers import create_staging
+
+    registry = default_registry()
+    spec = registry.get("companies")
+    create_staging(db, spec)
+    db.execute("drop table staging.match_parameters")  # as a create_staging of an earlier version left it
+
+    operator = ReportOperator(task_id="report", object_type="companies")
+    report, problem = operator._read(WarehouseHook(postgres_conn_id="hubspot_postgres"), registry, spec, "r1")
+
+    assert problem is None
+    assert report["parameters"] is None  # the page says the table is missing; the rest is read
+    assert report["by_status"] == {}
+    assert report["weight_histogram"] == []

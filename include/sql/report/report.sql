@@ -1,6 +1,9 @@
 {#- Everything the report of one object shows, as one JSON document. It reads only tables that
-    create_staging makes, so that a run which failed before reconcile still gets its report. -#}
+    create_staging makes, so that a run which failed before reconcile still gets its report.
+    params.match_parameters false: a database whose create_staging predates staging.match_parameters
+    (the page then says so instead of listing the learned parameters). -#}
 {%- set o = params.object -%}
+{%- set comparison_order = ["prior"] + (o.model.comparisons | map(attribute="name") | list) -%}
 {%- from "macros/summary.sql" import status_counts -%}
 select jsonb_build_object(
     'by_status', {{ status_counts("staging." ~ o.staging_table) | indent(4) }},
@@ -13,6 +16,22 @@ select jsonb_build_object(
             group by 1
         ) as histogram
     ),
+    -- Match weights (bits) of every scored row, in bins of 5 bits by status; rows never scored
+    -- (rejected, a legacy id on several HubSpot records) have no match_weight.
+    'weight_histogram', (
+        select coalesce(jsonb_agg(jsonb_build_object('bin', bin, 'status', reconciliation_status, 'rows', rows)
+            order by bin, reconciliation_status), '[]'::jsonb)
+        from (
+            select
+                floor((score_components ->> 'match_weight')::numeric / 5)::integer * 5 as bin,
+                reconciliation_status,
+                count(*) as rows
+            from staging.{{ o.staging_table }}
+            where reconciliation_status in ('matched', 'probable', 'conflict', 'new')
+                and jsonb_typeof(score_components -> 'match_weight') = 'number'
+            group by 1, 2
+        ) as bins
+    ),
     'properties_to_update', (
         select count(*) from staging.{{ o.staging_table }}
         where reconciliation_status = 'matched' and properties_to_update <> '{}'::jsonb
@@ -21,7 +40,7 @@ select jsonb_build_object(
         select coalesce(jsonb_agg(row_to_json(top)), '[]'::jsonb)
         from (
             select {{ o.legacy_key }} as legacy_id, {{ o.hubspot_key }} as hubspot_id, match_confidence,
-                candidate_hubspot_ids, notes, field_diffs
+                candidate_hubspot_ids, notes, field_diffs, score_components
             from staging.{{ o.staging_table }}
             where reconciliation_status = 'conflict'
             order by match_confidence desc, {{ o.legacy_key }}
@@ -32,7 +51,7 @@ select jsonb_build_object(
         select coalesce(jsonb_agg(row_to_json(top)), '[]'::jsonb)
         from (
             select {{ o.legacy_key }} as legacy_id, {{ o.hubspot_key }} as hubspot_id, match_confidence, notes,
-                field_diffs
+                field_diffs, score_components
             from staging.{{ o.staging_table }}
             where reconciliation_status = 'probable'
             order by match_confidence desc, {{ o.legacy_key }}
@@ -76,6 +95,29 @@ select jsonb_build_object(
         from staging.reconciliation_log
         where object_type = %(object_type)s and run_id = %(run_id)s
     ),
+    -- The model this run learned: the prior (level 0), then each comparison's levels, in the
+    -- registry's order.
+    'parameters', {% if params.get("match_parameters", true) %}(
+        select coalesce(jsonb_agg(jsonb_build_object(
+            'comparison', comparison,
+            'level_index', level_index,
+            'level', level,
+            'm', m,
+            'u', u,
+            'weight', weight,
+            'm_configured', m_configured,
+            'u_configured', u_configured,
+            'm_source', m_source,
+            'u_source', u_source,
+            'pairs', pairs
+        ) order by
+            array_position(array[{% for name in comparison_order %}'{{ name }}'{{ ", " if not loop.last }}{% endfor %}]::text[], comparison),
+            comparison,
+            level_index
+        ), '[]'::jsonb)
+        from staging.match_parameters
+        where object_type = %(object_type)s and run_id = %(run_id)s
+    ){% else %}null{% endif %},
     -- Counted by this run's reconcile (the orphans view is its own); null when it did not run.
     'orphans', (
         select (details ->> 'orphans')::bigint from staging.reconciliation_log

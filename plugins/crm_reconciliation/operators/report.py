@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -39,6 +40,7 @@ class ReportLink(BaseOperatorLink):
 EMPTY_REPORT: dict[str, Any] = {
     "by_status": {},
     "confidence_histogram": {},
+    "weight_histogram": [],
     "properties_to_update": 0,
     "conflicts": [],
     "probable": [],
@@ -47,6 +49,7 @@ EMPTY_REPORT: dict[str, Any] = {
     "push": {},
     "steps": [],
     "orphans": None,
+    "parameters": [],
 }
 NOT_LOGGED = "no step log for this run: an upstream step failed, or it crashed before logging"
 
@@ -74,10 +77,193 @@ def steps_summary(steps: Sequence[dict[str, Any]]) -> str:
     return "; ".join([*failed, *([f"not run: {', '.join(not_run)}"] if not_run else [])])
 
 
+def weight_threshold(confidence: float | None) -> float | None:
+    """The match weight (bits) at which the confidence (0-100) is reached: log2(c / (100 - c))."""
+    if confidence is None or not 0 < confidence < 100:
+        return None  # 0 and 100 are reached at minus/plus infinity: nothing to draw
+    return math.log2(confidence / (100 - confidence))
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.1f}".replace("-", "\u2212")
+
+
+def _axis(low: float, high: float) -> tuple[float, float, list[float]]:
+    """An axis from low to high (and zero), padded a little, and its round ticks."""
+    low, high = min(low, 0.0), max(high, 0.0)
+    pad = max((high - low) * 0.08, 1.0)
+    low, high = low - pad, high + pad
+    step = 5.0 if high - low <= 40 else 10.0 if high - low <= 100 else 20.0
+    first = math.ceil(low / step)
+    return low, high, [step * index for index in range(first, math.floor(high / step) + 1)]
+
+
+WATERFALL = {"slot": 96, "bar": 60, "left": 52, "top": 20, "plot": 200, "labels": 44}
+
+
+def waterfall(
+    components: Any, order: Sequence[str] = (), thresholds: Sequence[tuple[str, float]] = ()
+) -> dict[str, Any] | None:
+    """The bars of a scored row's match weight: the prior, each comparison (in registry order,
+    then any the registry does not name), the total; None for a row never scored."""
+    if not isinstance(components, dict) or not isinstance(components.get("match_weight"), int | float):
+        return None
+    compared = components.get("comparisons") or {}
+    names = [name for name in order if name in compared]
+    names += sorted(name for name in compared if name not in names)
+    prior = float(components.get("prior") or 0)
+    total = float(components["match_weight"])
+    steps = [{"kind": "prior", "name": "prior", "level": "log2-odds", "start": 0.0, "end": prior, "weight": prior}]
+    running = prior
+    for name in names:
+        comparison = compared[name] if isinstance(compared[name], dict) else {}
+        weight = float(comparison.get("weight") or 0)
+        level = str(comparison.get("level") or "null")
+        kind = "up" if weight > 0 else "down" if weight < 0 else "none"
+        steps.append(
+            {
+                "kind": kind,
+                "name": name,
+                "level": level + (" (tf)" if comparison.get("term_frequency") else ""),
+                "start": running,
+                "end": running + weight,
+                "weight": weight,
+                "legacy": comparison.get("legacy"),
+                "hubspot": comparison.get("hubspot"),
+            }
+        )
+        running += weight
+    steps.append(
+        {"kind": "total", "name": "match weight", "level": "total", "start": 0.0, "end": total, "weight": total}
+    )
+    shown = [(label, value) for label, value in thresholds if value is not None]
+    values = [value for step in steps for value in (step["start"], step["end"])] + [value for _, value in shown]
+    low, high, ticks = _axis(min(values), max(values))  # padded: room for the weights written on the bars
+    geometry = WATERFALL
+    scale = geometry["plot"] / (high - low)
+
+    def y(value: float) -> float:
+        return round(geometry["top"] + (high - value) * scale, 1)
+
+    bars = []
+    for index, step in enumerate(steps):
+        x = geometry["left"] + index * geometry["slot"] + (geometry["slot"] - geometry["bar"]) / 2
+        top, bottom = y(max(step["start"], step["end"])), y(min(step["start"], step["end"]))
+        title = f"{step['name']}: {step['level']}, weight {step['weight']:+.2f} bits"
+        if step["kind"] not in ("prior", "total"):
+            title += f"; legacy {step['legacy']!r}, HubSpot {step['hubspot']!r}".replace("None", "empty")
+        bars.append(
+            {
+                **step,
+                "x": x,
+                "width": geometry["bar"],
+                "center": x + geometry["bar"] / 2,
+                "y": top,
+                "height": max(round(bottom - top, 1), 1.5),
+                "end_y": y(step["end"]),
+                "text": _signed(step["weight"]),
+                "title": title,
+            }
+        )
+    width = geometry["left"] + len(steps) * geometry["slot"] + 8
+    return {
+        "bars": bars,
+        "width": width,
+        "height": geometry["top"] + geometry["plot"] + geometry["labels"],
+        "plot_bottom": geometry["top"] + geometry["plot"],
+        "left": geometry["left"],
+        "right": width - 8,
+        "zero": y(0),
+        "ticks": [{"y": y(value), "label": f"{value:g}".replace("-", "\u2212")} for value in ticks],
+        "thresholds": [{"y": y(value), "label": f"{label} {_signed(value)}"} for label, value in shown],
+    }
+
+
+OPEN_WATERFALLS = 3  # per list, the others are folded (<details>)
+HISTOGRAM_STATUSES = ("matched", "conflict", "probable", "new")
+HISTOGRAM = {"left": 44, "top": 34, "plot": 170, "width": 1000}
+
+
+def weight_histogram(rows: Sequence[dict[str, Any]], thresholds: Sequence[tuple[str, float]] = ()) -> dict[str, Any]:
+    """Stacked bars of the match weights in 5-bit bins, from the lowest bin to the highest."""
+    counts: dict[int, dict[str, int]] = {}
+    for row in rows:
+        by_status = counts.setdefault(int(row["bin"]), {})
+        by_status[row["status"]] = by_status.get(row["status"], 0) + int(row["rows"])
+    shown = [(label, value) for label, value in thresholds if value is not None]
+    if not counts:
+        return {"bars": [], "total": 0}
+    edges = list(counts) + [math.floor(value / 5) * 5 for _, value in shown]
+    first, last = min(edges), max(edges)
+    bins = list(range(first, last + 5, 5))
+    geometry = HISTOGRAM
+    slot = min(60.0, (geometry["width"] - geometry["left"] - 10) / len(bins))
+    tallest = max(sum(by_status.values()) for by_status in counts.values())
+    bottom = geometry["top"] + geometry["plot"]
+    bars = []
+    for index, start in enumerate(bins):
+        x = round(geometry["left"] + index * slot, 1)
+        level = bottom
+        segments = []
+        for status in HISTOGRAM_STATUSES:
+            rows_here = counts.get(start, {}).get(status, 0)
+            if rows_here:
+                height = round(geometry["plot"] * rows_here / tallest, 1)
+                level -= height
+                segments.append({"status": status, "rows": rows_here, "y": round(level, 1), "height": height})
+        bars.append(
+            {
+                "x": x,
+                "width": round(slot * 0.86, 1),
+                "bin": start,
+                "label": f"{start}".replace("-", "\u2212"),
+                "rows": sum(counts.get(start, {}).values()),
+                "top": round(level, 1),
+                "segments": segments,
+                "title": f"{start} to {start + 5} bits: "
+                + ", ".join(f"{status} {counts.get(start, {}).get(status, 0)}" for status in HISTOGRAM_STATUSES),
+            }
+        )
+    # Labelled beside their line: the lowest threshold's to its left, the others' to their right.
+    shown.sort(key=lambda threshold: threshold[1])
+    lines = [
+        {
+            "x": round(geometry["left"] + (value - first) / 5 * slot, 1),
+            "label": f"{label} {_signed(value)}",
+            "anchor": "end" if index == 0 and len(shown) > 1 else "start",
+            "row": max(index - 1, 0),
+        }
+        for index, (label, value) in enumerate(shown)
+    ]
+    return {
+        "bars": bars,
+        "lines": lines,
+        "width": round(geometry["left"] + len(bins) * slot + 10),
+        "height": bottom + 40,
+        "bottom": bottom,
+        "top": geometry["top"],
+        "left": geometry["left"],
+        "total": sum(sum(by_status.values()) for by_status in counts.values()),
+        "statuses": HISTOGRAM_STATUSES,
+    }
+
+
 def render_report(
-    report: dict[str, Any], *, steps: Sequence[dict[str, Any]] = (), problem: str | None = None, **context: Any
+    report: dict[str, Any],
+    *,
+    steps: Sequence[dict[str, Any]] = (),
+    problem: str | None = None,
+    comparisons: Sequence[str] = (),
+    match_threshold: float | None = None,
+    probable_min_confidence: float | None = None,
+    **context: Any,
 ) -> str:
-    """The HTML page: inline CSS and SVG only, so it works offline; every value is escaped."""
+    """The HTML page: inline CSS and SVG only, so it works offline; every value is escaped.
+
+    ``comparisons``: the object's comparison names in registry order (the waterfalls' bar order;
+    jsonb does not keep the components' key order). The thresholds are confidences (0-100),
+    drawn as match weights.
+    """
     import jinja2
 
     from crm_reconciliation.paths import INCLUDE_DIR
@@ -87,8 +273,23 @@ def render_report(
     )
     status_max = max([report["by_status"].get(status, 0) for status in STATUSES] + [1])
     histogram_max = max([*report["confidence_histogram"].values(), 1])
+    thresholds = [
+        (f"{name} \u2265 {confidence:g}%", weight_threshold(confidence))
+        for name, confidence in (("match", match_threshold), ("probable", probable_min_confidence))
+        if weight_threshold(confidence) is not None
+    ]
+    explained: dict[str, list[dict[str, Any]]] = {}
+    for key in ("conflicts", "probable"):
+        explained[key] = []
+        for row in report.get(key) or []:
+            chart = waterfall(row.get("score_components"), comparisons, thresholds)
+            # The first few waterfalls of each list are drawn open, the others one click away.
+            shown = sum(other["waterfall"] is not None for other in explained[key])
+            explained[key].append({**row, "waterfall": chart, "open": chart is not None and shown < OPEN_WATERFALLS})
     return environment.get_template("report.html.j2").render(
-        report=report,
+        report={**report, **explained},
+        weights=weight_histogram(report.get("weight_histogram") or [], thresholds),
+        parameters=report.get("parameters", []),
         statuses=STATUSES,
         status_max=status_max,
         histogram_max=histogram_max,
@@ -100,8 +301,9 @@ def render_report(
 
 
 class ReportOperator(BaseOperator):
-    """Counts by status, a confidence histogram, top conflicts and probable matches with their
-    field differences, rejects by reason, the push outcome and every step's outcome, written to
+    """Counts by status, the match-weight and confidence histograms, top conflicts and probable
+    matches with their field differences and match-weight waterfalls, the run's learned match
+    parameters, rejects by reason, the push outcome and every step's outcome, written to
     ``reports/<object>/<run id>.html`` (and ``latest.html``), summarised in the task log.
 
     It runs after a failure upstream too (trigger rule all_done), writes the page, then fails
@@ -141,6 +343,9 @@ class ReportOperator(BaseOperator):
                 run_id=run_id,
                 legacy_table=spec.legacy_table,
                 hubspot_table=spec.hubspot_table,
+                comparisons=[comparison.name for comparison in spec.model.comparisons],
+                match_threshold=spec.model.match_threshold,
+                probable_min_confidence=spec.matching.probable_min_confidence if spec.matching else None,
                 generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             )
             folder = reports_dir() / spec.name
@@ -165,10 +370,22 @@ class ReportOperator(BaseOperator):
 
         from crm_reconciliation.sql_templates import render
 
-        sql = render("report/report.sql", params={"object": registry.template_params(spec.name)})
-        try:
+        def read(match_parameters: bool) -> Any:
+            sql = render(
+                "report/report.sql",
+                params={"object": registry.template_params(spec.name), "match_parameters": match_parameters},
+            )
             # The object's lock: a report never mixes the tables of two runs' writes.
-            report = hook.run_script(sql, {"object_type": spec.name, "run_id": run_id}, lock=spec.name)
+            return hook.run_script(sql, {"object_type": spec.name, "run_id": run_id}, lock=spec.name)
+
+        try:
+            try:
+                report = read(match_parameters=True)
+            except errors.UndefinedTable as error:
+                if "match_parameters" not in (error.diag.message_primary or str(error)):
+                    raise
+                # A database whose staging predates the learned parameters: the rest still reads.
+                report = {**(read(match_parameters=False) or {}), "parameters": None}
         except (errors.UndefinedTable, errors.InvalidSchemaName) as error:
             primary = error.diag.message_primary or str(error)
             return dict(EMPTY_REPORT), (

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from crm_reconciliation.operators.report import render_report
+import re
+
+from crm_reconciliation.operators.report import render_report, waterfall, weight_threshold
 
 REPORT = {
     "by_status": {"matched": 8, "conflict": 1, "new": 3},
@@ -48,3 +50,152 @@ def test_charts_scale_to_the_largest_count():
     assert 'class="new" x="90" y="96" height="20" width="195.0"' in html  # 3 of 8
     assert "101, 102" in html  # a duplicate-id conflict names every candidate
     assert '<td>empty id</td><td class="num">2</td><td class="num">14</td>' in html
+
+
+COMPARISONS = ["legacy_id", "name", "domain", "phone", "city"]
+
+
+def comparison(level, legacy, hubspot, weight, term_frequency=False):
+    return {"level": level, "legacy": legacy, "hubspot": hubspot, "weight": weight, "term_frequency": term_frequency}
+
+
+EXPLAINED = {
+    **REPORT,
+    "conflicts": [
+        {
+            "legacy_id": 1042,
+            "hubspot_id": "9001",
+            "candidate_hubspot_ids": ["9001"],
+            "match_confidence": 0.01,
+            "notes": "the legacy id sits on another entity",
+            "field_diffs": {},
+            # jsonb's key order, not the registry's
+            "score_components": {
+                "match_weight": -8.8,
+                "prior": -4.3,
+                "rules": ["legacy_id"],
+                "comparisons": {
+                    "city": comparison("similar >= 0.7", "Grenoble", "Grenoble Cedex", 1.3, True),
+                    "name": comparison("else", "Alpes <script>alert(1)</script>", "Dupont & Fils", -8.4),
+                    "phone": comparison("null", None, "+33476000000", 0),
+                    "domain": comparison("else", "alpes.fr", "dupont.fr", -7.4),
+                    "legacy_id": comparison("agree", "1042", "1042", 10.0),
+                },
+            },
+        },
+        # a legacy id on two HubSpot records: never scored, so no waterfall
+        {
+            "legacy_id": 7,
+            "hubspot_id": None,
+            "candidate_hubspot_ids": ["101", "102"],
+            "match_confidence": None,
+            "notes": "on two records",
+            "field_diffs": {},
+            "score_components": {"hubspot_records": 2},
+        },
+    ],
+    "weight_histogram": [
+        {"bin": -10, "status": "conflict", "rows": 1},
+        {"bin": 20, "status": "matched", "rows": 6},
+        {"bin": 20, "status": "probable", "rows": 2},
+        {"bin": 25, "status": "new", "rows": 1},
+    ],
+    "parameters": [
+        {"comparison": "prior", "level_index": 0, "level": "prior", "m": 0.05, "u": None, "weight": -4.25,
+         "m_configured": 0.05, "u_configured": None, "m_source": "em", "u_source": None, "pairs": 310},
+        {"comparison": "name", "level_index": 1, "level": "exact <b>", "m": 0.64, "u": 0.0005, "weight": 10.32,
+         "m_configured": 0.7, "u_configured": 0.0005, "m_source": "em", "u_source": "random pairs", "pairs": 310},
+    ],
+}  # fmt: skip
+
+
+def explained_page(**options) -> str:
+    return render_report(
+        EXPLAINED,
+        object="companies",
+        run_id="manual__1",
+        legacy_table="Company",
+        hubspot_table="companies",
+        generated="2026-03-01 00:00 UTC",
+        comparisons=COMPARISONS,
+        match_threshold=50,
+        probable_min_confidence=80,
+        **options,
+    )
+
+
+def waterfalls(html: str) -> list[str]:
+    return re.findall(r'<svg class="waterfall".*?</svg>', html, flags=re.S)
+
+
+def test_thresholds_are_match_weights():
+    assert weight_threshold(50) == 0
+    assert weight_threshold(80) == 2
+    assert weight_threshold(100) is None  # reached at infinity: not drawn
+    assert weight_threshold(None) is None
+
+
+def test_the_waterfall_has_a_bar_per_comparison_between_prior_and_total_in_registry_order():
+    html = explained_page()
+    (chart,) = waterfalls(html)  # the row never scored has none
+    assert html.count("<details open>") == 1
+    names = re.findall(r'<text class="small name"[^>]*>([^<]*)</text>', chart)
+    assert names == ["prior", *COMPARISONS, "match weight"]
+    kinds = re.findall(r'<rect class="wf-([a-z]+)"', chart)
+    assert kinds == ["prior", "up", "down", "down", "none", "up", "total"]
+    levels = re.findall(r'<text class="small muted" x="[^"]*" y="[^"]*" text-anchor="middle">([^<]*)</text>', chart)
+    assert levels == ["log2-odds", "agree", "else", "else", "null", "similar &gt;= 0.7 (tf)", "total"]
+    assert "+10.0" in chart
+    assert "\u22128.4" in chart
+    assert "\u22128.8" in chart
+
+
+def test_the_waterfall_is_cumulative():
+    bars = waterfall(EXPLAINED["conflicts"][0]["score_components"], COMPARISONS, [("match", 0.0)])
+    prior, legacy_id, name, *_, total = bars["bars"]
+    assert (prior["start"], prior["end"]) == (0, -4.3)
+    assert legacy_id["start"] == -4.3
+    assert legacy_id["end"] == 5.7
+    assert name["start"] == 5.7
+    assert round(name["end"], 6) == -2.7
+    assert legacy_id["y"] < bars["zero"] < legacy_id["y"] + legacy_id["height"]  # it crosses zero
+    assert (total["start"], total["end"]) == (0, -8.8)
+    assert bars["thresholds"][0]["y"] == bars["zero"]
+    assert waterfall({"hubspot_records": 2}) is None
+
+
+def test_the_explanations_are_escaped():
+    html = explained_page()
+    assert "<script>" not in html
+    assert "Alpes &lt;script&gt;alert(1)&lt;/script&gt;" in html  # in the table of compared values
+    assert "legacy &#39;Alpes &lt;script&gt;" in html  # and the bar's tooltip
+    assert "Dupont &amp; Fils" in html
+    assert "exact &lt;b&gt;" in html
+
+
+def test_the_parameters_table_shows_the_prior_first():
+    html = explained_page()
+    table = re.search(r'<table class="parameters">.*?</table>', html, flags=re.S).group(0)
+    rows = re.findall(r"<tr class=\"(\w+)\"><td>(\w+)</td>", table)
+    assert rows == [("prior", "prior"), ("level", "name")]
+    assert '<td class="num">0.05</td><td class="num">–</td><td class="num">-4.25</td>' in table
+
+
+def test_a_database_without_the_parameters_table_says_so():
+    html = render_report({**EXPLAINED, "parameters": None}, object="companies", run_id="r", legacy_table="Company",
+                         hubspot_table="companies", generated="now")  # fmt: skip
+    assert "has no <code>staging.match_parameters</code> table yet" in html
+    assert 'class="parameters"' not in html
+
+
+def test_the_weight_histogram_stacks_the_statuses_in_bins_of_five_bits():
+    html = explained_page()
+    chart = re.search(r'<svg [^>]*aria-label="match weight histogram">.*?</svg>', html, flags=re.S).group(0)
+    labels = re.findall(r'<text class="small muted" x="[^"]*" y="[^"]*" text-anchor="middle">([^<]*)</text>', chart)
+    assert labels == ["\u221210", "\u22125", "0", "5", "10", "15", "20", "25"]  # empty bins too
+    assert re.findall(r'<rect class="(\w+)"', chart) == ["conflict", "matched", "probable", "new"]
+    # the 8 rows of bin 20 fill the plot's 170 px: 6 matched, 2 probable stacked on them
+    assert 'y="76.5" width="51.6" height="127.5"' in chart
+    assert 'y="34.0" width="51.6" height="42.5"' in chart
+    assert "match \u2265 50% +0.0 bits" in chart
+    assert "probable \u2265 80% +2.0 bits" in chart
