@@ -1,0 +1,237 @@
+"""The one match model over a real PostgreSQL: what it learns (EM, term frequencies) and how its
+one probability scale decides statuses. Data is generated here with known parameters, so the
+expected values are the generator's, not the code's."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from crm_reconciliation.registry import default_registry
+from tests.helpers import create_mirror, create_staging, insert_rows, run_reconcile_and_score
+
+pytestmark = pytest.mark.integration
+
+REGISTRY = default_registry()
+COMPANIES = REGISTRY.get("companies")
+CONTACTS = REGISTRY.get("contacts")
+COMMUNICATIONS = REGISTRY.get("communications")
+DEFAULT_MIN_CONFIDENCE = 90  # the push's default min_confidence param
+
+
+def reset(db, spec) -> None:
+    """Empty project schemas, the object's staging tables, and empty mirrors of the objects it refers to."""
+    for schema in ("bronze", "staging", "hubspot"):
+        db.execute(f"drop schema if exists {schema} cascade")
+    create_staging(db, spec)
+    for other in REGISTRY.objects.values():
+        if other.name != spec.name:
+            create_mirror(db, other.hubspot_table, [], columns=[other.hubspot_id_column, other.legacy_id_property])
+
+
+def statuses(db, table: str, key: str) -> dict[int, tuple]:
+    return {
+        row[0]: row[1:]
+        for row in db.execute(
+            f"select {key}, reconciliation_status, match_confidence, properties_to_update, score_components"
+            f" from staging.{table}"
+        )
+    }
+
+
+def learned(db, object_type: str, run_id: str = "test_run") -> dict[tuple[str, str], tuple[float, float, str]]:
+    return {
+        (comparison, level): (m, u, source)
+        for comparison, level, m, u, source in db.execute(
+            "select comparison, level, m, u, m_source from staging.match_parameters"
+            " where object_type = %s and run_id = %s",
+            (object_type, run_id),
+        )
+    }
+
+
+# -- EM -----------------------------------------------------------------------------------------
+
+TRUE_M = {"domain": 0.9, "zip": 0.7, "city": 0.8}
+
+
+def _word(rng: random.Random, length: int = 8) -> str:
+    return "".join(rng.choice("bcdfghjklmnprstvz") + rng.choice("aeiou") for _ in range(length // 2))
+
+
+def test_em_recovers_known_m_on_synthetic_pairs(db):
+    """1,500 twins without a legacy id, each keeping a field equal with a known probability m,
+    beside 1,500 decoys sharing only a phone: EM must find m within 0.05."""
+    rng = random.Random(7)
+    reset(db, COMPANIES)
+    legacy, hubspot = [], []
+    for n in range(1, 1501):
+        phone = f"04 76 {n // 100:02d} {n % 100:02d} 11"
+        values = {"domain": f"{_word(rng)}.fr", "zip": f"{rng.randint(10, 95)}{n:03d}", "city": _word(rng, 10).title()}
+        legacy.append(
+            {
+                "comp_companyid": n,
+                "comp_name": f"{_word(rng)} {_word(rng)}",
+                "comp_website": values["domain"],
+                "comp_phonenumber": phone,
+                "addr_postcode": values["zip"],
+                "addr_city": values["city"],
+            }
+        )
+        twin = {
+            key: value if rng.random() < TRUE_M[key] else (f"{_word(rng)}.fr" if key == "domain" else _word(rng, 10))
+            for key, value in values.items()
+        }
+        hubspot.append({"hs_object_id": str(10_000 + n), "phone": f"+33476{n // 100:02d}{n % 100:02d}11", **twin})
+        hubspot.append(  # a decoy: the same phone (a switchboard), nothing else
+            {
+                "hs_object_id": str(20_000 + n),
+                "phone": f"+33476{n // 100:02d}{n % 100:02d}11",
+                "domain": f"{_word(rng)}.com",
+                "zip": str(rng.randint(10_000, 99_999)),
+                "city": _word(rng, 10).title(),
+                "name": f"{_word(rng)} {_word(rng)}",
+            }
+        )
+    insert_rows(db, "bronze.company", legacy)
+    create_mirror(db, "companies", [{"icalps_company_id": None, **row} for row in hubspot])
+    summary = run_reconcile_and_score(db, COMPANIES)
+    assert summary["em_converged"] is True
+    parameters = learned(db, "companies")
+    for comparison, m in TRUE_M.items():
+        estimated, _, source = parameters[(comparison, "exact")]
+        assert source.startswith("em"), source
+        assert estimated == pytest.approx(m, abs=0.05), (comparison, estimated)
+    # u of exact agreement on a random domain is tiny; the phone all pairs were found by is not
+    # learned from its own session, and the decoys are told apart.
+    assert parameters[("domain", "exact")][1] < 0.01
+    probable = [row for row in statuses(db, "companies_reconciliation", "legacy_company_id").values()]
+    assert sum(status == "probable" for status, *_ in probable) >= 1300
+
+
+# -- One scale, statuses ---------------------------------------------------------------------------
+
+
+def _linked_companies(db, changed: dict[int, dict]) -> dict[int, tuple]:
+    """200 companies linked by id whose HubSpot twins agree on everything but ``changed``."""
+    reset(db, COMPANIES)
+    legacy, hubspot = [], []
+    for n in range(1, 201):
+        legacy.append(
+            {
+                "comp_companyid": n,
+                "comp_name": f"Entreprise {n}",
+                "comp_website": f"e{n}.fr",
+                "comp_phonenumber": f"04 76 00 {n // 100:02d} {n % 100:02d}",
+                "addr_city": "Grenoble",
+                "addr_postcode": "38000",
+                **changed.get(n, {}),
+            }
+        )
+        hubspot.append(
+            {
+                "hs_object_id": str(100 + n),
+                "icalps_company_id": str(n),
+                "name": f"Entreprise {n}",
+                "domain": f"e{n}.fr",
+                "phone": f"+3347600{n // 100:02d}{n % 100:02d}",
+                "city": "Grenoble",
+                "zip": "38000",
+            }
+        )
+    insert_rows(db, "bronze.company", legacy)
+    create_mirror(db, "companies", hubspot)
+    run_reconcile_and_score(db, COMPANIES)
+    return statuses(db, "companies_reconciliation", "legacy_company_id")
+
+
+def test_an_id_link_with_one_changed_property_stays_matched_and_is_pushed(db):
+    result = _linked_companies(db, {7: {"comp_phonenumber": "04 99 99 99 99"}})
+    status, confidence, updates, components = result[7]
+    assert status == "matched"
+    assert confidence >= DEFAULT_MIN_CONFIDENCE
+    assert updates["phone"] == "+33499999999"
+    assert components["comparisons"]["phone"]["weight"] < 0  # it did count against, barely
+
+
+def test_an_id_link_that_disagrees_on_everything_is_a_conflict(db):
+    elsewhere = {
+        "comp_name": "Boulangerie Dupuis",
+        "comp_website": "pain.fr",
+        "comp_phonenumber": "01 45 00 00 00",
+        "addr_city": "Paris",
+        "addr_postcode": "75011",
+    }
+    result = _linked_companies(db, {9: elsewhere})
+    assert result[9][0] == "conflict"
+    assert result[9][1] < COMPANIES.model.match_threshold
+    assert result[10][0] == "matched"
+
+
+def test_edited_subjects_with_equal_timestamps_stay_matched(db):
+    reset(db, COMMUNICATIONS)
+    legacy, hubspot = [], []
+    for n in range(1, 101):
+        moment = f"2024-03-{1 + n % 28:02d} {8 + n % 10:02d}:{n % 60:02d}:00"
+        legacy.append(
+            {
+                "comm_communicationid": n,
+                "comm_subject": f"Relance devis {n}" if n % 4 else f"Devis {n} revu et corrigé",
+                "comm_datetime": moment,
+                "comm_note": f"Compte rendu {n}",
+            }
+        )
+        hubspot.append(
+            {
+                "hs_object_id": str(5000 + n),
+                "icalps_communication_id": str(n),
+                "hs_engagement_subject": f"Relance devis {n}",
+                "hs_timestamp": moment.replace(" ", "T") + "Z",
+                "hs_note_body": f"Compte rendu {n}",
+            }
+        )
+    insert_rows(db, "bronze.communication", legacy)
+    create_mirror(db, "engagements", hubspot)
+    run_reconcile_and_score(db, COMMUNICATIONS)
+    result = statuses(db, "communications_reconciliation", "legacy_communication_id")
+    edited = [result[n] for n in range(1, 101) if n % 4 == 0]
+    assert len(edited) == 25
+    for status, confidence, updates, _ in edited:
+        assert status == "matched"
+        assert confidence >= DEFAULT_MIN_CONFIDENCE
+        assert "hs_engagement_subject" in updates
+
+
+# -- Term frequencies --------------------------------------------------------------------------------
+
+
+def test_agreeing_on_a_rare_surname_weighs_more_than_on_martin(db):
+    reset(db, CONTACTS)
+    legacy = [
+        {"pers_personid": 1, "pers_firstname": "Paul", "pers_lastname": "Martin"},
+        {"pers_personid": 2, "pers_firstname": "Paul", "pers_lastname": "Zylberstein"},
+    ]
+    hubspot = [
+        {"hs_object_id": "11", "icalps_contact_id": "1", "firstname": "Paul", "lastname": "Martin"},
+        {"hs_object_id": "12", "icalps_contact_id": "2", "firstname": "Paul", "lastname": "Zylberstein"},
+        # Many other Martins in the portal, and other rare names.
+        *({"hs_object_id": str(100 + n), "firstname": f"P{n}", "lastname": "Martin"} for n in range(60)),
+        *({"hs_object_id": str(300 + n), "firstname": f"Q{n}", "lastname": _word(random.Random(n))} for n in range(60)),
+    ]
+    insert_rows(db, "bronze.person", legacy)
+    create_mirror(db, "contacts", [{"icalps_contact_id": None, **row} for row in hubspot])
+    run_reconcile_and_score(db, CONTACTS)
+    result = statuses(db, "contacts_reconciliation", "legacy_contact_id")
+    martin = result[1][3]["comparisons"]["lastname"]
+    rare = result[2][3]["comparisons"]["lastname"]
+    assert martin["level"] == rare["level"] == "exact"
+    assert martin["term_frequency"] and rare["term_frequency"]
+    assert rare["weight"] > martin["weight"] + 4  # 1 in 122 against 61 in 122: log2(61) ≈ 5.9 bits
+
+
+def test_a_rerun_learns_the_same_parameters(db):
+    _linked_companies(db, {7: {"comp_phonenumber": "04 99 99 99 99"}})
+    first = learned(db, "companies")
+    run_reconcile_and_score(db, COMPANIES, run_id="test_run_2")
+    assert learned(db, "companies", "test_run_2") == first
