@@ -95,6 +95,7 @@ class Run:
     steps: list[Step] = field(default_factory=list)
     comparisons: list[Comparison] = field(default_factory=list)
     push_floor: dict[str, float] = field(default_factory=dict)
+    match_floor: dict[str, float] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,6 +187,31 @@ def copy_floor(uri: str, path: Path) -> float:
         connection.commit()
         seconds = time.perf_counter() - started
         connection.execute(sql.SQL("drop table {}").format(table))
+    return seconds
+
+
+def match_floor(uri: str, spec: object) -> float:
+    """A bare hash join of the bronze table and the mirror on the parsed legacy id, into a temp
+    table: what linking by id costs at the least, before any value is compared."""
+    import psycopg
+    from psycopg import sql
+
+    statement = sql.SQL(
+        "create temp table bench_links as select bronze_row.{legacy_id}, mirror.{hubspot_id}"
+        " from {bronze} as bronze_row inner join {mirror} as mirror"
+        " on staging.crm_legacy_id(bronze_row.{legacy_id}) = staging.crm_legacy_id(mirror.{legacy_property}::text)"
+    ).format(
+        legacy_id=sql.Identifier(spec.legacy_id_column.lower()),
+        hubspot_id=sql.Identifier(spec.hubspot_id_column),
+        bronze=sql.Identifier("bronze", spec.bronze_table),
+        mirror=sql.Identifier("hubspot", spec.hubspot_table),
+        legacy_property=sql.Identifier(spec.legacy_id_property),
+    )
+    with psycopg.connect(uri) as connection:
+        started = time.perf_counter()
+        connection.execute(statement)
+        seconds = time.perf_counter() - started
+        connection.rollback()
     return seconds
 
 
@@ -314,6 +340,9 @@ def pipeline(sizes: Sizes, side_by_side: bool, old_subset: int, label: str) -> R
                     )
                     if task_id == "load_bronze" and side_by_side:
                         side(run, uri, name, bronze_dir / spec.csv_file, step, params, environment, old_subset)
+                    if task_id == "score":
+                        run.match_floor[name] = match_floor(uri, spec)
+                        log(f"[{label}] {name} floor (hash join on the legacy id): {run.match_floor[name]:.2f} s")
                     if task_id == "push":
                         limit = registry.defaults.push_max_requests / registry.defaults.push_window_seconds
                         run.push_floor[name] = limit * registry.defaults.push_batch_size
@@ -409,6 +438,23 @@ def report(full: Run, small: Run | None, parses: list[dict], args: argparse.Name
         out.append(
             f"| {step.name} | {step.step} | {step.rows or 0:,} | {step.seconds:.2f} | {fmt_rate(step.rows_per_second)} "
             f"| {step.peak_rss_mb:.0f} | {step.db_size_mb:,.0f} |"
+        )
+    out += [
+        "",
+        "## Reconcile and score, next to a floor (same database, same run)",
+        "",
+        "The floor is a bare hash join of the bronze table and the mirror on the parsed legacy id.",
+        "",
+        "| object | legacy rows | reconcile (s) | score (s) | together (s) | floor (s) | together / floor |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, floor in full.match_floor.items():
+        reconcile = next(s for s in full.steps if s.name == name and s.step == "reconcile")
+        score = next(s for s in full.steps if s.name == name and s.step == "score")
+        together = reconcile.seconds + score.seconds
+        out.append(
+            f"| {name} | {reconcile.rows or 0:,} | {reconcile.seconds:.1f} | {score.seconds:.1f} | {together:.1f} "
+            f"| {floor:.2f} | {together / floor:.0f}× |"
         )
     out += ["", "## Load, side by side (same file, same database, same run)", ""]
     out += [

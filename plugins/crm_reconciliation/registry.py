@@ -151,7 +151,7 @@ class Model(_Strict):
     em_tolerance: float = Field(1e-4, gt=0)
     # A comparison whose learned m makes agreement weaker than configured by more than this
     # factor (or evidence against) keeps its configured m: EM followed a blocking artefact.
-    max_m_drift: float = Field(0.5, gt=0, lt=1)
+    max_m_drift: float = Field(0.25, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _names_unique(self) -> Model:
