@@ -9,11 +9,11 @@ export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)/dags
 
 .PHONY: install browser demo test lint airflow bench bench-matching bench-push lock
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt overrides.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode \
-		-r requirements-dev.txt -c constraints.txt
+		-r requirements-dev.txt -c constraints.txt --overrides overrides.txt
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -45,7 +45,8 @@ airflow: install
 bench: install
 	$(BIN)/python scripts/bench.py $(ARGS)
 
-## Probable matches: precision/recall on labelled data, then 100,000 unlinked vs 1,000,000 HubSpot companies.
+## Probable matches: precision/recall on labelled data, FEBRL 4 through the contacts DAG side by side with
+## Splink (scripts/febrl_splink.py), then 100,000 unlinked vs 1,000,000 HubSpot companies.
 bench-matching: install
 	$(BIN)/python scripts/bench_matching.py --scale
 
@@ -53,6 +54,7 @@ bench-matching: install
 bench-push: install
 	$(BIN)/python scripts/bench_push.py
 
-## Re-freeze constraints.txt after editing requirements*.txt.
+## Re-freeze constraints.txt after editing requirements*.txt or overrides.txt (pins already there are kept).
 lock: install
-	$(BIN)/uv pip compile --python-version 3.11 --no-header requirements-dev.txt -o constraints.txt
+	$(BIN)/uv pip compile --python-version 3.11 --no-header requirements-dev.txt --overrides overrides.txt \
+		-o constraints.txt

@@ -5,12 +5,15 @@ typos, swapped names, changed e-mail domains, decoys sharing a domain or a name)
 the real reconcile and score SQL; prints precision, recall and F1 of the probable links and of
 the ``new`` decisions. Scale (``--scale``): N unlinked legacy companies against M HubSpot
 companies through the DAG's reconcile and score tasks; prints wall times and the peak
-temporary space the database used. Run: ``make bench-matching``.
+temporary space the database used. FEBRL 4 (``--febrl-records``, all 5,000 pairs by default):
+the contacts DAG's tasks with the shipped config side by side with Splink 5 on the same records
+(``scripts/febrl_splink.py``). Run: ``make bench-matching``.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import threading
 import time
@@ -18,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 from crm_reconciliation import local_env, matching_benchmark  # noqa: E402
 
@@ -156,15 +160,46 @@ def main() -> None:
     parser.add_argument("--scale", action="store_true", help="also run the scale benchmark")
     parser.add_argument("--legacy", type=int, default=100_000)
     parser.add_argument("--hubspot", type=int, default=1_000_000)
+    parser.add_argument(
+        "--febrl-records", type=int, default=None, help="FEBRL 4 true pairs to keep (default: all 5,000)"
+    )
+    parser.add_argument("--no-febrl", action="store_true", help="skip the FEBRL 4 comparison with Splink")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    failed: list[str] = []
+
+    def part(name: str, run) -> None:
+        """One part of the benchmark; a failure is reported and the others still run."""
+        try:
+            run()
+        except Exception:
+            logging.getLogger("bench_matching").exception("%s failed", name)
+            print(f"{name}: FAILED (traceback on stderr)")
+            failed.append(name)
+
+    def clean(uri: str) -> None:
+        with __import__("psycopg").connect(uri, autocommit=True) as connection:
+            for schema in ("bronze", "staging", "hubspot"):
+                connection.execute(f"drop schema if exists {schema} cascade")
+
     with local_env.throwaway_stack() as uri:
-        quality(uri, args.size)
-        if args.scale:
-            with __import__("psycopg").connect(uri, autocommit=True) as connection:
-                for schema in ("bronze", "staging", "hubspot"):
-                    connection.execute(f"drop schema if exists {schema} cascade")
+        part("labelled-data quality", lambda: quality(uri, args.size))
+        if not args.no_febrl:
+            import febrl_splink
+
+            def febrl() -> None:
+                rows = febrl_splink.compare(uri, args.febrl_records)
+                failed.extend(f"FEBRL 4: {row.system}" for row in rows if row.error)
+
             print()
-            scale(uri, args.legacy, args.hubspot)
+            part("FEBRL 4 comparison", febrl)
+        if args.scale:
+            clean(uri)
+            print()
+            part("scale", lambda: scale(uri, args.legacy, args.hubspot))
+    if failed:
+        print(f"\nFailed: {'; '.join(failed)}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
