@@ -226,7 +226,8 @@ def test_agreeing_on_a_rare_surname_weighs_more_than_on_martin(db):
     martin = result[1][3]["comparisons"]["lastname"]
     rare = result[2][3]["comparisons"]["lastname"]
     assert martin["level"] == rare["level"] == "exact"
-    assert martin["term_frequency"] and rare["term_frequency"]
+    assert martin["term_frequency"]
+    assert rare["term_frequency"]
     assert rare["weight"] > martin["weight"] + 4  # 1 in 122 against 61 in 122: log2(61) ≈ 5.9 bits
 
 
