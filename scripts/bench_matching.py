@@ -3,11 +3,13 @@
 Quality: deterministic labelled companies and contacts (name variants, legal forms, accents,
 typos, swapped names, changed e-mail domains, decoys sharing a domain or a name) run through
 the real reconcile and score SQL; prints precision, recall and F1 of the probable links and of
-the ``new`` decisions. Scale (``--scale``): N unlinked legacy companies against M HubSpot
-companies through the DAG's reconcile and score tasks; prints wall times and the peak
-temporary space the database used. FEBRL 4 (``--febrl-records``, all 5,000 pairs by default):
-the contacts DAG's tasks with the shipped config side by side with Splink 5 on the same records
-(``scripts/febrl_splink.py``). Run: ``make bench-matching``.
+the ``new`` decisions, then for each of the two datasets our links side by side with Splink 5's
+on the same records and fields (``scripts/labelled_splink.py``; ``--no-splink`` skips it).
+Scale (``--scale``): N unlinked legacy companies against M HubSpot companies through the DAG's
+reconcile and score tasks; prints wall times and the peak temporary space the database used.
+FEBRL 4 (``--febrl-records``, all 5,000 pairs by default): the contacts DAG's tasks with the
+shipped config side by side with Splink 5 on the same records (``scripts/febrl_splink.py``).
+Run: ``make bench-matching``.
 """
 
 from __future__ import annotations
@@ -66,23 +68,45 @@ from (
 """  # noqa: S608 - constant SQL made of constant fragments
 
 
-def quality(uri: str, size: int) -> None:
+def quality(uri: str, size: int, splink: bool = True) -> list[str]:
+    """The quality table of our pipeline, then (``splink``) each dataset side by side with Splink;
+    returns the names of the runs that failed (each printed as a failed row)."""
+    import labelled_splink
     import psycopg
 
-    print(
-        "| object | legacy records | twins | links | link precision | link recall | link F1 | new precision "
-        "| new recall | new F1 |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    failed: list[str] = []
+    runs: dict[str, tuple[matching_benchmark.Labelled, labelled_splink.Ours | Exception]] = {}
     with psycopg.connect(uri, autocommit=True) as connection:
         for name, make in (("companies", matching_benchmark.companies), ("contacts", matching_benchmark.contacts)):
             data = make(size)
-            s = matching_benchmark.quality(matching_benchmark.run(connection, name, data), data.truth)
-            print(
-                f"| {name} | {size:,} | {s['twins']:,} | {s['links']:,} | {s['link_precision']:.4f} "
-                f"| {s['link_recall']:.4f} | {s['link_f1']:.4f} | {s['new_precision']:.4f} | {s['new_recall']:.4f} "
-                f"| {s['new_f1']:.4f} |"
-            )
+            try:
+                runs[name] = (data, labelled_splink.run_ours(connection, name, data))
+            except Exception as error:  # a failed row, then the other object
+                logging.getLogger("bench_matching").exception("labelled %s failed", name)
+                runs[name] = (data, error)
+                failed.append(f"labelled {name}: ours")
+    print(
+        "| object | legacy records | twins | links | link precision | link recall | link F1 | new precision "
+        "| new recall | new F1 | seconds |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, (data, ours) in runs.items():
+        if isinstance(ours, Exception):
+            print(f"| {name} | {size:,} | failed: {type(ours).__name__} (traceback on stderr) | | | | | | | | |")
+            continue
+        s = matching_benchmark.quality(ours.predicted, data.truth)
+        print(
+            f"| {name} | {size:,} | {s['twins']:,} | {s['links']:,} | {s['link_precision']:.4f} "
+            f"| {s['link_recall']:.4f} | {s['link_f1']:.4f} | {s['new_precision']:.4f} | {s['new_recall']:.4f} "
+            f"| {s['new_f1']:.4f} | {ours.seconds:.1f} |"
+        )
+    print("Seconds: the reconcile and score SQL (not the load).")
+    if splink:
+        for name, (data, ours) in runs.items():
+            print()
+            rows = labelled_splink.compare(name, data, ours)
+            failed.extend(f"labelled {name}: Splink" for row in rows[1:] if row.error)
+    return failed
 
 
 class TempSpaceProbe(threading.Thread):
@@ -164,6 +188,9 @@ def main() -> None:
         "--febrl-records", type=int, default=None, help="FEBRL 4 true pairs to keep (default: all 5,000)"
     )
     parser.add_argument("--no-febrl", action="store_true", help="skip the FEBRL 4 comparison with Splink")
+    parser.add_argument(
+        "--no-splink", action="store_true", help="skip Splink on the labelled data (our quality table only)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     failed: list[str] = []
@@ -183,7 +210,7 @@ def main() -> None:
                 connection.execute(f"drop schema if exists {schema} cascade")
 
     with local_env.throwaway_stack() as uri:
-        part("labelled-data quality", lambda: quality(uri, args.size))
+        part("labelled-data quality", lambda: failed.extend(quality(uri, args.size, not args.no_splink)))
         if not args.no_febrl:
             import febrl_splink
 

@@ -318,6 +318,18 @@ def _version() -> str:
 # --- both ----------------------------------------------------------------------------------------
 
 
+def print_table(rows: list[Row]) -> None:
+    """The markdown table of ``rows``; a failed row says so in its pairs cell."""
+    print("| system | pairs compared | precision | recall | F1 | seconds |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for row in rows:
+        if row.error:
+            print(f"| {row.system} | failed: {row.error} | | | | |")
+            continue
+        pairs = f"{row.pairs:,}" if row.pairs is not None else "?"
+        print(f"| {row.system} | {pairs} | {row.precision:.4f} | {row.recall:.4f} | {row.f1:.4f} | {row.seconds:.1f} |")
+
+
 def compare(uri: str, records: int | None = None) -> list[Row]:
     """Both sides on FEBRL 4 (or its first ``records`` true pairs); prints the table, returns its rows."""
     data = load(records)
@@ -336,14 +348,7 @@ def compare(uri: str, records: int | None = None) -> list[Row]:
         f"{len(data.truth):,} true pairs. {FIELDS_NOTE}"
     )
     print()
-    print("| system | pairs compared | precision | recall | F1 | seconds |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for row in rows:
-        if row.error:
-            print(f"| {row.system} | failed: {row.error} | | | | |")
-            continue
-        pairs = f"{row.pairs:,}" if row.pairs is not None else "?"
-        print(f"| {row.system} | {pairs} | {row.precision:.4f} | {row.recall:.4f} | {row.f1:.4f} | {row.seconds:.1f} |")
+    print_table(rows)
     print()
     for row in rows:
         if row.note:
