@@ -219,7 +219,7 @@ as $fn$
         translate(
             replace(replace(replace(lower(value), 'œ', 'oe'), 'æ', 'ae'), 'ß', 'ss'),
             'àáâãäåāçćčèéêëēėęìíîïīñńòóôõöøōùúûüūýÿžźż',
-            'aaaaaaaccceeeeeeeiiiiinnoooooooouuuuuyyzzz'
+            'aaaaaaaccceeeeeeeiiiiinnooooooouuuuuyyzzz'
         ),
         '[^a-z0-9]+', ' ', 'g'
     )), '')
