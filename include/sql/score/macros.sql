@@ -35,14 +35,17 @@ end
 
 {#- Agreement (0-1) of two canonical values by a comparison's kind; NULL when either is empty.
     Equal values agree at once (most id-linked pairs: folding them is what costs), else each
-    side is prepared once and compared. -#}
+    side is prepared once and compared: "offset 0" keeps the prepared values a subquery of their
+    own, else the planner would pull it up and copy each prepare (a function the planner cannot
+    inline, such as staging.crm_fold_name) into every test that reads it (three times as many
+    calls). -#}
 {%- macro agreement(compare, legacy, hubspot) -%}
 case
     when {{ legacy }} is null or {{ hubspot }} is null then null
     when {{ legacy }} = {{ hubspot }} then 1
     else (
         select {{ similarity_of(compare, "prepared.l", "prepared.h") | indent(8) }}
-        from (select {{ prepare(compare, legacy) }} as l, {{ prepare(compare, hubspot) }} as h) as prepared
+        from (select {{ prepare(compare, legacy) }} as l, {{ prepare(compare, hubspot) }} as h offset 0) as prepared
     )
 end
 {%- endmacro -%}
@@ -87,4 +90,44 @@ end
 {%- if comparison.properties | length == 1 -%}{{ column }} ->> '{{ comparison.properties[0] }}'
 {%- else -%}nullif(concat_ws(' '{% for p in comparison.properties %}, {{ column }} ->> '{{ p }}'{% endfor %}), '')
 {%- endif -%}
+{%- endmacro -%}
+
+{#- A scored pair's components (score_components): match weight, prior, rules, and per comparison
+    the level, both values, the weight and whether the term frequency applied. Built only for the
+    pairs whose components are kept (id links, twins, best candidates), not for every candidate:
+    a JSON object costs more than the whole weighing. `pair` is a row of _scored, `labels` of
+    _score_labels. -#}
+{%- macro score_components(comparisons, pair, labels) -%}
+jsonb_build_object(
+    'match_weight', {{ pair }}.match_weight,
+    'prior', round({{ pair }}.prior_weight::numeric, 2),
+    'rules', to_jsonb({{ pair }}.rules),
+    'comparisons', jsonb_build_object(
+        {%- for c in comparisons %}
+        '{{ c.name }}', jsonb_build_object(
+            'level', case
+                when {{ pair }}.g_{{ c.name }} = 0 then 'null'
+                else {{ labels }}.value -> '{{ c.name }}' ->> ({{ pair }}.g_{{ c.name }} - 1)
+            end,
+            'legacy', {{ pair }}.lv_{{ c.name }},
+            'hubspot', {{ pair }}.hv_{{ c.name }},
+            'weight', round({{ pair }}.w_{{ c.name }}::numeric, 2),
+            'term_frequency', {{ pair }}.tf_{{ c.name }}
+        ){{ "," if not loop.last }}
+        {%- endfor %}
+    )
+)
+{%- endmacro -%}
+
+{#- The same in words, for notes: "match weight +37.1 (prior -19.6, name exact +12.0 (rare value), …)". -#}
+{%- macro score_summary(comparisons, pair, labels) -%}
+'match weight ' || to_char({{ pair }}.weight, 'FMSG990.0') || ' (prior ' || to_char({{ pair }}.prior_weight, 'FMSG990.0')
+{%- for c in comparisons %}
+|| ', {{ c.name }} ' || case
+    when {{ pair }}.g_{{ c.name }} = 0 then 'not comparable'
+    else ({{ labels }}.value -> '{{ c.name }}' ->> ({{ pair }}.g_{{ c.name }} - 1)) || ' ' || to_char({{ pair }}.w_{{ c.name }}, 'FMSG990.0')
+        || case when {{ pair }}.tf_{{ c.name }} then ' (rare value)' else '' end
+end
+{%- endfor %}
+|| ')'
 {%- endmacro -%}

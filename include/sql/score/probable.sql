@@ -3,6 +3,7 @@
     one-to-one assignment keeps the best pairs; near-ties are reported, never picked. -#}
 {%- from "reconcile/macros.sql" import hubspot_value, hubspot_json, field_diffs_json, updates_json -%}
 {%- from "macros/summary.sql" import status_counts -%}
+{%- from "score/macros.sql" import score_components, score_summary -%}
 {%- set o = params.object -%}
 {%- if o.matching -%}
 
@@ -155,10 +156,23 @@ outcomes as (
         ties.confidence as tie_confidence,
         best.hubspot_id as best_id,
         best.confidence as best_confidence,
-        best.components as best_components,
-        best.summary as best_summary,
-        twin_score.summary as twin_summary,
-        twin_score.components as twin_components,
+        -- Components and notes only for the pairs kept (score/macros.sql: score_components).
+        case
+            when best.legacy_id is not null
+                then {{ score_components(o.model.comparisons, "best", "labels") | indent(16) }}
+        end as best_components,
+        case
+            when best.legacy_id is not null
+                then {{ score_summary(o.model.comparisons, "best", "labels") | indent(16) }}
+        end as best_summary,
+        case
+            when twin_score.legacy_id is not null
+                then {{ score_summary(o.model.comparisons, "twin_score", "labels") | indent(16) }}
+        end as twin_summary,
+        case
+            when twin_score.legacy_id is not null
+                then {{ score_components(o.model.comparisons, "twin_score", "labels") | indent(16) }}
+        end as twin_components,
         {{ hubspot_json(o.mappings, "twins.has_twin") | indent(8) }} as hubspot_properties,
         {{ field_diffs_json(o.mappings, "twins.has_twin") | indent(8) }} as field_diffs,
         {{ updates_json(o.mappings, "twins.has_twin") | indent(8) }}
@@ -170,6 +184,7 @@ outcomes as (
         end as properties_to_update
     from _legacy_named as legacy
     cross join settings
+    cross join _score_labels as labels
     left join _assigned as assigned on assigned.legacy_id = legacy.legacy_id
     left join twins on twins.legacy_id = legacy.legacy_id
     left join _scored as twin_score
