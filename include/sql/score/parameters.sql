@@ -251,6 +251,22 @@ group by patterns.session, settings.prior;
 create temp table _em on commit drop as
 select 0 as iterations, false as converged, null::float8 as last_change;
 
+-- Per pattern, the log-likelihood of its levels under the session's current m and under u: the
+-- E-step's evidence, read in the loop and once more after it. Dropped at the end of this file
+-- (a view may not outlive the temp tables it reads when they drop at commit).
+create temp view _pattern_evidence as
+select
+    pattern_levels.pattern_id,
+    sum(ln(params.m)) as log_m,
+    sum(ln(params.u)) as log_u
+from _pattern_levels as pattern_levels
+inner join _session_params as params
+    on
+        params.session = pattern_levels.session
+        and params.comparison = pattern_levels.comparison
+        and params.level_index = pattern_levels.level
+group by pattern_levels.pattern_id;
+
 do $em$
 declare
     settings record;
@@ -270,19 +286,7 @@ begin
                 * exp(least(coalesce(evidence.log_u - evidence.log_m, 0), 700))) as match
         from _patterns as patterns
         inner join _sessions as sessions on sessions.session = patterns.session
-        left join (
-            select
-                pattern_levels.pattern_id,
-                sum(ln(params.m)) as log_m,
-                sum(ln(params.u)) as log_u
-            from _pattern_levels as pattern_levels
-            inner join _session_params as params
-                on
-                    params.session = pattern_levels.session
-                    and params.comparison = pattern_levels.comparison
-                    and params.level_index = pattern_levels.level
-            group by pattern_levels.pattern_id
-        ) as evidence on evidence.pattern_id = patterns.pattern_id;
+        left join _pattern_evidence as evidence on evidence.pattern_id = patterns.pattern_id;
 
         with expected as (
             select
@@ -368,20 +372,10 @@ select pattern_levels.session, pattern_levels.comparison, sum(
 from _pattern_levels as pattern_levels
 inner join _patterns as patterns on patterns.pattern_id = pattern_levels.pattern_id
 inner join _sessions as sessions on sessions.session = patterns.session
-inner join (
-    select
-        pattern_levels.pattern_id,
-        sum(ln(params.m)) as log_m,
-        sum(ln(params.u)) as log_u
-    from _pattern_levels as pattern_levels
-    inner join _session_params as params
-        on
-            params.session = pattern_levels.session
-            and params.comparison = pattern_levels.comparison
-            and params.level_index = pattern_levels.level
-    group by pattern_levels.pattern_id
-) as evidence on evidence.pattern_id = patterns.pattern_id
+inner join _pattern_evidence as evidence on evidence.pattern_id = patterns.pattern_id
 group by pattern_levels.session, pattern_levels.comparison;
+
+drop view _pattern_evidence;
 
 update _params as params
 set m = combined.m
