@@ -242,3 +242,20 @@ as $fn$
         order by word
     ), ' '), '')
 $fn$;
+
+-- The columns of a mirror table and their types (NULL when the table does not exist): how each
+-- column is read depends on its type (staging.crm_mirror_text).
+create or replace function staging.crm_mirror_types(mirror_table text) returns jsonb
+language sql stable parallel safe
+as $fn$
+    select jsonb_object_agg(column_name::text, data_type::text)
+    from information_schema.columns
+    where table_schema = 'hubspot' and table_name = mirror_table
+$fn$;
+
+-- A mirror's record-id column: the configured name, else "id" (some sync tools name it so).
+create or replace function staging.crm_mirror_key(mirror_types jsonb, preferred text) returns text
+language sql immutable parallel safe
+as $fn$
+    select case when mirror_types ? preferred then preferred when mirror_types ? 'id' then 'id' end
+$fn$;

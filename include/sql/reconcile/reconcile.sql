@@ -30,17 +30,12 @@ declare
     legacy_id_text text;
     property_list text;
 begin
-    select jsonb_object_agg(column_name::text, data_type::text) into mirror_types
-    from information_schema.columns
-    where table_schema = 'hubspot' and table_name = '{{ o.hubspot_table }}';
+    mirror_types := staging.crm_mirror_types('{{ o.hubspot_table }}');
     if mirror_types is null then
         raise exception 'the HubSpot mirror has no table hubspot.{{ o.hubspot_table }}'
             using hint = 'Point the hubspot_postgres connection at the database the sync tool writes to.';
     end if;
-    id_column := case
-        when mirror_types ? '{{ o.hubspot_id_column }}' then '{{ o.hubspot_id_column }}'
-        when mirror_types ? 'id' then 'id'
-    end;
+    id_column := staging.crm_mirror_key(mirror_types, '{{ o.hubspot_id_column }}');
     if id_column is null or not mirror_types ? '{{ o.legacy_id_property }}' then
         raise exception 'hubspot.{{ o.hubspot_table }} lacks its record id ({{ o.hubspot_id_column }} or id) or {{ o.legacy_id_property }}';
     end if;
@@ -153,13 +148,8 @@ declare
     id_column text;
     legacy_id_text text;
 begin
-    select jsonb_object_agg(column_name::text, data_type::text) into mirror_types
-    from information_schema.columns
-    where table_schema = 'hubspot' and table_name = '{{ m.reference.hubspot_table }}';
-    id_column := case
-        when mirror_types ? '{{ m.reference.hubspot_id_column }}' then '{{ m.reference.hubspot_id_column }}'
-        when mirror_types ? 'id' then 'id'
-    end;
+    mirror_types := staging.crm_mirror_types('{{ m.reference.hubspot_table }}');
+    id_column := staging.crm_mirror_key(mirror_types, '{{ m.reference.hubspot_id_column }}');
     if id_column is null or not mirror_types ? '{{ m.reference.legacy_id_property }}' then
         raise exception '{{ m.property }} refers to {{ m.reference.name }}, but hubspot.{{ m.reference.hubspot_table }} is missing or lacks its record id ({{ m.reference.hubspot_id_column }} or id) or {{ m.reference.legacy_id_property }}';
     end if;
