@@ -24,6 +24,10 @@ def test_old_rows_are_purged_and_counts_reported(airflow_db, db):
             "insert into staging.bronze_rejects (object_type, snapshot_date, run_id, source_file, line_number,"
             f" reason, rejected_at) values ('companies', current_date, 'r', 'f.csv', 2, 'empty id', {age})"
         )
+        db.execute(
+            "insert into staging.match_parameters (object_type, run_id, comparison, level_index, level, m, weight,"
+            f" m_source, learned_at) values ('companies', ({age})::text, 'prior', 0, 'λ', 0.001, -10, 'em', {age})"
+        )
     for outcome in ("sent", "in_flight"):
         insert_rows(
             db,
@@ -51,6 +55,12 @@ def test_old_rows_are_purged_and_counts_reported(airflow_db, db):
     details = dict(
         db.execute("select step, details from staging.reconciliation_log where run_id = %s", (run.run_id,)).fetchall()
     )
-    assert details["purge"] == {"purged_reconciliation_log": 1, "purged_bronze_rejects": 1, "purged_push_log": 1}
+    assert details["purge"] == {
+        "purged_reconciliation_log": 1,
+        "purged_bronze_rejects": 1,
+        "purged_push_log": 1,
+        "purged_match_parameters": 1,
+    }
+    assert db.execute("select count(*) from staging.match_parameters").fetchone()[0] == 1
     assert details["row_counts"]["staging.bronze_rejects"] == 2
     assert details["row_counts_after"]["staging.bronze_rejects"] == 1

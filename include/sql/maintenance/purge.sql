@@ -12,6 +12,12 @@ purged_rejects as (
     returning 1
 ),
 
+purged_parameters as (
+    delete from staging.match_parameters
+    where learned_at < now() - make_interval(days => %(retention_days)s)
+    returning 1
+),
+
 purged_pushes as (
     delete from staging.push_log
     where updated_at < now() - make_interval(days => %(retention_days)s) and outcome <> 'in_flight'
@@ -21,5 +27,6 @@ purged_pushes as (
 select jsonb_build_object(
     'purged_reconciliation_log', (select count(*) from purged_log),
     'purged_bronze_rejects', (select count(*) from purged_rejects),
-    'purged_push_log', (select count(*) from purged_pushes)
+    'purged_push_log', (select count(*) from purged_pushes),
+    'purged_match_parameters', (select count(*) from purged_parameters)
 ) as purged
