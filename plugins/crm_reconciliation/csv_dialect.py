@@ -61,11 +61,6 @@ class CsvFormat:
     header: tuple[str, ...]
 
     @property
-    def python_encoding(self) -> str:
-        """The codec that reads the file's bytes (repaired UTF-8 reads as UTF-8, bytes aside)."""
-        return self.encoding.removesuffix("+cp1252")
-
-    @property
     def repairs(self) -> bool:
         return self.encoding.endswith("+cp1252")
 

@@ -249,7 +249,7 @@ cross join _model_settings as settings
 group by patterns.session, settings.prior;
 
 create temp table _em on commit drop as
-select 0 as iterations, false as converged, null::float8 as last_change;
+select 0 as iterations, false as converged;
 
 -- Per pattern, the log-likelihood of its levels under the session's current m and under u: the
 -- E-step's evidence, read in the loop and once more after it. Dropped at the end of this file
@@ -357,7 +357,7 @@ begin
         select greatest(moved_by, coalesce(max(moved.change), 0)) into moved_by from moved;
 
         drop table _posterior;
-        update _em set iterations = iteration, last_change = moved_by, converged = moved_by < settings.tolerance;
+        update _em set iterations = iteration, converged = moved_by < settings.tolerance;
         exit when moved_by < settings.tolerance;
     end loop;
 end
