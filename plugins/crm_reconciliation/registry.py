@@ -259,6 +259,10 @@ class Defaults(_Strict):
     push_window_seconds: float = Field(10, gt=0)
     push_probable: bool = False
     retention_days: int = Field(90, ge=1)
+    # Memory the reconcile and score steps may use per sort or hash (work_mem) and for their
+    # temporary tables (temp_buffers): PostgreSQL's defaults (4MB, 8MB) send them to disk.
+    work_mem: str = Field("256MB", pattern=r"^[1-9][0-9]*(kB|MB|GB)$")
+    temp_buffers: str = Field("1GB", pattern=r"^[1-9][0-9]*(kB|MB|GB)$")
 
 
 class ObjectSpec(_Strict):
@@ -484,6 +488,15 @@ class Registry(_Strict):
                         comparison.name: [
                             {"label": level.label, "threshold": level.threshold, "m": level.m, "u": level.u}
                             for level in comparison.levels
+                        ]
+                        for comparison in spec.model.comparisons
+                    },
+                    # The lower bound of every level but the last, ascending: what width_bucket
+                    # reads a level from (exact and agree are 1, similar their threshold).
+                    "bounds": {
+                        comparison.name: [
+                            1.0 if level.threshold is None else level.threshold
+                            for level in reversed(comparison.levels[:-1])
                         ]
                         for comparison in spec.model.comparisons
                     },

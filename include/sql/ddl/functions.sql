@@ -259,3 +259,16 @@ language sql immutable parallel safe
 as $fn$
     select case when mirror_types ? preferred then preferred when mirror_types ? 'id' then 'id' end
 $fn$;
+
+-- A setting for the current transaction, or NULL when the server refuses it (temp_buffers
+-- cannot change once the session has used a temporary table): a step asks for memory and
+-- keeps working without it.
+create or replace function staging.crm_set_local(setting text, value text) returns text
+language plpgsql volatile
+as $fn$
+begin
+    return set_config(setting, value, true);
+exception when others then
+    return null;
+end
+$fn$;

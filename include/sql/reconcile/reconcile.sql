@@ -7,13 +7,14 @@
     holding its canonical values as one JSON object; the last statement only joins, diffs and
     writes, and leaves rows that did not change alone. -#}
 {%- from "reconcile/macros.sql" import legacy_value, hubspot_value, problem, usable_problem, property_record, updates_json, field_diffs_json -%}
+{%- from "macros/session.sql" import step_memory -%}
 {%- set o = params.object -%}
 {%- set usable_when_any = o.usable_when_any | default([]) -%}
 
 -- 0. One transaction, a few large sorts and hashes: enough memory that none spills to disk,
 --    and parallel workers for the two scans that compute canonical values.
-set local work_mem = '256MB';
-set local maintenance_work_mem = '256MB';
+{{ step_memory() }}
+
 set local max_parallel_workers_per_gather = 4;
 
 -- 1. The mirror as this object sees it: one row per HubSpot record, its id, its legacy id

@@ -1,19 +1,114 @@
 {#- compare: the level every pair hits in each comparison of the object's match model (Splink's
-    comparison vectors, "gamma"); 0 is the null level. Reads _pair_values (score/pairs.sql). -#}
-{%- from "score/macros.sql" import comparison_agreement, level_of -%}
+    comparison vectors, "gamma"); 0 is the null level. Reads the id links and blocked pairs of
+    score/pairs.sql; keeps both sides' values beside the levels, for the score and its
+    explanation. -#}
+{%- from "reconcile/macros.sql" import hubspot_value -%}
+{%- from "score/macros.sql" import comparison_agreement, comparison_json, comparison_value, level_of, prepare -%}
 {%- set o = params.object -%}
+{%- set by_property = {} -%}
+{%- for m in o.mappings %}{% set _ = by_property.update({m.property: m}) %}{% endfor -%}
+{%- set compared = o.model.comparisons | rejectattr("compare", "equalto", "legacy_id") | list -%}
+
+-- Term frequencies: exact agreement on a value weighs log2(m / share of HubSpot records that
+-- hold it), so a rare surname counts for more than "Martin" (score/score.sql). Each pair reads
+-- its value's share here, once.
+{%- for c in o.model.comparisons if c.term_frequency %}
+
+create temp table _tf_{{ c.name }} on commit drop as
+with settings as (select %(settings)s::jsonb ->> 'phone_country_code' as phone_country_code),
+
+canonical as (
+    select lower({{ comparison_value(c, "values_of.") }}) as key
+    from (
+        select
+            {%- for p in c.properties %}
+            {{ hubspot_value(by_property[p], "hubspot." ~ p) }} as p_{{ p }}{{ "," if not loop.last }}
+            {%- endfor %}
+        from staging.{{ o.name }}_hubspot_source as hubspot
+        cross join settings
+    ) as values_of
+)
+
+select canonical.key, count(*)::float8 / sum(count(*)) over () as u
+from canonical
+where canonical.key is not null
+group by canonical.key;
+
+analyze _tf_{{ c.name }};
+{%- endfor %}
 
 create temp table _gammas on commit drop as
--- Materialised: each agreement is computed once, not once per level it is tested against.
-with agreements as materialized (
+-- Both sides' values of every comparison per pair, raw (what the reviewer reads) and prepared.
+-- An id link's values are prepared only where the two differ (equal values agree at once).
+with linked_values as (
+    select
+        linked.legacy_id,
+        linked.hubspot_id
+        {%- for c in compared %},
+        {{ comparison_json(c, "linked.legacy_properties") }} as l_{{ c.name }},
+        {{ comparison_json(c, "linked.hubspot_properties") }} as h_{{ c.name }}
+        {%- endfor %}
+    from _linked as linked
+),
+
+pair_values as (
+    select
+        linked.legacy_id,
+        linked.hubspot_id,
+        array['legacy_id'] as rules
+        {%- for c in o.model.comparisons %},
+        {%- if c.compare == "legacy_id" %}
+        linked.legacy_id as l_{{ c.name }},
+        linked.legacy_id as h_{{ c.name }},
+        null::text as ql_{{ c.name }},
+        null::text as qh_{{ c.name }}
+        {%- else %}
+        linked.l_{{ c.name }},
+        linked.h_{{ c.name }},
+        case when linked.l_{{ c.name }} <> linked.h_{{ c.name }} then {{ prepare(c.compare, "linked.l_" ~ c.name) }} end
+            as ql_{{ c.name }},
+        case when linked.l_{{ c.name }} <> linked.h_{{ c.name }} then {{ prepare(c.compare, "linked.h_" ~ c.name) }} end
+            as qh_{{ c.name }}
+        {%- endif %}
+        {%- endfor %}
+    from linked_values as linked
+
+    union all
+
+    select
+        pairs.legacy_id,
+        pairs.hubspot_id,
+        pairs.rules
+        {%- for c in o.model.comparisons %},
+        {%- if c.compare == "legacy_id" %}
+        legacy.legacy_id as l_{{ c.name }},
+        hubspot.legacy_id as h_{{ c.name }},
+        null::text as ql_{{ c.name }},
+        null::text as qh_{{ c.name }}
+        {%- else %}
+        {{ comparison_value(c, "legacy.") }} as l_{{ c.name }},
+        {{ comparison_value(c, "hubspot.") }} as h_{{ c.name }},
+        legacy.q_{{ c.name }} as ql_{{ c.name }},
+        hubspot.q_{{ c.name }} as qh_{{ c.name }}
+        {%- endif %}
+        {%- endfor %}
+    from _pairs as pairs
+    inner join _legacy_named as legacy on legacy.legacy_id = pairs.legacy_id
+    inner join _hubspot_named as hubspot on hubspot.hubspot_id = pairs.hubspot_id
+),
+
+agreements as (
     select
         pair.legacy_id,
         pair.hubspot_id,
         pair.rules
         {%- for c in o.model.comparisons %},
-        ({{ comparison_agreement(c, "pair.l_" ~ c.name, "pair.h_" ~ c.name) | indent(8) }})::numeric as a_{{ c.name }}
+        pair.l_{{ c.name }},
+        pair.h_{{ c.name }},
+        ({{ level_of(c, comparison_agreement(c, "pair.l_" ~ c.name, "pair.h_" ~ c.name, "pair.ql_" ~ c.name, "pair.qh_" ~ c.name)) | indent(8) }})::smallint
+            as g_{{ c.name }}
         {%- endfor %}
-    from _pair_values as pair
+    from pair_values as pair
 )
 
 select
@@ -21,9 +116,19 @@ select
     agreements.hubspot_id,
     agreements.rules
     {%- for c in o.model.comparisons %},
-    ({{ level_of(c, "agreements.a_" ~ c.name) | indent(4) }})::smallint as g_{{ c.name }}
+    agreements.g_{{ c.name }},
+    agreements.l_{{ c.name }},
+    agreements.h_{{ c.name }}
+    {%- if c.term_frequency %},
+    -- The share of HubSpot records holding the value both sides agree on (else NULL).
+    tf_{{ c.name }}.u as tf_{{ c.name }}
+    {%- endif %}
     {%- endfor %}
-from agreements;
+from agreements
+{%- for c in o.model.comparisons if c.term_frequency %}
+left join _tf_{{ c.name }} as tf_{{ c.name }}
+    on tf_{{ c.name }}.key = case when agreements.l_{{ c.name }} = agreements.h_{{ c.name }} then lower(agreements.h_{{ c.name }}) end
+{%- endfor %};
 
 create index on _gammas (legacy_id);
 

@@ -17,7 +17,8 @@ case
     when {{ legacy }} is null or {{ hubspot }} is null then null
     when {{ legacy }} = {{ hubspot }} then 1
     {%- if compare in ("name", "text") %}
-    else similarity({{ legacy }}, {{ hubspot }})
+    -- As numeric: the real 0.7 is 0.69999999 as a float8, below a threshold of 0.7.
+    else similarity({{ legacy }}, {{ hubspot }})::numeric
     {%- elif compare == "email" %}
     when split_part({{ legacy }}, '@', 1) = split_part({{ hubspot }}, '@', 1) then 0.8
     else 0
@@ -33,48 +34,30 @@ case
 end
 {%- endmacro -%}
 
-{#- Agreement (0-1) of two canonical values by a comparison's kind; NULL when either is empty.
-    Equal values agree at once (most id-linked pairs: folding them is what costs), else each
-    side is prepared once and compared: "offset 0" keeps the prepared values a subquery of their
-    own, else the planner would pull it up and copy each prepare (a function the planner cannot
-    inline, such as staging.crm_fold_name) into every test that reads it (three times as many
-    calls). -#}
-{%- macro agreement(compare, legacy, hubspot) -%}
+{#- Agreement (0-1) of a pair on one comparison; NULL when either side is empty. Equal values
+    agree at once (most id-linked pairs); the others compare their prepared forms (see prepare),
+    which the caller computes once per record, not once per pair. For the legacy id: 1 when
+    equal, 0 when not. -#}
+{%- macro comparison_agreement(comparison, legacy, hubspot, legacy_prepared, hubspot_prepared) -%}
 case
     when {{ legacy }} is null or {{ hubspot }} is null then null
     when {{ legacy }} = {{ hubspot }} then 1
-    else (
-        select {{ similarity_of(compare, "prepared.l", "prepared.h") | indent(8) }}
-        from (select {{ prepare(compare, legacy) }} as l, {{ prepare(compare, hubspot) }} as h offset 0) as prepared
-    )
+    {%- if comparison.compare == "legacy_id" %}
+    else 0
+    {%- else %}
+    else {{ similarity_of(comparison.compare, legacy_prepared, hubspot_prepared) | indent(4) }}
+    {%- endif %}
 end
-{%- endmacro -%}
-
-{#- The agreement a comparison reads levels from: for the legacy id, 1 when equal, 0 when not. -#}
-{%- macro comparison_agreement(comparison, legacy, hubspot) -%}
-{%- if comparison.compare == "legacy_id" -%}
-case when {{ legacy }} is null or {{ hubspot }} is null then null when {{ legacy }} = {{ hubspot }} then 1 else 0 end
-{%- else -%}
-{{ agreement(comparison.compare, legacy, hubspot) }}
-{%- endif -%}
 {%- endmacro -%}
 
 {#- The level (1 = the first, strongest) an agreement hits in one comparison; 0 = the null level
-    (a value missing on either side). Thresholds are bound, from %(model)s. -#}
+    (a value missing on either side). The levels' lower bounds, ascending and bound from
+    %(model)s (an init plan: read once per statement), give the level by width_bucket, so the
+    agreement is written, and computed, once. -#}
 {%- macro level_of(comparison, value) -%}
-case
-    when {{ value }} is null then 0
-    {%- for level in comparison.levels %}
-    {%- if level.level in ("exact", "agree") %}
-    when {{ value }} >= 1 then {{ loop.index }}
-    {%- elif level.level == "similar" %}
-    when {{ value }} >= (%(model)s::jsonb #>> '{levels,{{ comparison.name }},{{ loop.index0 }},threshold}')::numeric
-        then {{ loop.index }}
-    {%- else %}
-    else {{ loop.index }}
-    {%- endif %}
-    {%- endfor %}
-end
+coalesce({{ comparison.levels | length }} - width_bucket(({{ value }})::float8, array(
+    select bound::float8 from jsonb_array_elements_text(%(model)s::jsonb #> '{bounds,{{ comparison.name }}}') as bound
+)), 0)
 {%- endmacro -%}
 
 {#- A comparison's value on one side: one property, or several read as one text. -#}

@@ -4,54 +4,90 @@
     twin of (created by hand, or imported without the legacy id) among those no live legacy row
     claims — far fewer pairs than legacy × HubSpot. Each rule is one named output. -#}
 {%- from "reconcile/macros.sql" import hubspot_value -%}
-{%- from "score/macros.sql" import comparison_value, comparison_json -%}
+{%- from "score/macros.sql" import comparison_value, prepare -%}
+{%- from "macros/session.sql" import step_memory -%}
 {%- set o = params.object -%}
 {%- set mm = o.matching -%}
 {%- set props = mm.properties if mm else o.model.properties -%}
 {%- set by_property = {} -%}
 {%- for m in o.mappings %}{% set _ = by_property.update({m.property: m}) %}{% endfor -%}
+{#- A property some name comparison folds on its own: its folded form is that comparison's
+    prepared column, which blocking keys reuse instead of folding the name again. -#}
+{%- set folded = {} -%}
+{%- for c in o.model.comparisons if c.compare == "name" and c.properties | length == 1 -%}
+{%- set _ = folded.update({c.properties[0]: "q_" ~ c.name}) -%}
+{%- endfor -%}
+
+{#- The name of a record folded (staging.crm_fold_name), read from its prepared column when
+    there is one. -#}
+{%- macro folded_name(prefix, properties) -%}
+{%- if properties | length == 1 and properties[0] in folded -%}{{ prefix }}{{ folded[properties[0]] }}
+{%- else -%}staging.crm_fold_name(concat_ws(' '{% for p in properties %}, {{ prefix }}p_{{ p }}{% endfor %}))
+{%- endif -%}
+{%- endmacro -%}
+
+{#- Every comparison's value prepared once per record (score/macros.sql prepare): pairs
+    compare these, so a record in a hundred pairs is folded once, not a hundred times. -#}
+{%- macro prepared_columns(prefix) -%}
+{%- for c in o.model.comparisons if c.compare != "legacy_id" %},
+    {{ prepare(c.compare, comparison_value(c, prefix)) }} as q_{{ c.name }}
+{%- endfor -%}
+{%- endmacro -%}
 
 {#- A blocking key; NULL (blocks nothing) when longer than 256 characters (staging.crm_key), so
     that a 20,000-character pasted value neither breaks an index nor makes a trigram search slow. -#}
 {%- macro block_key(prefix, key) -%}
 {%- if key.kind == "trigram" -%}
-staging.crm_key(staging.crm_fold_name(concat_ws(' '{% for p in key.properties %}, {{ prefix }}p_{{ p }}{% endfor %})))
+staging.crm_key({{ folded_name(prefix, key.properties) }})
 {%- elif key.kind == "local_part" -%}
 staging.crm_key(nullif(split_part(lower({{ prefix }}p_{{ key.properties[0] }}), '@', 1), ''))
 {%- else -%}
 staging.crm_key(case when {% for p in key.properties %}{{ prefix }}p_{{ p }} is not null{{ " and " if not loop.last }}{% endfor %} then
     {%- for p in key.properties %}
-    {% if key.kind == "prefix" and loop.last %}left(staging.crm_fold_name({{ prefix }}p_{{ p }}), {{ key.length }})
+    {% if key.kind == "prefix" and loop.last %}left({{ folded_name(prefix, [p]) }}, {{ key.length }})
     {%- else %}lower({{ prefix }}p_{{ p }}){% endif %}{{ " || '|' ||" if not loop.last }}
     {%- endfor %}
 end)
 {%- endif -%}
 {%- endmacro -%}
 
+-- 0. Memory for the whole score task (its files run in one transaction).
+{{ step_memory() }}
+
 -- 1. The legacy side: live rows that no HubSpot record links by id (and that are usable).
 create temp table _legacy_named on commit drop as
-select
-    reconciliation.{{ o.legacy_key }} as legacy_id
-    {%- for p in props %},
-    reconciliation.legacy_properties ->> '{{ p }}' as p_{{ p }}
-    {%- endfor %}
-from staging.{{ o.staging_table }} as reconciliation
-where reconciliation.candidate_hubspot_ids is null and reconciliation.reconciliation_status <> 'rejected';
+select named.*{{ prepared_columns("named.") }}
+from (
+    select
+        reconciliation.{{ o.legacy_key }} as legacy_id
+        {%- for p in props %},
+        reconciliation.legacy_properties ->> '{{ p }}' as p_{{ p }}
+        {%- endfor %}
+    from staging.{{ o.staging_table }} as reconciliation
+    where reconciliation.candidate_hubspot_ids is null and reconciliation.reconciliation_status <> 'rejected'
+) as named;
 
 -- 2. The HubSpot side: records that no live legacy row claims by id, values made canonical.
 create temp table _hubspot_named on commit drop as
-with settings as (select %(settings)s::jsonb ->> 'phone_country_code' as phone_country_code)
-select
-    hubspot.hubspot_id,
-    hubspot.legacy_id
-    {%- for p in props %},
-    {{ hubspot_value(by_property[p], "hubspot." ~ p) }} as p_{{ p }}
-    {%- endfor %}
-from staging.{{ o.name }}_hubspot_source as hubspot
-cross join settings
--- A join, not "or not exists" (one scan of bronze per record); live legacy ids are unique.
-left join bronze.{{ o.bronze_table }}_live as live on hubspot.legacy_id = live.legacy_id
-where live.legacy_id is null;
+select named.*{{ prepared_columns("named.") }}
+from (
+    with settings as (select %(settings)s::jsonb ->> 'phone_country_code' as phone_country_code)
+    select
+        hubspot.hubspot_id,
+        hubspot.legacy_id
+        {%- for p in props %},
+        {{ hubspot_value(by_property[p], "hubspot." ~ p) }} as p_{{ p }}
+        {%- endfor %}
+    from staging.{{ o.name }}_hubspot_source as hubspot
+    cross join settings
+    -- A join, not "or not exists" (one scan of bronze per record); live legacy ids are unique.
+    left join bronze.{{ o.bronze_table }}_live as live on hubspot.legacy_id = live.legacy_id
+    where live.legacy_id is null
+) as named;
+
+analyze _legacy_named;
+
+analyze _hubspot_named;
 
 {%- if mm %}
 
@@ -154,6 +190,8 @@ create temp table _pairs on commit drop as
 select legacy_id, hubspot_id, array_agg(distinct rule order by rule) as rules
 from _candidates
 group by legacy_id, hubspot_id;
+
+analyze _pairs;
 {%- else %}
 
 create temp table _pairs (legacy_id bigint, hubspot_id text, rules text []) on commit drop;
@@ -172,41 +210,7 @@ where
     and reconciliation.{{ o.hubspot_key }} is not null
     and cardinality(reconciliation.candidate_hubspot_ids) = 1;
 
--- 7. Both sides' values of every compared property, per pair: what the model compares.
-create temp table _pair_values on commit drop as
-select
-    linked.legacy_id,
-    linked.hubspot_id,
-    array['legacy_id'] as rules
-    {%- for c in o.model.comparisons %},
-    {%- if c.compare == "legacy_id" %}
-    linked.legacy_id as l_{{ c.name }},
-    linked.legacy_id as h_{{ c.name }}
-    {%- else %}
-    {{ comparison_json(c, "linked.legacy_properties") }} as l_{{ c.name }},
-    {{ comparison_json(c, "linked.hubspot_properties") }} as h_{{ c.name }}
-    {%- endif %}
-    {%- endfor %}
-from _linked as linked
-
-union all
-
-select
-    pairs.legacy_id,
-    pairs.hubspot_id,
-    pairs.rules
-    {%- for c in o.model.comparisons %},
-    {%- if c.compare == "legacy_id" %}
-    legacy.legacy_id as l_{{ c.name }},
-    hubspot.legacy_id as h_{{ c.name }}
-    {%- else %}
-    {{ comparison_value(c, "legacy.") }} as l_{{ c.name }},
-    {{ comparison_value(c, "hubspot.") }} as h_{{ c.name }}
-    {%- endif %}
-    {%- endfor %}
-from _pairs as pairs
-inner join _legacy_named as legacy on legacy.legacy_id = pairs.legacy_id
-inner join _hubspot_named as hubspot on hubspot.hubspot_id = pairs.hubspot_id;
+analyze _linked;
 
 select jsonb_build_object(
     'id_links', (select count(*) from _linked),

@@ -505,33 +505,6 @@ select parameters.comparison, parameters.level_index, parameters.m, parameters.u
 from staging.match_parameters as parameters
 where parameters.object_type = %(object_type)s and parameters.run_id = %(run_id)s;
 
--- 7. Term frequencies: exact agreement on a value weighs log2(m / share of HubSpot records that
---    hold it), so a rare surname counts for more than "Martin".
-{%- for c in o.model.comparisons if c.term_frequency %}
-
-create temp table _tf_{{ c.name }} on commit drop as
-with settings as (select %(settings)s::jsonb ->> 'phone_country_code' as phone_country_code),
-
-canonical as (
-    select lower({{ comparison_value(c, "values_of.") }}) as key
-    from (
-        select
-            {%- for p in c.properties %}
-            {{ hubspot_value(by_property[p], "hubspot." ~ p) }} as p_{{ p }}{{ "," if not loop.last }}
-            {%- endfor %}
-        from staging.{{ o.name }}_hubspot_source as hubspot
-        cross join settings
-    ) as values_of
-)
-
-select canonical.key, count(*)::float8 / sum(count(*)) over () as u
-from canonical
-where canonical.key is not null
-group by canonical.key;
-
-create index on _tf_{{ c.name }} using hash (key);
-{%- endfor %}
-
 select jsonb_build_object(
     'em_iterations', (select iterations from _em),
     'em_sessions', (select coalesce(jsonb_object_agg(session, round(lambda::numeric, 4)), '{}'::jsonb) from _sessions),

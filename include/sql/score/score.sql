@@ -2,7 +2,7 @@
     log2-odds plus, per comparison, the weight log2(m/u) of the level it hits (exact agreement
     on a term-frequency comparison: log2(m / the value's share of HubSpot records)); the match
     confidence is 100 × 2^w / (1 + 2^w). An id link at or above the match threshold is matched,
-    below it a conflict. Reads _gammas, _pair_values, _weights (score/compare.sql, parameters.sql). -#}
+    below it a conflict. Reads _gammas and _weights (score/compare.sql, parameters.sql). -#}
 {%- from "macros/summary.sql" import status_counts -%}
 {%- from "score/macros.sql" import score_components, score_summary -%}
 {%- set o = params.object -%}
@@ -18,56 +18,55 @@ from (
 
 -- Per pair: each comparison's level, values, weight, the match weight and the confidence. The
 -- components and notes are built from these columns where they are kept (score_components).
-create temp table _scored on commit drop as
-with prior as (
-    select weights.weight from _weights as weights where weights.comparison = 'prior'
-),
+-- Each comparison's weights (and m) as arrays indexed by level: one row the pairs read by
+-- subscript, instead of a join to _weights per comparison. Level 0 (null) reads NULL: weight 0.
+create temp table _weight_vectors on commit drop as
+select
+    max(weights.weight) filter (where weights.comparison = 'prior') as prior
+    {%- for c in o.model.comparisons %},
+    array_agg(weights.weight order by weights.level_index) filter (where weights.comparison = '{{ c.name }}')
+        as w_{{ c.name }},
+    array_agg(weights.m order by weights.level_index) filter (where weights.comparison = '{{ c.name }}')
+        as m_{{ c.name }}
+    {%- endfor %}
+from _weights as weights;
 
+create temp table _scored on commit drop as
 -- Materialised: the match weight, the confidence and the components all read each weight; as a
 -- subquery the planner would copy its expression (a numeric log for term frequencies) into each.
-weighed as materialized (
+with weighed as materialized (
     select
         gammas.legacy_id,
         gammas.hubspot_id,
-        gammas.rules
+        gammas.rules,
+        vectors.prior as prior_weight
         {%- for c in o.model.comparisons %},
         gammas.g_{{ c.name }},
-        values_of.l_{{ c.name }},
-        values_of.h_{{ c.name }},
+        gammas.l_{{ c.name }},
+        gammas.h_{{ c.name }},
         {%- if c.term_frequency %}
         {%- set exact = (c.levels | map(attribute="level") | list).index("exact") + 1 %}
-        tf_{{ c.name }}.u is not null and gammas.g_{{ c.name }} = {{ exact }} as tf_{{ c.name }},
+        gammas.tf_{{ c.name }} is not null and gammas.g_{{ c.name }} = {{ exact }} as tf_{{ c.name }},
         case
-            when tf_{{ c.name }}.u is not null and gammas.g_{{ c.name }} = {{ exact }}
-                then log(2, (w_{{ c.name }}.m / tf_{{ c.name }}.u)::numeric)::float8
-            else coalesce(w_{{ c.name }}.weight, 0)
+            when gammas.tf_{{ c.name }} is not null and gammas.g_{{ c.name }} = {{ exact }}
+                then ln(vectors.m_{{ c.name }}[{{ exact }}] / gammas.tf_{{ c.name }}) / ln(2::float8)
+            else coalesce(vectors.w_{{ c.name }}[gammas.g_{{ c.name }}], 0)
         end as w_{{ c.name }}
         {%- else %}
         false as tf_{{ c.name }},
-        coalesce(w_{{ c.name }}.weight, 0) as w_{{ c.name }}
+        coalesce(vectors.w_{{ c.name }}[gammas.g_{{ c.name }}], 0) as w_{{ c.name }}
         {%- endif %}
         {%- endfor %}
     from _gammas as gammas
-    inner join _pair_values as values_of
-        on values_of.legacy_id = gammas.legacy_id and values_of.hubspot_id = gammas.hubspot_id
-    {%- for c in o.model.comparisons %}
-    left join _weights as w_{{ c.name }}
-        on w_{{ c.name }}.comparison = '{{ c.name }}' and w_{{ c.name }}.level_index = gammas.g_{{ c.name }}
-    {%- if c.term_frequency %}
-    left join _tf_{{ c.name }} as tf_{{ c.name }}
-        on tf_{{ c.name }}.key = lower(values_of.h_{{ c.name }}) and values_of.l_{{ c.name }} = values_of.h_{{ c.name }}
-    {%- endif %}
-    {%- endfor %}
+    cross join _weight_vectors as vectors
 ),
 
 totals as (
     select
         weighed.*,
-        prior.weight as prior_weight,
-        greatest(least(prior.weight
+        greatest(least(weighed.prior_weight
             {%- for c in o.model.comparisons %} + weighed.w_{{ c.name }}{% endfor %}, 60), -60) as weight
     from weighed
-    cross join prior
 ),
 
 -- 100 × 2^w / (1 + 2^w) in float8, rounded to 2 places: the numeric power it stands for costs
