@@ -143,7 +143,7 @@ class Model(_Strict):
     # An id link at or above this confidence is matched, below it a conflict.
     match_threshold: float = Field(50, ge=0, le=100)
     # Random record pairs drawn to estimate u (each side sampled, deterministically).
-    u_sample_pairs: int = Field(250_000, ge=10_000)
+    u_sample_pairs: int = Field(100_000, ge=10_000)
     # The chance that a legacy id sits on the wrong HubSpot record (a sync or data-entry error):
     # u of the legacy id's agreement is this times the chance that two random records share an id.
     id_error_rate: float = Field(0.001, gt=0, lt=1)
@@ -188,6 +188,9 @@ class Matching(_Strict):
     # 8 times as likely as the other) are a tie: reported, never picked.
     tie_margin: float = Field(3, ge=0, le=60)
     trigram_threshold: float = Field(0.5, gt=0, le=1)
+    # A trigram rule keeps, per legacy record, its most similar HubSpot records up to this many:
+    # a common name would otherwise pair with hundreds of look-alikes that all score as non-matches.
+    max_similar: int = Field(10, ge=1, le=1000)
     # Exact keys shared by more HubSpot records than this (a switchboard number) block nothing.
     max_block_size: int = Field(50, ge=1)
     # Words in more than this share of HubSpot names ("societe", "france") leave the trigram keys.

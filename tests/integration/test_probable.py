@@ -219,3 +219,19 @@ def test_quality_on_labelled_data(db, name, make):
     scores = matching_benchmark.quality(matching_benchmark.run(db, name, data), data.truth)
     assert scores["link_precision"] >= 0.98, scores
     assert scores["link_recall"] >= 0.95, scores
+
+
+def test_a_trigram_rule_keeps_only_the_most_similar_candidates(db):
+    """A common name pairs with its max_similar closest look-alikes, the twin among them, not with all."""
+    spec = COMPANIES.model_copy(
+        update={"matching": COMPANIES.matching.model_copy(update={"max_similar": 3, "common_word_share": 1.0})}
+    )
+    look_alikes = [hubspot(f"20{n}", f"Microtechnique Alpine Vercors {'x' * n}", city="Lyon") for n in range(1, 9)]
+    for schema in ("bronze", "staging", "hubspot"):
+        db.execute(f"drop schema if exists {schema} cascade")
+    create_staging(db, spec)
+    insert_rows(db, "bronze.company", [legacy(1, "Microtechnique Alpine Vercors", addr_city="Voiron")])
+    create_mirror(db, "companies", [hubspot("103", "MICROTECHNIQUE ALPINE VERCORS"), *look_alikes], MIRROR_COLUMNS)
+    summary = run_reconcile_and_score(db, spec)
+    assert summary["candidates"] == 3
+    assert outcome(db)[1]["score_components"]["candidate"] == "103"

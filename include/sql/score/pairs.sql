@@ -169,14 +169,26 @@ select pairs.legacy_id, pairs.hubspot_id, pairs.rule
 from (
     {%- for key in mm.blocking %}
     {%- set b = "b" ~ loop.index %}
+    {%- if key.kind == "trigram" %}
+    select nearest.legacy_id, nearest.hubspot_id, '{{ key.kind }}:{{ key.properties | join("+") }}' as rule
+    from (
+        select
+            legacy.legacy_id,
+            hubspot.hubspot_id,
+            row_number() over (
+                partition by legacy.legacy_id
+                order by similarity(hubspot.key, legacy.{{ b }}) desc, hubspot.hubspot_id
+            ) as position
+        from _legacy_pool as legacy
+        inner join _trigram_{{ b }} as hubspot
+            on
+                hubspot.key %% legacy.{{ b }}
+                and similarity(hubspot.key, legacy.{{ b }}) >= (%(matching)s::jsonb ->> 'trigram_threshold')::real
+    ) as nearest
+    where nearest.position <= (%(matching)s::jsonb ->> 'max_similar')::integer
+    {%- else %}
     select legacy.legacy_id, hubspot.hubspot_id, '{{ key.kind }}:{{ key.properties | join("+") }}' as rule
     from _legacy_pool as legacy
-    {%- if key.kind == "trigram" %}
-    inner join _trigram_{{ b }} as hubspot
-        on
-            hubspot.key %% legacy.{{ b }}
-            and similarity(hubspot.key, legacy.{{ b }}) >= (%(matching)s::jsonb ->> 'trigram_threshold')::real
-    {%- else %}
     inner join _hubspot_pool as hubspot
         on hubspot.{{ b }} = legacy.{{ b }}
     where legacy.{{ b }} not in (select crowded.key from _crowded_{{ b }} as crowded)
