@@ -168,9 +168,10 @@ class BlockingKey(_Strict):
     """Which HubSpot records are compared with a legacy record: those sharing this key.
 
     exact: the canonical values are equal; prefix: equal values of the first properties and the
-    same first ``length`` characters of the last one (folded, words sorted); trigram: similar
-    folded names, found through a pg_trgm GIN index (frequent words left out while a rarer one
-    remains); local_part: the same e-mail address before the @ (a changed e-mail domain).
+    same first ``length`` characters of the last one (folded, words sorted); trigram: folded
+    names at least ``trigram_threshold`` similar (pg_trgm), among the records sharing a word of
+    the name that at most ``max_block_size`` HubSpot names hold (frequent words left out while a
+    rarer one remains); local_part: the same e-mail address before the @ (a changed e-mail domain).
     """
 
     kind: Literal["exact", "prefix", "trigram", "local_part"]

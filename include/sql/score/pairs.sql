@@ -137,19 +137,37 @@ group by b{{ loop.index }}
 having count(*) > (%(matching)s::jsonb ->> 'max_block_size')::integer;
 {%- if key.kind == "trigram" %}
 
--- Similar names are found through an index, not by equality: crowded names stay out of it, else
--- every legacy name like them would pair with the whole crowd. A table of its own (no NULLs,
--- no crowd) also gives the planner true statistics for the similarity join.
-create temp table _trigram_b{{ loop.index }} on commit drop as
-select pool.hubspot_id, pool.b{{ loop.index }} as key
-from _hubspot_pool as pool
-where
-    pool.b{{ loop.index }} is not null
-    and pool.b{{ loop.index }} not in (select crowded.key from _crowded_b{{ loop.index }} as crowded);
+-- Similar names are looked for among the records sharing a word of the key (token blocking: a
+-- hash join, linear in the records, where a trigram index probe per record grows with the index
+-- too). A word more than max_block_size HubSpot keys hold finds nothing, as a crowded key.
+create temp table _hubspot_words_b{{ loop.index }} on commit drop as
+with words as (
+    select pool.hubspot_id, pool.b{{ loop.index }} as key, word
+    from _hubspot_pool as pool
+    cross join lateral unnest(string_to_array(pool.b{{ loop.index }}, ' ')) as word
+    where
+        pool.b{{ loop.index }} is not null
+        and pool.b{{ loop.index }} not in (select crowded.key from _crowded_b{{ loop.index }} as crowded)
+)
 
-create index on _trigram_b{{ loop.index }} using gin (key gin_trgm_ops);
+select words.hubspot_id, words.key, words.word
+from words
+where words.word not in (
+    select crowded.word
+    from words as crowded
+    group by crowded.word
+    having count(*) > (%(matching)s::jsonb ->> 'max_block_size')::integer
+);
 
-analyze _trigram_b{{ loop.index }};
+create temp table _legacy_words_b{{ loop.index }} on commit drop as
+select pool.legacy_id, pool.b{{ loop.index }} as key, word
+from _legacy_pool as pool
+cross join lateral unnest(string_to_array(pool.b{{ loop.index }}, ' ')) as word
+where pool.b{{ loop.index }} is not null;
+
+analyze _hubspot_words_b{{ loop.index }};
+
+analyze _legacy_words_b{{ loop.index }};
 {%- else %}
 
 create index on _hubspot_pool (b{{ loop.index }});
@@ -159,8 +177,6 @@ create index on _hubspot_pool (b{{ loop.index }});
 analyze _hubspot_pool;
 
 analyze _legacy_pool;
-
-select set_config('pg_trgm.similarity_threshold', %(matching)s::jsonb ->> 'trigram_threshold', true);
 
 -- 4. Candidate pairs: records sharing at least one blocking key, each with the rule that found it
 --    (kind:properties, as the registry names it).
@@ -173,17 +189,21 @@ from (
     select nearest.legacy_id, nearest.hubspot_id, '{{ key.kind }}:{{ key.properties | join("+") }}' as rule
     from (
         select
-            legacy.legacy_id,
-            hubspot.hubspot_id,
+            scored.legacy_id,
+            scored.hubspot_id,
             row_number() over (
-                partition by legacy.legacy_id
-                order by similarity(hubspot.key, legacy.{{ b }}) desc, hubspot.hubspot_id
+                partition by scored.legacy_id order by scored.similarity desc, scored.hubspot_id
             ) as position
-        from _legacy_pool as legacy
-        inner join _trigram_{{ b }} as hubspot
-            on
-                hubspot.key %% legacy.{{ b }}
-                and similarity(hubspot.key, legacy.{{ b }}) >= (%(matching)s::jsonb ->> 'trigram_threshold')::real
+        from (
+            select shared.legacy_id, shared.hubspot_id, similarity(shared.hubspot_key, shared.legacy_key) as similarity
+            from (
+                select distinct
+                    legacy.legacy_id, hubspot.hubspot_id, legacy.key as legacy_key, hubspot.key as hubspot_key
+                from _legacy_words_{{ b }} as legacy
+                inner join _hubspot_words_{{ b }} as hubspot on hubspot.word = legacy.word
+            ) as shared
+        ) as scored
+        where scored.similarity >= (%(matching)s::jsonb ->> 'trigram_threshold')::real
     ) as nearest
     where nearest.position <= (%(matching)s::jsonb ->> 'max_similar')::integer
     {%- else %}
