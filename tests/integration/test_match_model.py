@@ -231,6 +231,47 @@ def test_agreeing_on_a_rare_surname_weighs_more_than_on_martin(db):
     assert rare["weight"] > martin["weight"] + 4  # 1 in 122 against 61 in 122: log2(61) ≈ 5.9 bits
 
 
+def test_names_written_differently_but_equal_once_folded_weigh_by_their_rarity(db):
+    reset(db, CONTACTS)
+    insert_rows(db, "bronze.person", [{"pers_personid": 1, "pers_firstname": "Zoé", "pers_lastname": "Zylberstein"}])
+    hubspot = [
+        {"hs_object_id": "11", "icalps_contact_id": "1", "firstname": "ZOE", "lastname": "ZYLBERSTEIN"},
+        *({"hs_object_id": str(100 + n), "firstname": f"P{n}", "lastname": "Martin"} for n in range(60)),
+    ]
+    create_mirror(db, "contacts", [{"icalps_contact_id": None, **row} for row in hubspot])
+    run_reconcile_and_score(db, CONTACTS)
+    lastname = statuses(db, "contacts_reconciliation", "legacy_contact_id")[1][3]["comparisons"]["lastname"]
+    assert lastname["level"] == "exact"
+    assert lastname["term_frequency"]
+
+
+# -- EM bounds -----------------------------------------------------------------------------------
+
+
+def test_a_session_expects_no_more_matches_than_records_on_its_smaller_side(db):
+    """One legacy company against twenty look-alikes of its group (same domain, city, similar
+    names): at most one of the twenty pairs can be its twin, whatever EM would like to believe."""
+    reset(db, COMPANIES)
+    insert_rows(
+        db,
+        "bronze.company",
+        [{"comp_companyid": 1, "comp_name": "Groupe Alpin Énergie", "comp_website": "alpin.fr", "addr_city": "Lyon"}],
+    )
+    hubspot = [
+        {
+            "hs_object_id": str(100 + n),
+            "icalps_company_id": None,
+            "name": f"Groupe Alpin Énergie {n}",
+            "domain": "alpin.fr",
+            "city": "Lyon",
+        }
+        for n in range(20)
+    ]
+    create_mirror(db, "companies", hubspot)
+    summary = run_reconcile_and_score(db, COMPANIES)
+    assert summary["em_sessions"]["exact:domain"] <= 1 / 20
+
+
 def test_a_rerun_learns_the_same_parameters(db):
     _linked_companies(db, {7: {"comp_phonenumber": "04 99 99 99 99"}})
     first = learned(db, "companies")

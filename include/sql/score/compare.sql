@@ -120,14 +120,15 @@ select
     agreements.l_{{ c.name }},
     agreements.h_{{ c.name }}
     {%- if c.term_frequency %},
-    -- The share of HubSpot records holding the value both sides agree on (else NULL).
+    -- Where the two agree exactly (once prepared), the share of HubSpot records holding the
+    -- HubSpot side's value as written (else NULL).
     tf_{{ c.name }}.u as tf_{{ c.name }}
     {%- endif %}
     {%- endfor %}
 from agreements
 {%- for c in o.model.comparisons if c.term_frequency %}
 left join _tf_{{ c.name }} as tf_{{ c.name }}
-    on tf_{{ c.name }}.key = case when agreements.l_{{ c.name }} = agreements.h_{{ c.name }} then lower(agreements.h_{{ c.name }}) end
+    on tf_{{ c.name }}.key = case when agreements.g_{{ c.name }} = 1 then lower(agreements.h_{{ c.name }}) end
 {%- endfor %};
 
 create index on _gammas (legacy_id);

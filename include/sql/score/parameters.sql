@@ -249,10 +249,25 @@ from (select distinct patterns.session from _patterns as patterns) as sessions
 inner join _session_comparisons as active on active.session = sessions.session
 inner join _params as params on params.comparison = active.comparison;
 
+-- A session's matches are at most as many as the records on its smaller side (a legacy record
+-- has one twin at most): λ stays within that share of its pairs, else EM may call every
+-- look-alike a match and learn m from them.
 create temp table _sessions on commit drop as
-select patterns.session, sum(patterns.pairs) as pairs, settings.prior as lambda
+with records as (
+    select session.rule as session, count(distinct gammas.legacy_id) as legacy, count(distinct gammas.hubspot_id) as hubspot
+    from _gammas as gammas
+    cross join lateral unnest(gammas.rules) as session (rule)
+    group by session.rule
+)
+
+select
+    patterns.session,
+    sum(patterns.pairs) as pairs,
+    least(settings.prior, min(least(records.legacy, records.hubspot)) / sum(patterns.pairs)) as lambda,
+    min(least(records.legacy, records.hubspot)) / sum(patterns.pairs) as max_lambda
 from _patterns as patterns
 cross join _model_settings as settings
+inner join records on records.session = patterns.session
 group by patterns.session, settings.prior;
 
 create temp table _em on commit drop as
@@ -345,7 +360,7 @@ begin
         with next as (
             select
                 posterior.session,
-                greatest(least(sum(posterior.pairs * posterior.match) / sum(posterior.pairs), 1 - 1e-9), 1e-9)
+                greatest(least(sum(posterior.pairs * posterior.match) / sum(posterior.pairs), min(sessions.max_lambda), 1 - 1e-9), 1e-9)
                     as lambda,
                 min(sessions.lambda) as previous
             from _posterior as posterior
