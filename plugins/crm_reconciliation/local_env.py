@@ -62,12 +62,26 @@ def apply(environment: dict[str, str]) -> None:
 
 
 def migrate_metadata_db() -> None:
-    """``airflow db migrate`` in a child process, with this process's environment."""
-    result = subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True, check=False
+    """``airflow db migrate`` in a child process, with this process's environment.
+
+    Interrupted (Ctrl-C reaches the child too), the child is killed and reaped before the caller
+    cleans up: ``subprocess.run`` waits only a quarter of a second for it, and a migration still
+    writing into the Airflow home would outlive the clean-up's removal of that folder.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    if result.returncode:
-        raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+    try:
+        stdout, stderr = process.communicate()
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    if process.returncode:
+        raise RuntimeError(f"airflow db migrate failed:\n{stdout[-3000:]}{stderr[-3000:]}")
 
 
 @contextmanager
