@@ -109,19 +109,37 @@ levels as (
     from agreements
 ),
 
-similar_counts as (
-    select hit.comparison, hit.level_index, count(*)::float8 as pairs
+-- Pairs per comparison and level, counted in one pass (one aggregate per level), then one row
+-- per level.
+level_counts as (
+    select
+        {%- for c in o.model.comparisons if c.compare != "legacy_id" %}
+        {%- set outer = loop %}
+        {%- for level in c.levels %}
+        count(*) filter (where levels.g_{{ c.name }} = {{ loop.index }})::float8
+            as {{ c.name }}_{{ loop.index }}{{ "," if not (outer.last and loop.last) }}
+        {%- endfor %}
+        {%- else %}
+        0::float8 as none_0
+        {%- endfor %}
     from levels
+),
+
+similar_counts as (
+    select hit.comparison, hit.level_index, hit.pairs
+    from level_counts
     cross join lateral (
         values
         {%- for c in o.model.comparisons if c.compare != "legacy_id" %}
-            ('{{ c.name }}', levels.g_{{ c.name }}){{ "," if not loop.last }}
-        {%- else %}
-            ('', 0)
+        {%- set outer = loop %}
+        {%- for level in c.levels %}
+            ('{{ c.name }}', {{ loop.index }}, level_counts.{{ c.name }}_{{ loop.index }}){{ "," if not (outer.last and loop.last) }}
         {%- endfor %}
-    ) as hit (comparison, level_index)
-    where hit.level_index > 0
-    group by hit.comparison, hit.level_index
+        {%- else %}
+            ('', 0, 0::float8)
+        {%- endfor %}
+    ) as hit (comparison, level_index, pairs)
+    where hit.pairs > 0
 ),
 
 -- Exact agreement over the whole samples: pairs with a value on both sides, pairs with equal ones.
