@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from crm_reconciliation import matching_benchmark
 from crm_reconciliation.registry import default_registry
 from tests.helpers import create_mirror, create_staging, insert_rows, run_reconcile_and_score
 
@@ -270,6 +271,24 @@ def test_a_session_expects_no_more_matches_than_records_on_its_smaller_side(db):
     create_mirror(db, "companies", hubspot)
     summary = run_reconcile_and_score(db, COMPANIES)
     assert summary["em_sessions"]["exact:domain"] <= 1 / 20
+
+
+def test_look_alikes_of_a_group_do_not_teach_the_name_comparison(db):
+    """Labelled companies where group companies share a domain: the domain session calls them
+    matches until its cap; m of an exact name comes from the other sessions, near the data's own
+    share of true twins whose names agree once folded."""
+    data = matching_benchmark.companies(1000)
+    matching_benchmark.run(db, "companies", data)
+    by_id = {row["hs_object_id"]: row["name"] for row in data.hubspot}
+    legacy_names = {row["comp_companyid"]: row["comp_name"] for row in data.legacy}
+    exact = sum(
+        db.execute(
+            "select staging.crm_fold_name(%s) = staging.crm_fold_name(%s)", (legacy_names[legacy_id], by_id[hubspot_id])
+        ).fetchone()[0]
+        for legacy_id, hubspot_id in data.truth.items()
+    ) / len(data.truth)
+    (m,) = db.execute("select m from staging.match_parameters where comparison = 'name' and level = 'exact'").fetchone()
+    assert abs(m - exact) < 0.1, (m, exact)
 
 
 def test_a_rerun_learns_the_same_parameters(db):

@@ -404,16 +404,30 @@ end
 $em$;
 
 -- m of each level: the sessions' estimates, weighted by the matches each session expects
--- where the comparison has a value.
+-- where the comparison has a value. A session whose λ stopped at its cap (it would call more
+-- pairs matches than it has records) has mistaken look-alikes for matches: its m counts only for
+-- a comparison no other session learned.
 create temp table _expected_matches on commit drop as
-select pattern_levels.session, pattern_levels.comparison, sum(
-    patterns.pairs / (1 + (1 - sessions.lambda) / sessions.lambda * exp(least(evidence.log_u - evidence.log_m, 700)))
-) as matches
+select
+    pattern_levels.session,
+    pattern_levels.comparison,
+    min(sessions.lambda) >= min(sessions.max_lambda) * (1 - 1e-6) as capped,
+    sum(
+        patterns.pairs / (1 + (1 - sessions.lambda) / sessions.lambda * exp(least(evidence.log_u - evidence.log_m, 700)))
+    ) as matches
 from _pattern_levels as pattern_levels
 inner join _patterns as patterns on patterns.pattern_id = pattern_levels.pattern_id
 inner join _sessions as sessions on sessions.session = patterns.session
 inner join _pattern_evidence as evidence on evidence.pattern_id = patterns.pattern_id
 group by pattern_levels.session, pattern_levels.comparison;
+
+delete from _expected_matches as expected
+where
+    expected.capped
+    and exists (
+        select 1 from _expected_matches as other
+        where other.comparison = expected.comparison and not other.capped and other.matches > 0
+    );
 
 drop view _pattern_evidence;
 
