@@ -193,12 +193,11 @@ def run_dag(uri: str, data: Febrl) -> Row:
         )
         links = dict(connection.execute(query).fetchall())
     pairs = summary.get("candidates") if isinstance(summary, dict) else None
-    row = Row(DAG_SYSTEM, pairs, *scores(links, data.truth), seconds)
-    row.note = (
+    note = (
         f"Ours: reconcile (id links, canonical values) {reconciled - started:.1f} s, score (the probable part: "
         f"candidate pairs, comparisons, u and EM, assignment) {seconds - (reconciled - started):.1f} s."
     )
-    return row
+    return Row(DAG_SYSTEM, pairs, *scores(links, data.truth), seconds, note=note)
 
 
 # --- Splink --------------------------------------------------------------------------------------

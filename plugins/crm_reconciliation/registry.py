@@ -487,16 +487,15 @@ class Registry(_Strict):
             "model": json.dumps(
                 {
                     **spec.model.model_dump(exclude={"comparisons"}),
-                    # Thresholds are bound too, never pasted: comparison → its levels' start values.
+                    # Bound, never pasted: comparison → its levels' labels and start values.
                     "levels": {
                         comparison.name: [
-                            {"label": level.label, "threshold": level.threshold, "m": level.m, "u": level.u}
-                            for level in comparison.levels
+                            {"label": level.label, "m": level.m, "u": level.u} for level in comparison.levels
                         ]
                         for comparison in spec.model.comparisons
                     },
-                    # The lower bound of every level but the last, ascending: what width_bucket
-                    # reads a level from (exact and agree are 1, similar their threshold).
+                    # Thresholds too: the lower bound of every level but the last, ascending, what
+                    # width_bucket reads a level from (exact and agree are 1, similar their threshold).
                     "bounds": {
                         comparison.name: [
                             1.0 if level.threshold is None else level.threshold
