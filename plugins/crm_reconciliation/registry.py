@@ -59,6 +59,9 @@ class Mapping(_Strict):
     writable: bool = True
     # An empty legacy value never clears HubSpot's, unless this says clearing is meant.
     clear_when_empty: bool = False
+    # A reference (*_ref) is an association in HubSpot, never a property: this one is the
+    # record's primary one (a contact's or a deal's primary company).
+    primary: bool = False
 
     _check_names = field_validator("source", "property")(_identifier)
 
@@ -202,6 +205,68 @@ class Matching(_Strict):
     auto_link_min_confidence: float = Field(95, ge=0, le=100)
 
 
+class AssociationType(_Strict):
+    """HubSpot-defined association type ids from one object to another: the default (unlabelled)
+    one, and the primary one where HubSpot has it."""
+
+    default: int = Field(ge=1)
+    primary: int | None = Field(None, ge=1)
+
+
+class ActivityProperty(_Strict):
+    """One property of an activity object, from canonical legacy properties: their values joined
+    by a blank line (a note's body is the subject, then the text), or, with ``values``, the one
+    source's value looked up there (case ignored; a value not listed leaves the property out)."""
+
+    sources: tuple[str, ...] = Field(min_length=1)
+    values: dict[str, str] | None = None
+
+
+class ActivityObject(_Strict):
+    """A HubSpot activity object (calls, meetings, …): the legacy values that pick it, its properties."""
+
+    when: tuple[str, ...] = ()
+    properties: dict[str, ActivityProperty] = Field(min_length=1)
+
+
+class Activities(_Strict):
+    """Which HubSpot object each legacy row becomes: the first of ``picked_by`` (canonical
+    properties, e.g. Comm_Action then Comm_Type) whose value an object lists in ``when``, else
+    ``default``; each object with its own properties."""
+
+    picked_by: tuple[str, ...] = Field(min_length=1)
+    default: str
+    objects: dict[str, ActivityObject] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _default_is_an_object(self) -> Activities:
+        if self.default not in self.objects:
+            raise ValueError(f"activities.default {self.default!r} is not one of {sorted(self.objects)}")
+        for name in self.objects:
+            _identifier(name)
+        return self
+
+    def binds(self) -> dict:
+        """As the SQL reads it: ``when`` and value keys lower-cased."""
+        return {
+            "picked_by": list(self.picked_by),
+            "default": self.default,
+            "objects": {
+                name: {
+                    "when": [value.lower() for value in spec.when],
+                    "properties": {
+                        prop: {
+                            "sources": list(target.sources),
+                            **({"values": {k.lower(): v for k, v in target.values.items()}} if target.values else {}),
+                        }
+                        for prop, target in spec.properties.items()
+                    },
+                }
+                for name, spec in self.objects.items()
+            },
+        }
+
+
 class DealStages(_Strict):
     """Legacy stage (and won/lost outcome) → HubSpot dealstage id."""
 
@@ -267,6 +332,10 @@ class Defaults(_Strict):
     # temporary tables (temp_buffers): PostgreSQL's defaults (4MB, 8MB) send them to disk.
     work_mem: str = Field("256MB", pattern=r"^[1-9][0-9]*(kB|MB|GB)$")
     temp_buffers: str = Field("1GB", pattern=r"^[1-9][0-9]*(kB|MB|GB)$")
+    # HubSpot-defined association types, from object → to object (api object names).
+    association_types: dict[str, dict[str, AssociationType]] = Field(default_factory=dict)
+    # Group of the custom properties the push creates when a run asks it to (create_properties).
+    property_group: str = "icalps"
 
 
 class ObjectSpec(_Strict):
@@ -293,6 +362,8 @@ class ObjectSpec(_Strict):
     usable_when_any: tuple[str, ...] = ()
     matching: Matching | None = None
     deal_stages: DealStages | None = None
+    # Activities (communications): which HubSpot object each row becomes, with its properties.
+    activities: Activities | None = None
 
     _check_names = field_validator(
         "name",
@@ -335,6 +406,16 @@ class ObjectSpec(_Strict):
         unmapped = sorted(used - set(properties))
         if unmapped:
             raise ValueError(f"object {self.name!r} compares properties that are not mapped: {unmapped}")
+        if self.activities:
+            sources = set(self.activities.picked_by) | {
+                source
+                for target in self.activities.objects.values()
+                for prop in target.properties.values()
+                for source in prop.sources
+            }
+            unmapped = sorted(sources - set(properties))
+            if unmapped:
+                raise ValueError(f"object {self.name!r}: activities read properties that are not mapped: {unmapped}")
         if any(m.transform == "deal_stage" for m in self.mappings) and self.deal_stages is None:
             raise ValueError(f"object {self.name!r} uses the deal_stage transform but has no deal_stages map")
         return self
@@ -350,6 +431,16 @@ class ObjectSpec(_Strict):
     @property
     def bronze_table(self) -> str:
         return self.legacy_table.lower()
+
+    @property
+    def api_objects(self) -> tuple[str, ...]:
+        """The HubSpot objects this object's rows are written as (activities: one per type)."""
+        return tuple(self.activities.objects) if self.activities else (self.api_object,)
+
+    @property
+    def writable_properties(self) -> tuple[str, ...]:
+        """Mapped properties the push may write (references are associations, not properties)."""
+        return tuple(m.property for m in self.mappings if m.writable and m.transform not in REFERENCES)
 
     @property
     def staging_table(self) -> str:
@@ -397,6 +488,8 @@ class ObjectSpec(_Strict):
             "status_column": self.deal_stages.status_column.lower() if self.deal_stages else None,
             "status_column_name": self.deal_stages.status_column if self.deal_stages else None,
             "usable_when_any": list(self.usable_when_any),
+            "api_object": self.api_object,
+            "activities": bool(self.activities),
             "model": {
                 "comparisons": [
                     {
@@ -449,6 +542,18 @@ class Registry(_Strict):
                         f"object {spec.name!r}: {mapping.property} uses {mapping.transform}, "
                         f"but there is no {target!r} object to resolve it against"
                     )
+                if target:
+                    to_object = self.objects[target].api_object
+                    missing = [
+                        source
+                        for source in spec.api_objects
+                        if to_object not in self.defaults.association_types.get(source, {})
+                    ]
+                    if missing:
+                        raise ValueError(
+                            f"object {spec.name!r}: {mapping.property} links {missing} to {to_object}, but "
+                            f"defaults.association_types has no type for it"
+                        )
         return self
 
     def template_params(self, name: str, spec: ObjectSpec | None = None) -> dict:
@@ -470,6 +575,10 @@ class Registry(_Strict):
                         "hubspot_table": target.hubspot_table,
                         "hubspot_id_column": target.hubspot_id_column,
                         "legacy_id_property": target.legacy_id_property,
+                        "staging_table": target.staging_table,
+                        "legacy_key": target.legacy_key,
+                        "hubspot_key": target.hubspot_key,
+                        "api_object": target.api_object,
                     }
                     if target
                     else None,
@@ -508,6 +617,13 @@ class Registry(_Strict):
             "deal_stages": json.dumps(stages.stages if stages else {}),
             "deal_outcomes": json.dumps(stages.outcomes if stages else {}),
             "matching": json.dumps(spec.matching.model_dump(exclude={"blocking"}) if spec.matching else {}),
+            "activities": json.dumps(spec.activities.binds() if spec.activities else {}),
+            "association_types": json.dumps(
+                {
+                    source: {target: kind.model_dump() for target, kind in targets.items()}
+                    for source, targets in self.defaults.association_types.items()
+                }
+            ),
         }
 
     def get(self, name: str) -> ObjectSpec:

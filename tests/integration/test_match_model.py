@@ -198,10 +198,11 @@ def test_edited_subjects_with_equal_timestamps_stay_matched(db):
     result = statuses(db, "communications_reconciliation", "legacy_communication_id")
     edited = [result[n] for n in range(1, 101) if n % 4 == 0]
     assert len(edited) == 25
-    for status, confidence, updates, _ in edited:
+    for n, (status, confidence, updates, _) in zip(range(4, 101, 4), edited, strict=True):
         assert status == "matched"
         assert confidence >= DEFAULT_MIN_CONFIDENCE
-        assert "hs_engagement_subject" in updates
+        # No action given: a note, whose body opens with the subject (notes have none).
+        assert updates == {"hs_note_body": f"Devis {n} revu et corrigé\n\nCompte rendu {n}"}
 
 
 # -- Term frequencies --------------------------------------------------------------------------------

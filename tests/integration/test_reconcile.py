@@ -346,9 +346,16 @@ def test_references_resolve_to_hubspot_ids(db):
     )
     reconcile(db, contacts)
     result = rows(db, "contacts_reconciliation", "legacy_contact_id")
-    assert result[1]["properties_to_update"] == {}
-    assert result[2]["properties_to_update"] == {"associatedcompanyid": "5020"}
+    assert result[2]["legacy_properties"]["associatedcompanyid"] == "5020"  # compared as the HubSpot id
     assert "associatedcompanyid" not in result[3]["legacy_properties"]  # legacy company 30 is ambiguous
+    # A reference is an association to make, never a property to push: the legacy ids are kept.
+    assert [result[n]["properties_to_update"] for n in (1, 2)] == [{}, {}]
+    assert [result[n]["legacy_references"] for n in (1, 2, 3)] == [
+        {"associatedcompanyid": 10},
+        {"associatedcompanyid": 20},
+        {"associatedcompanyid": 30},
+    ]
+    assert result[2]["field_diffs"]["associatedcompanyid"]["action"].startswith("association")
 
 
 def test_note_bodies_are_cut_to_hubspot_limit(db):

@@ -110,7 +110,45 @@ create table if not exists staging.push_log (
     updated_at timestamptz not null default now()
 );
 
+-- Creations are ledger rows too: action 'create' (a batch/upsert keyed on the legacy-id
+-- property, so that a replay can never create a second record), the HubSpot id filled in
+-- from HubSpot's answer; api_object names the endpoint (an activity's type).
+alter table staging.push_log
+add column if not exists action text not null default 'update' check (action in ('update', 'create')),
+add column if not exists api_object text,
+alter column hubspot_id drop not null;
+
 create index if not exists push_log_payload_idx on staging.push_log (payload_hash, outcome);
+
+create index if not exists push_log_created_idx on staging.push_log (object_type, legacy_id)
+where action = 'create' and outcome = 'sent';
+
+-- The associations ledger (HubSpot v4), beside the push ledger: one row per association a
+-- run wanted, with what became of it. 'exists': HubSpot already had it (read back, nothing
+-- sent); 'created'; 'dry_run'; 'rejected' / 'failed' with HubSpot's answer. One that is
+-- 'created' or 'exists' is never sent again.
+create table if not exists staging.push_associations (
+    association_id bigint generated always as identity primary key,
+    object_type text not null,
+    run_id text not null,
+    legacy_id bigint not null,
+    property text not null,
+    from_object text not null,
+    from_id text not null,
+    to_object text not null,
+    to_id text not null,
+    type_ids integer [] not null,
+    outcome text not null check (outcome in ('dry_run', 'in_flight', 'exists', 'created', 'rejected', 'failed')),
+    http_status integer,
+    error text,
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now()
+);
+
+create index if not exists push_associations_pair_idx
+on staging.push_associations (from_object, from_id, to_object, to_id, outcome);
+
+create index if not exists push_associations_run_idx on staging.push_associations (object_type, run_id);
 
 create index if not exists push_log_run_idx on staging.push_log (object_type, run_id);
 
@@ -176,6 +214,10 @@ create table if not exists staging.{{ params.object.staging_table }} (
     ),
     match_confidence numeric(5, 2) not null default 0 check (match_confidence between 0 and 100),
     notes text,
+    -- The HubSpot object the row is written as (an activity's type), and the legacy ids it
+    -- refers to (property → id): the associations the push makes.
+    api_object text,
+    legacy_references jsonb not null default '{}'::jsonb,
     push_status text,
     pushed_at timestamptz,
     snapshot_date date,
@@ -203,3 +245,8 @@ on staging.{{ params.object.staging_table }} using hash ({{ params.object.hubspo
 
 create index if not exists {{ params.object.staging_table }}_status_idx
 on staging.{{ params.object.staging_table }} (reconciliation_status);
+
+-- Columns of later layouts, on a table an earlier version created.
+alter table staging.{{ params.object.staging_table }}
+add column if not exists api_object text,
+add column if not exists legacy_references jsonb not null default '{}'::jsonb;

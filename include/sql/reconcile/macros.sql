@@ -81,7 +81,8 @@ json_object(
     '{{ m.property }}': case when {{ twin }} and v_{{ m.property }} is distinct from h_{{ m.property }} then jsonb_build_object(
         'legacy', v_{{ m.property }},
         'hubspot', h_{{ m.property }},
-        'action', {% if not m.writable %}'read-only: compared, never pushed'
+        'action', {% if m.reference %}'association: linked, never pushed as a property'
+            {%- elif not m.writable %}'read-only: compared, never pushed'
             {%- elif m.clear_when_empty %}case when v_{{ m.property }} is null then 'clear' else 'update' end
             {%- else %}case when v_{{ m.property }} is null then 'kept: the legacy value is empty' else 'update' end
             {%- endif %}
@@ -91,10 +92,11 @@ json_object(
 )
 {%- endmacro -%}
 
-{#- Only mapped, writable properties that differ; an empty legacy value clears only when asked. -#}
+{#- Only mapped, writable properties that differ; an empty legacy value clears only when asked.
+    References are associations in HubSpot, never properties (push/associations.sql). -#}
 {%- macro updates_json(mappings, twin) -%}
 json_object(
-    {%- for m in mappings if m.writable %}
+    {%- for m in mappings if m.writable and not m.reference %}
     '{{ m.property }}': case
         when {{ twin }} and v_{{ m.property }} is distinct from h_{{ m.property }}
             {%- if not m.clear_when_empty %} and v_{{ m.property }} is not null{% endif %}
@@ -103,4 +105,37 @@ json_object(
     {%- endfor %}
     absent on null returning jsonb
 )
+{%- endmacro -%}
+
+{#- What the push writes for a row: the changed properties as they are (companies, …), or, for
+    activities, in the names of the object the row becomes (registry activities). -#}
+{%- macro pushed_properties(o, updates, properties, api_object) -%}
+{%- if o.activities -%}
+staging.crm_activity_properties({{ api_object }}, {{ properties }}, {{ updates }}, %(activities)s::jsonb)
+{%- else -%}
+{{ updates }}
+{%- endif -%}
+{%- endmacro -%}
+
+{#- The HubSpot object a row is written as: the object's, or its activity's (crm_activity_object). -#}
+{%- macro api_object_of(o, properties) -%}
+{%- if o.activities -%}
+staging.crm_activity_object({{ properties }}, %(activities)s::jsonb)
+{%- else -%}
+'{{ o.api_object }}'::text
+{%- endif -%}
+{%- endmacro -%}
+
+{#- The legacy ids a row refers to (its associations to be), one JSON object: property → id. -#}
+{%- macro references_json(mappings, prefix) -%}
+{%- if not mappings | selectattr("reference") | list -%}
+'{}'::jsonb
+{%- else -%}
+json_object(
+    {%- for m in mappings if m.reference %}
+    '{{ m.property }}': staging.crm_legacy_id({{ prefix }}{{ m.column }}){{ "," if not loop.last }}
+    {%- endfor %}
+    absent on null returning jsonb
+)
+{%- endif -%}
 {%- endmacro -%}

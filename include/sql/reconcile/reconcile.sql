@@ -6,7 +6,7 @@
     may run in parallel (INSERT, UPDATE and MERGE never run in parallel), into a temporary table
     holding its canonical values as one JSON object; the last statement only joins, diffs and
     writes, and leaves rows that did not change alone. -#}
-{%- from "reconcile/macros.sql" import legacy_value, hubspot_value, problem, usable_problem, property_record, updates_json, field_diffs_json -%}
+{%- from "reconcile/macros.sql" import legacy_value, hubspot_value, problem, usable_problem, property_record, updates_json, field_diffs_json, pushed_properties, api_object_of, references_json -%}
 {%- from "macros/session.sql" import step_memory -%}
 {%- set o = params.object -%}
 {%- set usable_when_any = o.usable_when_any | default([]) -%}
@@ -192,7 +192,8 @@ select
         '{{ m.property }}': {{ legacy_value(m, "bronze." ~ m.column) }}{{ "," if not loop.last }}
         {%- endfor %}
         absent on null returning jsonb
-    ) as properties
+    ) as properties,
+    {{ references_json(o.mappings, "bronze.") | indent(4) }} as legacy_references
     {%- for m in o.mappings %}
     {%- if m.transform == "deal_stage" %},
     deal_stage.problem as s_{{ m.property }}
@@ -290,7 +291,10 @@ reconciled as (
         properties as legacy_properties,
         twin_properties as hubspot_properties,
         {{ field_diffs_json(o.mappings, "has_twin") | indent(8) }} as field_diffs,
-        {{ updates_json(o.mappings, "has_twin") | indent(8) }} as properties_to_update,
+        {{ pushed_properties(o, updates_json(o.mappings, "has_twin"), "properties", api_object_of(o, "properties")) | indent(8) }}
+            as properties_to_update,
+        legacy_references,
+        {{ api_object_of(o, "properties") }} as api_object,
         case
             when link_count > 1 then jsonb_build_object('hubspot_records', link_count) else '{}'::jsonb
         end as score_components,
@@ -324,8 +328,8 @@ reconciled as (
 )
 {%- set written = [
     o.hubspot_key, "candidate_hubspot_ids", "legacy_properties", "hubspot_properties", "field_diffs",
-    "properties_to_update", "score_components", "reconciliation_status", "match_confidence", "notes",
-    "snapshot_date", "run_id",
+    "properties_to_update", "legacy_references", "api_object", "score_components", "reconciliation_status",
+    "match_confidence", "notes", "snapshot_date", "run_id",
 ] %}
 
 merge into staging.{{ o.staging_table }} as target

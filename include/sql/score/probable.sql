@@ -1,7 +1,7 @@
 {#- probable: for legacy records that no HubSpot record links by id, the twin among the blocked
     candidates (score/pairs.sql), scored by the object's one match model (score/score.sql): a
     one-to-one assignment keeps the best pairs; near-ties are reported, never picked. -#}
-{%- from "reconcile/macros.sql" import hubspot_value, hubspot_json, field_diffs_json, updates_json -%}
+{%- from "reconcile/macros.sql" import hubspot_value, hubspot_json, field_diffs_json, updates_json, pushed_properties -%}
 {%- from "macros/summary.sql" import status_counts -%}
 {%- from "score/macros.sql" import score_components, score_summary -%}
 {%- set o = params.object -%}
@@ -136,7 +136,9 @@ twins as materialized (
     select
         assigned.legacy_id,
         assigned.hubspot_id,
-        true as has_twin
+        true as has_twin,
+        reconciliation.legacy_properties,
+        reconciliation.api_object
         {%- for m in o.mappings %},
         reconciliation.legacy_properties ->> '{{ m.property }}' as v_{{ m.property }},
         {{ hubspot_value(m, "hubspot." ~ m.property) }} as h_{{ m.property }}
@@ -175,7 +177,7 @@ outcomes as (
         end as twin_components,
         {{ hubspot_json(o.mappings, "twins.has_twin") | indent(8) }} as hubspot_properties,
         {{ field_diffs_json(o.mappings, "twins.has_twin") | indent(8) }} as field_diffs,
-        {{ updates_json(o.mappings, "twins.has_twin") | indent(8) }}
+        {{ pushed_properties(o, updates_json(o.mappings, "twins.has_twin"), "twins.legacy_properties", "twins.api_object") | indent(8) }}
         || case
             when (settings.matching ->> 'auto_link')::boolean
                 and assigned.confidence >= (settings.matching ->> 'auto_link_min_confidence')::numeric
