@@ -281,6 +281,33 @@ def count_rows(uri: str, query: str) -> int:
         return connection.execute(query).fetchone()[0]
 
 
+def portal_records(connection: object, name: str) -> dict[str, dict[str, dict]]:
+    """The records the mirror holds, as the local HubSpot stand-in starts (object → id → properties):
+    a strict portal refuses updates to records it does not have. A legacy id stays on one record
+    (it is unique); an activity goes to the object its values pick (the registry's activities)."""
+    from crm_reconciliation.registry import default_registry
+
+    spec = default_registry().get(name)
+    records: dict[str, dict[str, dict]] = {}
+    seen: set[str] = set()
+    cursor = connection.execute(f"select * from hubspot.{spec.hubspot_table}")  # noqa: S608
+    columns = [column.name for column in cursor.description]
+    for values in cursor:
+        row = dict(zip(columns, values, strict=True))
+        legacy = (row.get(spec.legacy_id_property) or "").strip().removesuffix(".0")
+        target = spec.api_object
+        if spec.activities:
+            picked = [(row.get(p) or "").lower() for p in spec.activities.picked_by]
+            target = next(
+                (o for v in picked for o, a in spec.activities.objects.items() if v in {w.lower() for w in a.when}),
+                spec.activities.default,
+            )
+        keep = legacy.isdigit() and legacy not in seen
+        seen.add(legacy)
+        records.setdefault(target, {})[row["hs_object_id"]] = {spec.legacy_id_property: legacy} if keep else {}
+    return records
+
+
 def pipeline(sizes: Sizes, side_by_side: bool, old_subset: int, label: str) -> Run:
     import psycopg
 
@@ -296,56 +323,61 @@ def pipeline(sizes: Sizes, side_by_side: bool, old_subset: int, label: str) -> R
         generate(bronze_dir, mirror_dir, sizes, faults=False)
         run.generate_seconds = time.perf_counter() - started
         log(f"[{label}] generated {sizes} in {run.generate_seconds:.1f} s")
-        with local_env.throwaway_stack() as uri, FakeCrm() as crm:
+        with local_env.throwaway_stack() as uri:
             with psycopg.connect(uri) as connection:
                 run.mirror_rows = load_demo_mirror(connection, folder=mirror_dir, replace=True)
-            environment = {
-                **os.environ,
-                "AIRFLOW_CONN_HUBSPOT_API": json.dumps(
-                    {
-                        "conn_type": "http",
-                        "host": crm.url.removeprefix("http://"),
-                        "schema": "http",
-                        "password": crm.token,
-                    }
-                ),
-            }
-            params = {**PUSH_PARAMS, "bronze_dir": str(bronze_dir)}
-            for name in OBJECTS:
-                if not getattr(sizes, name):
-                    continue
-                spec = registry.get(name)
-                for task_id in STEPS:
-                    measured = _child("--task", name, task_id, json.dumps(params), environment=environment)
-                    summary = measured["summary"] if isinstance(measured["summary"], dict) else {}
-                    loaded = count_rows(uri, f"select count(*) from bronze.{spec.bronze_table}")  # noqa: S608
-                    rows = {
-                        "create_staging": None,
-                        "load_bronze": summary.get("rows_read"),
-                        "push": summary.get("selected"),
-                    }.get(task_id, loaded)
-                    step = Step(
-                        name,
-                        task_id,
-                        rows,
-                        measured["seconds"],
-                        measured["peak_rss_mb"],
-                        database_size_mb(uri),
-                        summary,
-                    )
-                    run.steps.append(step)
-                    log(
-                        f"[{label}] {name} {task_id}: {step.seconds:.2f} s, rows {rows}, "
-                        f"peak RSS {step.peak_rss_mb:.0f} MB, database {step.db_size_mb:.0f} MB"
-                    )
-                    if task_id == "load_bronze" and side_by_side:
-                        side(run, uri, name, bronze_dir / spec.csv_file, step, params, environment, old_subset)
-                    if task_id == "score":
-                        run.match_floor[name] = match_floor(uri, spec)
-                        log(f"[{label}] {name} floor (hash join on the legacy id): {run.match_floor[name]:.2f} s")
-                    if task_id == "push":
-                        limit = registry.defaults.push_max_requests / registry.defaults.push_window_seconds
-                        run.push_floor[name] = limit * registry.defaults.push_batch_size
+                seed: dict[str, dict[str, dict]] = {}
+                for name in OBJECTS:
+                    for api_object, records in portal_records(connection, name).items() if getattr(sizes, name) else ():
+                        seed.setdefault(api_object, {}).update(records)
+            with FakeCrm(seed=seed) as crm:
+                environment = {
+                    **os.environ,
+                    "AIRFLOW_CONN_HUBSPOT_API": json.dumps(
+                        {
+                            "conn_type": "http",
+                            "host": crm.url.removeprefix("http://"),
+                            "schema": "http",
+                            "password": crm.token,
+                        }
+                    ),
+                }
+                params = {**PUSH_PARAMS, "bronze_dir": str(bronze_dir)}
+                for name in OBJECTS:
+                    if not getattr(sizes, name):
+                        continue
+                    spec = registry.get(name)
+                    for task_id in STEPS:
+                        measured = _child("--task", name, task_id, json.dumps(params), environment=environment)
+                        summary = measured["summary"] if isinstance(measured["summary"], dict) else {}
+                        loaded = count_rows(uri, f"select count(*) from bronze.{spec.bronze_table}")  # noqa: S608
+                        rows = {
+                            "create_staging": None,
+                            "load_bronze": summary.get("rows_read"),
+                            "push": summary.get("selected"),
+                        }.get(task_id, loaded)
+                        step = Step(
+                            name,
+                            task_id,
+                            rows,
+                            measured["seconds"],
+                            measured["peak_rss_mb"],
+                            database_size_mb(uri),
+                            summary,
+                        )
+                        run.steps.append(step)
+                        log(
+                            f"[{label}] {name} {task_id}: {step.seconds:.2f} s, rows {rows}, "
+                            f"peak RSS {step.peak_rss_mb:.0f} MB, database {step.db_size_mb:.0f} MB"
+                        )
+                        if task_id == "load_bronze" and side_by_side:
+                            side(run, uri, name, bronze_dir / spec.csv_file, step, params, environment, old_subset)
+                        if task_id == "score":
+                            run.match_floor[name] = match_floor(uri, spec)
+                            log(f"[{label}] {name} floor (hash join on the legacy id): {run.match_floor[name]:.2f} s")
+                        if task_id == "push":
+                            limit = registry.defaults.push_max_requests / registry.defaults.push_window_seconds
+                            run.push_floor[name] = limit * registry.defaults.push_batch_size
     return run
 
 

@@ -58,7 +58,9 @@ def main() -> None:
         with psycopg.connect(uri, autocommit=True) as connection:
             execute_script(connection.cursor(), render("ddl/create_staging.sql", params=params))
             connection.execute(ROWS, {"updates": args.updates})
-        with FakeCrm(max_requests=args.limit, window_seconds=args.window) as server:
+        # The portal holds the records the updates name (a strict portal refuses unknown ids).
+        seed = {"companies": {str(10000000 + n): {} for n in range(1, args.updates + 1)}}
+        with FakeCrm(max_requests=args.limit, window_seconds=args.window, seed=seed) as server:
             environment = {
                 **os.environ,
                 "AIRFLOW_CONN_HUBSPOT_API": json.dumps(

@@ -73,6 +73,20 @@ def run_params() -> dict[str, Param]:
             description="workflow: the workflow API (connection workflow_api); hubspot: HubSpot's CRM "
             "batch API (connection hubspot_api).",
         ),
+        "create_missing": Param(
+            False,
+            type="boolean",
+            title="Create missing records",
+            description="When on, push also creates the records HubSpot lacks (status new), upserted on their "
+            "legacy-id property so that a replay never creates a second; a dry run counts them.",
+        ),
+        "create_properties": Param(
+            False,
+            type="boolean",
+            title="Create missing custom properties",
+            description="When on, a live push to HubSpot first creates the mapped custom properties the portal "
+            "lacks (group icalps; the legacy id with unique values); off, it stops and lists them.",
+        ),
         "allow_snapshot_drop": Param(
             False,
             type="boolean",

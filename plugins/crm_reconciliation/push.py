@@ -23,13 +23,17 @@ POLICY_WAIT_SECONDS = {"SECONDLY": 1.0, "TEN_SECONDLY_ROLLING": 10.0}
 
 
 class Client(Protocol):
-    def send_batch(self, key: str, inputs: list[dict]) -> Any: ...
+    def send_batch(self, key: str, inputs: list[dict], action: str = "update") -> Any: ...
 
     def read_current(self, key: str, ids: list[str], properties: list[str]) -> dict[str, dict[str, Any]]: ...
 
 
 class DailyLimitReached(RuntimeError):
     """HubSpot's daily API limit is used up: stop, the rest waits for a later run."""
+
+
+class RequestFailed(RuntimeError):
+    """A request that is safe to repeat still failed after every attempt (transport error or 5xx)."""
 
 
 @dataclass(frozen=True)
@@ -43,13 +47,32 @@ class PushInput:
         return {"id": self.hubspot_id, "properties": self.properties}
 
 
+@dataclass(frozen=True)
+class CreateInput:
+    """A record HubSpot lacks, upserted on its legacy-id property: replayed, it updates the record
+    it created instead of creating a second one."""
+
+    legacy_id: int
+    properties: dict[str, str]
+    payload_hash: str
+    id_property: str
+
+    @property
+    def hubspot_id(self) -> str:  # what a 207's errors name for an upsert: the unique value
+        return str(self.legacy_id)
+
+    def payload(self) -> dict[str, Any]:
+        return {"id": str(self.legacy_id), "idProperty": self.id_property, "properties": self.properties}
+
+
 @dataclass
 class Outcome:
-    item: PushInput
+    item: PushInput | CreateInput
     outcome: str  # sent | rejected | failed
     http_status: int | None = None
     error: str | None = None
     attempts: int = 0
+    created_id: str | None = None  # an upsert's HubSpot record id
 
 
 @dataclass
@@ -84,6 +107,86 @@ class Pusher:
         delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
         self.stats.retries += 1
         self._sleep(delay * (0.5 + self._rng.random() / 2))
+
+    def call(self, request: Callable[[], Any]) -> Any:
+        """One request that is safe to repeat (a read, an upsert, an association), within the limit:
+        429s wait as HubSpot asks, transport errors and 5xx are retried with backoff."""
+        import requests
+
+        error: str | None = None
+        attempt = 0
+        while attempt < self.max_attempts:
+            attempt += 1
+            self.limiter.acquire()
+            self.stats.requests += 1
+            try:
+                response = request()
+            except (requests.Timeout, requests.ConnectionError) as failure:
+                error = f"{type(failure).__name__}: {failure}"
+                self._backoff(attempt)
+                continue
+            if response.status == 429:
+                self._throttled(response)
+                attempt -= 1
+                continue
+            if response.status >= 500:
+                error = f"HTTP {response.status}: {str(response.body)[:300]}"
+                self._backoff(attempt)
+                continue
+            return response
+        raise RequestFailed(f"no answer after {attempt} attempts: {error}")
+
+    def _throttled(self, response: Any) -> None:
+        self.stats.throttled += 1
+        body = response.body if isinstance(response.body, dict) else {}
+        policy = body.get("policyName", "")
+        if policy == "DAILY":
+            raise DailyLimitReached(f"HubSpot's daily limit is reached ({body.get('message', '')})")
+        retry_after = response.headers.get("Retry-After") or response.headers.get("retry-after")
+        self.limiter.pause(float(retry_after) if retry_after else POLICY_WAIT_SECONDS.get(policy, 10.0))
+
+    def upsert(self, batch: list[CreateInput]) -> list[Outcome]:
+        """Create (or, replayed, update) ``batch`` by its legacy ids; each outcome carries the HubSpot id."""
+        try:
+            response = self.call(lambda: self.client.send_batch(self.key, [item.payload() for item in batch], "upsert"))
+        except RequestFailed as error:
+            done = [Outcome(item, "failed", None, str(error), self.max_attempts) for item in batch]
+        else:
+            done = self._upserted(batch, response)
+        for outcome in done:
+            self.stats.outcomes[outcome.outcome] = self.stats.outcomes.get(outcome.outcome, 0) + 1
+        return done
+
+    @staticmethod
+    def _upserted(batch: list[CreateInput], response: Any) -> list[Outcome]:
+        body = response.body if isinstance(response.body, dict) else {}
+        if response.status not in (200, 201, 207):
+            message = body.get("message") if body else str(response.body)[:300]
+            error = f"HTTP {response.status}: {message}"
+            return [Outcome(item, "rejected", response.status, error, 1) for item in batch]
+        id_property = batch[0].id_property if batch else ""
+        by_value = {
+            str((result.get("properties") or {}).get(id_property)): str(result.get("id"))
+            for result in body.get("results", [])
+        }
+        failed = Pusher._errors_by_id(body)
+        outcomes = []
+        for item in batch:
+            if item.hubspot_id in by_value:
+                outcomes.append(Outcome(item, "sent", response.status, None, 1, by_value[item.hubspot_id]))
+            else:
+                error = failed.get(item.hubspot_id, "neither in the results nor in the errors of the answer")
+                outcomes.append(Outcome(item, "rejected", response.status, error, 1))
+        return outcomes
+
+    @staticmethod
+    def _errors_by_id(body: dict) -> dict[str, str]:
+        failed: dict[str, str] = {}
+        for error in body.get("errors", []):
+            context = error.get("context") or {}
+            for record_id in [str(value) for key in ("id", "ids") for value in context.get(key, [])]:
+                failed[record_id] = f"{error.get('category', 'error')}: {error.get('message', '')}"
+        return failed
 
     def confirm(self, items: list[PushInput]) -> tuple[list[PushInput], list[PushInput]]:
         """Split ``items`` into (already applied in HubSpot, still to send) by reading them back."""
@@ -137,13 +240,7 @@ class Pusher:
                 continue
             status, body = response.status, response.body if isinstance(response.body, dict) else {}
             if status == 429:
-                self.stats.throttled += 1
-                policy = body.get("policyName", "")
-                if policy == "DAILY":
-                    raise DailyLimitReached(f"HubSpot's daily limit is reached ({body.get('message', '')})")
-                retry_after = response.headers.get("Retry-After") or response.headers.get("retry-after")
-                wait = float(retry_after) if retry_after else POLICY_WAIT_SECONDS.get(policy, 10.0)
-                self.limiter.pause(wait)
+                self._throttled(response)
                 attempt -= 1  # a throttled request was not processed: it does not use up an attempt
                 continue
             if status >= 500:
@@ -168,12 +265,7 @@ class Pusher:
     @staticmethod
     def _multi_status(pending: list[PushInput], body: dict, attempt: int) -> list[Outcome]:
         """HubSpot's 207: ``results`` were applied, each of ``errors`` names the ids it failed."""
-        failed: dict[str, str] = {}
-        for error in body.get("errors", []):
-            context = error.get("context") or {}
-            ids = [str(value) for key in ("id", "ids") for value in context.get(key, [])]
-            for record_id in ids:
-                failed[record_id] = f"{error.get('category', 'error')}: {error.get('message', '')}"
+        failed = Pusher._errors_by_id(body)
         applied = {str(result.get("id")) for result in body.get("results", [])}
         outcomes = []
         for item in pending:

@@ -361,7 +361,7 @@ def _companies(state: _State, count: int, style: str) -> Iterator[tuple[dict, li
             "industry": row["Comp_Sector"],
             "numberofemployees": str(employees),
             "annualrevenue": f"{revenue:f}".rstrip("0").rstrip("."),
-            "hs_lead_source": row["Comp_Source"],
+            "lead_source": row["Comp_Source"],
             "city": city,
             "state": state_name,
             "country": "France",

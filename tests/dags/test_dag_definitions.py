@@ -49,6 +49,8 @@ def test_contract_shape(dagbag, dag_id):
         "dry_run",
         "min_confidence",
         "push_target",
+        "create_missing",
+        "create_properties",
         "allow_snapshot_drop",
     }
     report = dag.get_task("report")
@@ -80,6 +82,8 @@ def test_param_defaults_serve_the_nightly_run(dagbag):
         "dry_run": False,
         "min_confidence": 90,
         "push_target": "workflow",
+        "create_missing": False,
+        "create_properties": False,
         "allow_snapshot_drop": False,
     }
 
@@ -93,6 +97,7 @@ def test_param_defaults_serve_the_nightly_run(dagbag):
         ("push_target", "ftp"),
         ("dry_run", "yes"),
         ("allow_snapshot_drop", "yes"),
+        ("create_missing", "yes"),
     ],
 )
 def test_invalid_params_are_refused(dagbag, name, value):

@@ -28,7 +28,7 @@ def test_old_rows_are_purged_and_counts_reported(airflow_db, db):
             "insert into staging.match_parameters (object_type, run_id, comparison, level_index, level, m, weight,"
             f" m_source, learned_at) values ('companies', ({age})::text, 'prior', 0, 'λ', 0.001, -10, 'em', {age})"
         )
-    for outcome in ("sent", "in_flight"):
+    for action, outcome in (("update", "sent"), ("update", "in_flight"), ("create", "sent")):
         insert_rows(
             db,
             "staging.push_log",
@@ -40,18 +40,43 @@ def test_old_rows_are_purged_and_counts_reported(airflow_db, db):
                     "legacy_id": 1,
                     "hubspot_id": "9",
                     "properties": "{}",
-                    "payload_hash": outcome,
+                    "payload_hash": action + outcome,
+                    "outcome": outcome,
+                    "action": action,
+                }
+            ],
+        )
+    for outcome in ("created", "exists", "rejected"):
+        insert_rows(
+            db,
+            "staging.push_associations",
+            [
+                {
+                    "object_type": "contacts",
+                    "run_id": "old",
+                    "legacy_id": 1,
+                    "property": "associatedcompanyid",
+                    "from_object": "contacts",
+                    "from_id": "1",
+                    "to_object": "companies",
+                    "to_id": "9",
+                    "type_ids": "{279}",
                     "outcome": outcome,
                 }
             ],
         )
     db.execute("update staging.push_log set updated_at = now() - interval '400 days'")
+    db.execute("update staging.push_associations set updated_at = now() - interval '400 days'")
 
     dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).dags["crm_staging_maintenance"]
     run = dag.test()
     assert str(run.state) == "success"
     assert db.execute("select count(*) from staging.bronze_rejects").fetchone()[0] == 1
-    assert [row[0] for row in db.execute("select outcome from staging.push_log")] == ["in_flight"]
+    # Kept whatever their age: unresolved sends, the ids of created records, associations made.
+    kept = db.execute("select action, outcome from staging.push_log order by push_id").fetchall()
+    assert kept == [("update", "in_flight"), ("create", "sent")]
+    links = db.execute("select outcome from staging.push_associations order by association_id").fetchall()
+    assert links == [("created",), ("exists",)]
     details = dict(
         db.execute("select step, details from staging.reconciliation_log where run_id = %s", (run.run_id,)).fetchall()
     )
@@ -59,6 +84,7 @@ def test_old_rows_are_purged_and_counts_reported(airflow_db, db):
         "purged_reconciliation_log": 1,
         "purged_bronze_rejects": 1,
         "purged_push_log": 1,
+        "purged_push_associations": 1,
         "purged_match_parameters": 1,
     }
     assert db.execute("select count(*) from staging.match_parameters").fetchone()[0] == 1

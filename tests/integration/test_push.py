@@ -34,6 +34,11 @@ def updates(count: int) -> dict[str, dict[str, str]]:
     }
 
 
+def portal(wanted: dict[str, dict[str, str]], **options) -> FakeCrm:
+    """A fake portal holding the companies ``wanted`` updates (without properties yet)."""
+    return FakeCrm(seed={"companies": {hubspot_id: {} for hubspot_id in wanted}}, **options)
+
+
 def stage_rows(db, rows: list[tuple[str, dict, str, float]]) -> None:
     """Staging rows (HubSpot id, properties to update, status, confidence), legacy ids 1, 2, …"""
     create_staging(db, COMPANIES)
@@ -73,13 +78,13 @@ def ledger(db) -> dict[str, int]:
 def test_faults_are_retried_and_nothing_lands_twice(db, connections, target):
     wanted = updates(700)
     stage(db, wanted)
-    with FakeCrm(max_requests=20, window_seconds=1.0, timeout_seconds=0.3) as server:
+    with portal(wanted, max_requests=20, window_seconds=1.0, timeout_seconds=0.3) as server:
         connections(server, timeout=0.3)
         server.faults.extend(["429", "500", "timeout_after_apply", "drop_before_apply", "drop_after_apply", "207"])
         summary = push(target)
     rejected = db.execute("select hubspot_id from staging.push_log where outcome = 'rejected'").fetchone()[0]
     assert summary["outcomes"] == {"sent": 699, "rejected": 1}
-    assert server.records == {key: value for key, value in wanted.items() if key != rejected}
+    assert server.records == {key: {} if key == rejected else value for key, value in wanted.items()}
     assert max(server.applied.values()) == 1, "an update was applied twice"
     assert server.limit_violations == 0
     assert server.max_requests_in_any_window() <= 20
@@ -92,8 +97,9 @@ def test_faults_are_retried_and_nothing_lands_twice(db, connections, target):
 
 
 def test_a_confirmed_payload_is_never_sent_again(db, connections):
-    stage(db, updates(150))
-    with FakeCrm() as server:
+    wanted = updates(150)
+    stage(db, wanted)
+    with portal(wanted) as server:
         connections(server)
         push()
         again = push()
@@ -113,20 +119,27 @@ def test_only_pushable_rows_are_sent(db, connections):
             ("105", city, "new", 0),
         ],
     )
-    with FakeCrm() as server:
+    with FakeCrm(seed={"companies": {str(n): {"name": f"Company {n}"} for n in range(101, 106)}}) as server:
         connections(server)
         push()
-    assert set(server.records) == {"101"}  # below min_confidence, conflicts and (by default) probable wait
+    # Below min_confidence, conflicts and (by default) probable wait; "new" has no record to update.
+    assert {key for key, record in server.records.items() if record.get("city")} == {"101"}
 
 
 def test_dry_run_records_and_sends_nothing(db, connections):
-    stage(db, updates(30))
-    with FakeCrm() as server:
+    wanted = updates(30)
+    stage(db, wanted)
+    with portal(wanted) as server:
         connections(server)
         summary = PushOperator(
             task_id="push", object_type="companies", push_target="hubspot", dry_run=True, min_confidence=90
         ).execute(CONTEXT)
-    assert summary == {"dry_run": 30}
+    assert summary == {
+        "dry_run": 30,
+        "dry_run_creations": 0,
+        "dry_run_associations": 0,
+        "reason": "the dry_run param is on",
+    }
     assert server.update_bodies == []
     assert ledger(db) == {"dry_run": 30}
 
@@ -137,7 +150,8 @@ def test_a_missing_connection_means_a_dry_run(db, monkeypatch):
     summary = PushOperator(
         task_id="push", object_type="companies", push_target="hubspot", dry_run=False, min_confidence=90
     ).execute(CONTEXT)
-    assert summary == {"dry_run": 5}
+    assert summary["dry_run"] == 5
+    assert summary["reason"] == "connection 'hubspot_api' is not defined"
 
 
 KILLABLE = """
@@ -153,7 +167,7 @@ PushOperator(task_id="push", object_type="companies", push_target="hubspot", dry
 def test_a_killed_push_resumes_without_duplicates(db, connections):
     wanted = updates(3000)
     stage(db, wanted)
-    with FakeCrm(max_requests=50, window_seconds=1.0, latency_seconds=0.05) as server:
+    with portal(wanted, max_requests=50, window_seconds=1.0, latency_seconds=0.05) as server:
         connections(server, timeout=5)
         child = subprocess.Popen(
             [sys.executable, "-c", KILLABLE, "first_try"],

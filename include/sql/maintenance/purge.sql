@@ -1,5 +1,7 @@
 -- Purge bookkeeping older than the retention setting (days, bound as %(retention_days)s).
--- Unresolved 'in_flight' pushes are kept: the next push must read them back.
+-- Unresolved 'in_flight' pushes are kept: the next push must read them back. So are the
+-- creations that landed (they hold the HubSpot id of each record a push created) and the
+-- associations made or found (they keep them from being sent again).
 with purged_log as (
     delete from staging.reconciliation_log
     where started_at < now() - make_interval(days => %(retention_days)s)
@@ -20,7 +22,16 @@ purged_parameters as (
 
 purged_pushes as (
     delete from staging.push_log
-    where updated_at < now() - make_interval(days => %(retention_days)s) and outcome <> 'in_flight'
+    where
+        updated_at < now() - make_interval(days => %(retention_days)s)
+        and outcome <> 'in_flight'
+        and not (action = 'create' and outcome = 'sent')
+    returning 1
+),
+
+purged_associations as (
+    delete from staging.push_associations
+    where updated_at < now() - make_interval(days => %(retention_days)s) and outcome not in ('created', 'exists')
     returning 1
 )
 
@@ -28,5 +39,6 @@ select jsonb_build_object(
     'purged_reconciliation_log', (select count(*) from purged_log),
     'purged_bronze_rejects', (select count(*) from purged_rejects),
     'purged_push_log', (select count(*) from purged_pushes),
+    'purged_push_associations', (select count(*) from purged_associations),
     'purged_match_parameters', (select count(*) from purged_parameters)
 ) as purged

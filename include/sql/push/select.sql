@@ -1,13 +1,15 @@
 {#- What push sends for one object: matched rows (and probable ones when the registry allows)
     at or above the run's min_confidence, with something to update, whose exact payload was
-    never confirmed sent. maybe_sent: an earlier run sent it without recording the answer. -#}
+    never confirmed sent. maybe_sent: an earlier run sent it without recording the answer.
+    api_object: the endpoint (an activity's own object); the push batches per api_object. -#}
 {%- set o = params.object -%}
 with candidates as (
     select
         reconciliation.{{ o.legacy_key }} as legacy_id,
         reconciliation.{{ o.hubspot_key }} as hubspot_id,
         reconciliation.properties_to_update as properties,
-        md5(reconciliation.{{ o.hubspot_key }} || ' ' || reconciliation.properties_to_update::text) as payload_hash
+        md5(reconciliation.{{ o.hubspot_key }} || ' ' || reconciliation.properties_to_update::text) as payload_hash,
+        coalesce(reconciliation.api_object, '{{ o.api_object }}') as api_object
     from staging.{{ o.staging_table }} as reconciliation
     where
         reconciliation.{{ o.hubspot_key }} is not null
@@ -27,10 +29,11 @@ select
     exists (
         select 1 from staging.push_log as ledger
         where ledger.payload_hash = candidates.payload_hash and ledger.outcome = 'in_flight'
-    ) as maybe_sent
+    ) as maybe_sent,
+    candidates.api_object
 from candidates
 where not exists (
     select 1 from staging.push_log as ledger
     where ledger.payload_hash = candidates.payload_hash and ledger.outcome = 'sent'
 )
-order by candidates.legacy_id
+order by candidates.api_object, candidates.legacy_id

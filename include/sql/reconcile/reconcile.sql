@@ -291,10 +291,16 @@ reconciled as (
         properties as legacy_properties,
         twin_properties as hubspot_properties,
         {{ field_diffs_json(o.mappings, "has_twin") | indent(8) }} as field_diffs,
-        {{ pushed_properties(o, updates_json(o.mappings, "has_twin"), "properties", api_object_of(o, "properties")) | indent(8) }}
-            as properties_to_update,
+        {{ pushed_properties(
+            o,
+            updates_json(o.mappings, "has_twin"),
+            "properties",
+            "case when has_twin then " ~ api_object_of(o, "twin_properties") ~ " else " ~ api_object_of(o, "properties") ~ " end",
+        ) | indent(8) }} as properties_to_update,
         legacy_references,
-        {{ api_object_of(o, "properties") }} as api_object,
+        -- A HubSpot record keeps its object: an activity linked to one is written as that.
+        case when has_twin then {{ api_object_of(o, "twin_properties") }} else {{ api_object_of(o, "properties") }} end
+            as api_object,
         case
             when link_count > 1 then jsonb_build_object('hubspot_records', link_count) else '{}'::jsonb
         end as score_components,

@@ -80,9 +80,29 @@ select jsonb_build_object(
         select coalesce(jsonb_object_agg(outcome, rows), '{}'::jsonb)
         from (
             select outcome, count(*) as rows from staging.push_log
-            where object_type = %(object_type)s and run_id = %(run_id)s
+            where object_type = %(object_type)s and run_id = %(run_id)s and action = 'update'
             group by outcome
         ) as outcomes
+    ),
+    'creations', (
+        select coalesce(jsonb_object_agg(outcome, rows), '{}'::jsonb)
+        from (
+            select outcome, count(*) as rows from staging.push_log
+            where object_type = %(object_type)s and run_id = %(run_id)s and action = 'create'
+            group by outcome
+        ) as outcomes
+    ),
+    -- Per association type (from → to): how many this run wanted, by what became of them.
+    'associations', (
+        select coalesce(jsonb_agg(jsonb_build_object(
+            'link', link, 'outcome', outcome, 'rows', rows
+        ) order by link, outcome), '[]'::jsonb)
+        from (
+            select from_object || ' → ' || to_object as link, outcome, count(*) as rows
+            from staging.push_associations
+            where object_type = %(object_type)s and run_id = %(run_id)s
+            group by 1, 2
+        ) as links
     ),
     'steps', (
         select coalesce(jsonb_agg(jsonb_build_object(

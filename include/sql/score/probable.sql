@@ -138,7 +138,16 @@ twins as materialized (
         assigned.hubspot_id,
         true as has_twin,
         reconciliation.legacy_properties,
+        {%- if o.activities %}
+        -- The twin keeps its object (an activity's type, read from its values).
+        staging.crm_activity_object(jsonb_build_object(
+            {%- for m in o.mappings %}
+            '{{ m.property }}', hubspot.{{ m.property }}{{ "," if not loop.last }}
+            {%- endfor %}
+        ), %(activities)s::jsonb) as api_object
+        {%- else %}
         reconciliation.api_object
+        {%- endif %}
         {%- for m in o.mappings %},
         reconciliation.legacy_properties ->> '{{ m.property }}' as v_{{ m.property }},
         {{ hubspot_value(m, "hubspot." ~ m.property) }} as h_{{ m.property }}
@@ -153,6 +162,7 @@ outcomes as (
     select
         legacy.legacy_id,
         assigned.hubspot_id as twin_id,
+        twins.api_object as twin_object,
         assigned.confidence as twin_confidence,
         ties.reason as tie_reason,
         ties.confidence as tie_confidence,
@@ -205,6 +215,7 @@ set
         else 'new'
     end,
     {{ o.hubspot_key }} = outcomes.twin_id,
+    api_object = coalesce(outcomes.twin_object, reconciliation.api_object),
     match_confidence = coalesce(outcomes.twin_confidence, outcomes.tie_confidence, 0),
     score_components = case
         when outcomes.twin_id is not null

@@ -65,10 +65,14 @@ class _TokenApiHook(HttpHook):
             self._session.headers.update({"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
 
     def post(self, path: str, body: Any = None, query: dict[str, Any] | None = None) -> ApiResponse:
+        return self.request("POST", path, body, query)
+
+    def request(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None) -> ApiResponse:
         self.warm_up()
         url = self.base + path + (f"?{urlencode(query)}" if query else "")
         timeout = self.timeout or float(self.settings.get("timeout", REQUEST_TIMEOUT_SECONDS))
-        response = self._session.post(url, data=None if body is None else json.dumps(body), timeout=timeout)
+        data = None if body is None else json.dumps(body)
+        response = self._session.request(method, url, data=data, timeout=timeout)
         try:
             parsed = response.json() if response.content else None
         except ValueError:
@@ -107,8 +111,28 @@ class HubSpotApiHook(_TokenApiHook):
     def __init__(self, conn_id: str = default_conn_name, **kwargs: Any):
         super().__init__(conn_id, **kwargs)
 
-    def send_batch(self, api_object: str, inputs: list[dict]) -> ApiResponse:
-        return self.post(f"/crm/v3/objects/{api_object}/batch/update", {"inputs": inputs})
+    def send_batch(self, api_object: str, inputs: list[dict], action: str = "update") -> ApiResponse:
+        """``batch/update`` (inputs ``{id, properties}``) or ``batch/upsert`` (``{id, idProperty, properties}``)."""
+        return self.post(f"/crm/v3/objects/{api_object}/batch/{action}", {"inputs": inputs})
+
+    def properties(self, api_object: str) -> ApiResponse:
+        """The portal's property catalogue of one object (names, read-only flags, unique values)."""
+        return self.request("GET", f"/crm/v3/properties/{api_object}")
+
+    def create_property(self, api_object: str, definition: dict[str, Any]) -> ApiResponse:
+        return self.post(f"/crm/v3/properties/{api_object}", definition)
+
+    def create_property_group(self, api_object: str, name: str, label: str) -> ApiResponse:
+        return self.post(f"/crm/v3/properties/{api_object}/groups", {"name": name, "label": label})
+
+    def read_associations(self, from_object: str, to_object: str, ids: list[str]) -> ApiResponse:
+        """v4 ``batch/read``: the records of ``to_object`` each of ``ids`` is associated with."""
+        body = {"inputs": [{"id": record_id} for record_id in ids]}
+        return self.post(f"/crm/v4/associations/{from_object}/{to_object}/batch/read", body)
+
+    def create_associations(self, from_object: str, to_object: str, inputs: list[dict]) -> ApiResponse:
+        """v4 ``batch/create``: inputs ``{from: {id}, to: {id}, types: [{associationCategory, associationTypeId}]}``."""
+        return self.post(f"/crm/v4/associations/{from_object}/{to_object}/batch/create", {"inputs": inputs})
 
     def read_current(self, api_object: str, ids: list[str], properties: list[str]) -> dict[str, dict[str, Any]]:
         """Current values of ``properties`` for records ``ids`` (to confirm an ambiguous send)."""
@@ -165,7 +189,9 @@ class WorkflowApiHook(_TokenApiHook):
         legacy_property = default_registry().get(object_type).legacy_id_property
         return self.run_workflow(self.workflow_id("lookup", object_type), query={legacy_property: str(icalps_id)})
 
-    def send_batch(self, object_type: str, inputs: list[dict]) -> ApiResponse:
+    def send_batch(self, object_type: str, inputs: list[dict], action: str = "update") -> ApiResponse:
+        if action != "update":
+            raise ValueError(f"the workflow API updates records; it cannot {action} them (push_target=hubspot can)")
         body = {"object_type": object_type, "inputs": inputs}
         return self.post(self.workflow_path(self.workflow_id("update", object_type)), body)
 

@@ -47,6 +47,8 @@ EMPTY_REPORT: dict[str, Any] = {
     "rejects": [],
     "unusable": 0,
     "push": {},
+    "creations": {},
+    "associations": [],
     "steps": [],
     "orphans": None,
     "parameters": [],

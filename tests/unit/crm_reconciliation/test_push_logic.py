@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from crm_reconciliation.hooks.crm_api import ApiResponse
-from crm_reconciliation.push import DailyLimitReached, Pusher, PushInput
+from crm_reconciliation.push import CreateInput, DailyLimitReached, Pusher, PushInput
 from crm_reconciliation.rate_limit import RollingWindowLimiter
 
 ITEMS = [PushInput(n, str(100 + n), {"city": f"Ville {n}"}, f"hash{n}") for n in range(3)]
@@ -85,3 +85,57 @@ def test_207_sorts_inputs_by_their_own_outcome():
     }
     outcomes = pusher(ScriptedClient([ApiResponse(207, body, {})])).push(ITEMS)
     assert {o.item.hubspot_id: o.outcome for o in outcomes} == {"100": "sent", "101": "rejected", "102": "sent"}
+
+
+class UpsertClient:
+    """Answers upserts as HubSpot does: each result carries its unique value among its properties."""
+
+    def __init__(self, answers):
+        self.answers, self.sent = list(answers), []
+
+    def send_batch(self, key, inputs, action="update"):
+        self.sent.append((action, inputs))
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+CREATES = [CreateInput(n, {"name": f"Société {n}"}, f"create{n}", "icalps_company_id") for n in (7, 8, 9)]
+
+
+def _upserted(*legacy_ids, status=200, errors=()):
+    results = [{"id": str(900 + n), "properties": {"icalps_company_id": str(n)}, "new": True} for n in legacy_ids]
+    return ApiResponse(status, {"status": "COMPLETE", "results": results, "errors": list(errors)}, {})
+
+
+def test_an_upsert_keys_on_the_legacy_id_and_returns_the_new_ids():
+    client = UpsertClient([_upserted(9, 7, 8)])  # HubSpot does not keep the input order
+    outcomes = pusher(client).upsert(CREATES)
+    action, inputs = client.sent[0]
+    assert action == "upsert"
+    assert inputs[0] == {"id": "7", "idProperty": "icalps_company_id", "properties": {"name": "Société 7"}}
+    assert [(o.item.legacy_id, o.outcome, o.created_id) for o in outcomes] == [
+        (7, "sent", "907"),
+        (8, "sent", "908"),
+        (9, "sent", "909"),
+    ]
+
+
+def test_an_upsert_is_replayed_after_a_lost_answer_and_a_207_names_the_refused_input():
+    error = {"category": "VALIDATION_ERROR", "message": "bad name", "context": {"ids": ["8"]}}
+    client = UpsertClient([requests.ConnectionError("dropped"), _upserted(7, 9, status=207, errors=[error])])
+    outcomes = pusher(client).upsert(CREATES)
+    assert len(client.sent) == 2  # a replayed upsert updates the record it created: harmless
+    assert [(o.outcome, o.error) for o in outcomes] == [
+        ("sent", None),
+        ("rejected", "VALIDATION_ERROR: bad name"),
+        ("sent", None),
+    ]
+
+
+def test_an_upsert_refused_whole_rejects_every_input():
+    client = UpsertClient([ApiResponse(400, {"message": 'Property "x" does not exist'}, {})])
+    outcomes = pusher(client).upsert(CREATES)
+    assert {(o.outcome, o.http_status) for o in outcomes} == {("rejected", 400)}
+    assert outcomes[0].error == 'HTTP 400: Property "x" does not exist'
