@@ -247,7 +247,7 @@ class Activities(_Strict):
         return self
 
     def binds(self) -> dict:
-        """As the SQL reads it: ``when`` and value keys lower-cased."""
+        """As the SQL reads it: ``when`` lower-cased (value maps are read case-insensitively)."""
         return {
             "picked_by": list(self.picked_by),
             "default": self.default,
@@ -257,7 +257,7 @@ class Activities(_Strict):
                     "properties": {
                         prop: {
                             "sources": list(target.sources),
-                            **({"values": {k.lower(): v for k, v in target.values.items()}} if target.values else {}),
+                            **({"values": dict(target.values)} if target.values else {}),
                         }
                         for prop, target in spec.properties.items()
                     },

@@ -373,3 +373,54 @@ def test_note_bodies_are_cut_to_hubspot_limit(db):
     row = rows(db, "communications_reconciliation", "legacy_communication_id")[1]
     assert len(row["legacy_properties"]["hs_note_body"]) == 65_536
     assert "Comm_Note cut to 65,536 characters for hs_note_body" in row["notes"]
+
+
+def test_a_mirror_split_into_activity_tables_is_read_as_one(db):
+    communications = REGISTRY.get("communications")
+    create_staging(db, communications)
+    moment = "2024-03-04 09:30:00"
+    insert_rows(
+        db,
+        "bronze.communication",
+        [
+            {"comm_communicationid": 1, "comm_action": "PhoneIn", "comm_subject": "Appel", "comm_datetime": moment},
+            {"comm_communicationid": 2, "comm_action": "Meeting", "comm_subject": "Revue v2", "comm_datetime": moment},
+            {"comm_communicationid": 3, "comm_action": "EmailOut", "comm_subject": "Devis", "comm_datetime": moment},
+        ],
+    )
+    stamp = "2024-03-04T09:30:00Z"
+    create_mirror(
+        db,
+        "calls",
+        [
+            {
+                "hs_object_id": "71",
+                "icalps_communication_id": "1",
+                "hs_call_title": "Appel",
+                "hs_call_direction": "INBOUND",
+                "hs_timestamp": stamp,
+            }
+        ],
+    )
+    create_mirror(
+        db,
+        "meetings",
+        [{"hs_object_id": "72", "icalps_communication_id": "2", "hs_meeting_title": "Revue", "hs_timestamp": stamp}],
+    )
+    for table, columns in (
+        ("companies", ["hs_object_id", "icalps_company_id"]),
+        ("contacts", ["hs_object_id", "icalps_contact_id"]),
+        ("deals", ["hs_object_id", "icalps_deal_id"]),
+    ):
+        create_mirror(db, table, [], columns=columns)
+    reconcile(db, communications)
+    result = rows(db, "communications_reconciliation", "legacy_communication_id")
+    assert [(result[n]["hubspot_engagement_id"], result[n]["api_object"]) for n in (1, 2, 3)] == [
+        ("71", "calls"),
+        ("72", "meetings"),
+        (None, "emails"),
+    ]
+    assert result[1]["reconciliation_status"] == "matched"
+    assert result[1]["properties_to_update"] == {}  # INBOUND read back as PhoneIn: nothing differs
+    assert result[2]["properties_to_update"] == {"hs_meeting_title": "Revue v2"}
+    assert result[3]["reconciliation_status"] == "new"

@@ -245,13 +245,17 @@ $fn$;
 
 -- The columns of a mirror table and their types (NULL when the table does not exist): how each
 -- column is read depends on its type (staging.crm_mirror_text).
-create or replace function staging.crm_mirror_types(mirror_table text) returns jsonb
+create or replace function staging.crm_relation_types(relation_schema text, relation_name text) returns jsonb
 language sql stable parallel safe
 as $fn$
     select jsonb_object_agg(column_name::text, data_type::text)
     from information_schema.columns
-    where table_schema = 'hubspot' and table_name = mirror_table
+    where table_schema = relation_schema and table_name = relation_name
 $fn$;
+
+create or replace function staging.crm_mirror_types(mirror_table text) returns jsonb
+language sql stable parallel safe
+as $fn$ select staging.crm_relation_types('hubspot', mirror_table) $fn$;
 
 -- A mirror's record-id column: the configured name, else "id" (some sync tools name it so).
 create or replace function staging.crm_mirror_key(mirror_types jsonb, preferred text) returns text
@@ -305,7 +309,11 @@ as $fn$
         select
             target.name,
             case
-                when target.spec ? 'values' then target.spec -> 'values' ->> lower(joined.value)
+                when target.spec ? 'values' then (
+                    select mapped.value from jsonb_each_text(target.spec -> 'values') as mapped
+                    where lower(mapped.key) = lower(joined.value)
+                    limit 1
+                )
                 else joined.value
             end as value
         from jsonb_each(activities -> 'objects' -> object -> 'properties') as target (name, spec)
