@@ -87,6 +87,13 @@ def run_params() -> dict[str, Param]:
             description="When on, a live push to HubSpot first creates the mapped custom properties the portal "
             "lacks (group icalps; the legacy id with unique values); off, it stops and lists them.",
         ),
+        "link_probable": Param(
+            False,
+            type="boolean",
+            title="Link probable twins",
+            description="When on, push writes the legacy id onto each probable twin at or above min_confidence "
+            "(with its differences), so that the two stay linked; off, probable twins wait for review.",
+        ),
         "allow_snapshot_drop": Param(
             False,
             type="boolean",

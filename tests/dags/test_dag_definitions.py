@@ -51,6 +51,7 @@ def test_contract_shape(dagbag, dag_id):
         "push_target",
         "create_missing",
         "create_properties",
+        "link_probable",
         "allow_snapshot_drop",
     }
     report = dag.get_task("report")
@@ -84,6 +85,7 @@ def test_param_defaults_serve_the_nightly_run(dagbag):
         "push_target": "workflow",
         "create_missing": False,
         "create_properties": False,
+        "link_probable": False,
         "allow_snapshot_drop": False,
     }
 

@@ -110,7 +110,17 @@ def seed_links(server: FakeCrm, db) -> None:
 
 
 def run_all(dags) -> dict[str, str]:
-    conf = {"push_target": "hubspot", "dry_run": False, "create_missing": True, "create_properties": True}
+    conf = {
+        "push_target": "hubspot",
+        "dry_run": False,
+        "create_missing": True,
+        "create_properties": True,
+        "link_probable": True,
+        # The lowest probable threshold of the registry: every probable twin is linked by this run.
+        "min_confidence": min(
+            spec.matching.probable_min_confidence for spec in REGISTRY.objects.values() if spec.matching
+        ),
+    }
     return {name: str(dags[REGISTRY.get(name).dag_id].test(run_conf=conf).state) for name in ORDER}
 
 
@@ -196,18 +206,32 @@ def test_the_four_dags_finish_the_migration_and_a_rerun_sends_nothing(db, portal
     assert portal.statuses[400] == 0, [r for r in portal.requests if r[3] == 400][:3]
 
     homes: dict[str, dict[str, list[tuple[str, str]]]] = {}
+    linked_twins = 0
     for name in ORDER:
         homes[name] = found = by_legacy_id(portal, name)
         statuses = staging(db, name)
+        spec = REGISTRY.get(name)
+        linkable = {
+            row[0]
+            for row in db.execute(
+                f"select {spec.legacy_key} from staging.{spec.staging_table}"
+                " where reconciliation_status = 'probable' and match_confidence >= %s",
+                [min(spec.matching.probable_min_confidence for spec in REGISTRY.objects.values() if spec.matching)],
+            )
+        }
         for legacy_id, status in statuses.items():
             if status in ("matched", "new"):
                 assert len(found.get(str(legacy_id), [])) == 1, (
                     f"{name} {legacy_id} ({status}): {found.get(str(legacy_id))}"
                 )
-            elif status == "probable":  # the twin exists; nothing is created beside it
-                assert str(legacy_id) not in found
+            elif status == "probable" and legacy_id in linkable:  # link_probable: the twin carries the id
+                assert len(found.get(str(legacy_id), [])) == 1, f"{name} probable {legacy_id}"
+            else:
+                assert status in ("conflict", "rejected"), (name, legacy_id, status)
+        linked_twins += len(linkable)
         created = [legacy for legacy, status in statuses.items() if status == "new"]
         assert created, f"the sample has {name} HubSpot lacks"
+    assert linked_twins > 0
 
     # Every communication created is the object its action implies (a linked one stays what it is).
     bronze = {

@@ -20,7 +20,7 @@ sources as (
         coalesce(
             case
                 when reconciliation.reconciliation_status = 'matched'
-                    or (%(push_probable)s and reconciliation.reconciliation_status = 'probable'
+                    or ((%(push_probable)s or %(link_probable)s) and reconciliation.reconciliation_status = 'probable'
                         and reconciliation.match_confidence >= %(min_confidence)s)
                     then reconciliation.{{ o.hubspot_key }}
             end,
@@ -45,7 +45,7 @@ wanted as (
         coalesce(
             case
                 when target.reconciliation_status = 'matched'
-                    or (%(push_probable)s and target.reconciliation_status = 'probable'
+                    or ((%(push_probable)s or %(link_probable)s) and target.reconciliation_status = 'probable'
                         and target.match_confidence >= %(min_confidence)s)
                     then target.{{ m.reference.hubspot_key }}
             end,

@@ -1,4 +1,4 @@
-{#- What push sends for one object: matched rows (and probable ones when the registry allows)
+{#- What push sends for one object: matched rows (and probable ones when the registry or the run allows)
     at or above the run's min_confidence, with something to update, whose exact payload was
     never confirmed sent. maybe_sent: an earlier run sent it without recording the answer.
     api_object: the endpoint (an activity's own object); the push batches per api_object. -#}
@@ -7,17 +7,25 @@ with candidates as (
     select
         reconciliation.{{ o.legacy_key }} as legacy_id,
         reconciliation.{{ o.hubspot_key }} as hubspot_id,
-        reconciliation.properties_to_update as properties,
-        md5(reconciliation.{{ o.hubspot_key }} || ' ' || reconciliation.properties_to_update::text) as payload_hash,
+        linked.properties,
+        md5(reconciliation.{{ o.hubspot_key }} || ' ' || linked.properties::text) as payload_hash,
         coalesce(reconciliation.api_object, '{{ o.api_object }}') as api_object
     from staging.{{ o.staging_table }} as reconciliation
+    -- Run param link_probable: a probable twin also gets the legacy id, linking the two for good.
+    cross join lateral (
+        select reconciliation.properties_to_update || case
+            when %(link_probable)s and reconciliation.reconciliation_status = 'probable'
+                then jsonb_build_object('{{ o.legacy_id_property }}', reconciliation.{{ o.legacy_key }}::text)
+            else '{}'::jsonb
+        end as properties
+    ) as linked
     where
         reconciliation.{{ o.hubspot_key }} is not null
-        and reconciliation.properties_to_update <> '{}'::jsonb
+        and linked.properties <> '{}'::jsonb
         and reconciliation.match_confidence >= %(min_confidence)s
         and (
             reconciliation.reconciliation_status = 'matched'
-            or (%(push_probable)s and reconciliation.reconciliation_status = 'probable')
+            or ((%(push_probable)s or %(link_probable)s) and reconciliation.reconciliation_status = 'probable')
         )
 )
 

@@ -32,6 +32,7 @@ class PushOperator(BaseOperator):
     :param min_confidence: lowest match confidence pushed.
     :param create_missing: also create the records HubSpot lacks (``new`` rows).
     :param create_properties: let the preflight create missing custom properties.
+    :param link_probable: write the legacy id onto probable twins at or above min_confidence.
     :param conn_id: the warehouse connection.
     :param target_conn_ids: connection id per push target.
     :param max_attempts: attempts per batch before its inputs are ``failed``.
@@ -41,7 +42,14 @@ class PushOperator(BaseOperator):
     :param window_seconds: the rolling window (default: the registry's push_window_seconds).
     """
 
-    template_fields: Sequence[str] = ("push_target", "dry_run", "min_confidence", "create_missing", "create_properties")
+    template_fields: Sequence[str] = (
+        "push_target",
+        "dry_run",
+        "min_confidence",
+        "create_missing",
+        "create_properties",
+        "link_probable",
+    )
     ui_color = "#d7f5d3"
 
     def __init__(
@@ -53,6 +61,7 @@ class PushOperator(BaseOperator):
         min_confidence: float | str = "{{ params.min_confidence }}",
         create_missing: bool | str = "{{ params.create_missing }}",
         create_properties: bool | str = "{{ params.create_properties }}",
+        link_probable: bool | str = "{{ params.link_probable }}",
         conn_id: str = "hubspot_postgres",
         target_conn_ids: dict[str, str] | None = None,
         max_attempts: int = 6,
@@ -69,6 +78,7 @@ class PushOperator(BaseOperator):
         self.min_confidence = min_confidence
         self.create_missing = create_missing
         self.create_properties = create_properties
+        self.link_probable = link_probable
         self.conn_id = conn_id
         self.target_conn_ids = target_conn_ids or TARGETS
         self.max_attempts = max_attempts
@@ -105,6 +115,7 @@ class PushOperator(BaseOperator):
                 "min_confidence": float(self.min_confidence),
                 "push_probable": registry.defaults.push_probable,
                 "create_missing": _flag(self.create_missing),
+                "link_probable": _flag(self.link_probable),
             }
             run = _PushRun(self, warehouse, registry, spec, binds)
             reason = "the dry_run param is on" if _flag(self.dry_run) else None
