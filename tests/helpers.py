@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
 
+from crm_reconciliation.paths import PROJECT_ROOT
 from crm_reconciliation.registry import ObjectSpec, Registry, default_registry
 from crm_reconciliation.sql_templates import execute_script, render
 
@@ -84,3 +90,16 @@ def create_mirror(
         )
     )
     insert_rows(connection, f"hubspot.{table}", rows)
+
+
+def kill_mid_run(script: str, run_id: str, ready: Callable[[], bool], seconds: float = 60) -> None:
+    """Run ``script`` (``python -c``, ``run_id`` as its argument) in its own process group and
+    SIGKILL the whole group once ``ready()`` holds (or after ``seconds``): a worker killed mid-push."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, run_id], env=os.environ.copy(), cwd=PROJECT_ROOT, start_new_session=True
+    )
+    deadline = time.monotonic() + seconds
+    while not ready() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(child.pid, signal.SIGKILL)  # mid-run, possibly while a batch is out
+    child.wait(timeout=30)

@@ -149,15 +149,20 @@ def writes(server: FakeCrm) -> list[str]:
     ]
 
 
+def point_at(server: FakeCrm, monkeypatch) -> None:
+    """The hubspot_api connection, for the DAG runs of this test, at the stand-in."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_HUBSPOT_API",
+        json.dumps({**LIVE, "host": server.url.removeprefix("http://"), "password": server.token}),
+    )
+
+
 @pytest.fixture
 def portal(airflow_db, db, monkeypatch):
     load_demo_mirror(db)
     with FakeCrm(seed=seed_portal(db)) as server:
         seed_links(server, db)
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_HUBSPOT_API",
-            json.dumps({**LIVE, "host": server.url.removeprefix("http://"), "password": server.token}),
-        )
+        point_at(server, monkeypatch)
         yield server
 
 
@@ -169,10 +174,7 @@ def dags():
 def test_a_portal_that_lacks_the_custom_properties_gets_nothing_and_one_message(airflow_db, db, dags, monkeypatch):
     load_demo_mirror(db)
     with FakeCrm(custom_properties=False) as server:
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_HUBSPOT_API",
-            json.dumps({**LIVE, "host": server.url.removeprefix("http://"), "password": server.token}),
-        )
+        point_at(server, monkeypatch)
         run = dags["crm_reconcile_companies"].test(run_conf={"push_target": "hubspot", "create_missing": True})
     assert str(run.state) == "failed"
     assert writes(server) == []
@@ -188,10 +190,7 @@ def test_a_portal_that_lacks_the_custom_properties_gets_nothing_and_one_message(
 def test_missing_custom_properties_are_created_when_asked(airflow_db, db, dags, monkeypatch):
     load_demo_mirror(db)
     with FakeCrm(custom_properties=False) as server:
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_HUBSPOT_API",
-            json.dumps({**LIVE, "host": server.url.removeprefix("http://"), "password": server.token}),
-        )
+        point_at(server, monkeypatch)
         conf = {"push_target": "hubspot", "create_missing": True, "create_properties": True}
         run = dags["crm_reconcile_companies"].test(run_conf=conf)
     assert str(run.state) == "success"

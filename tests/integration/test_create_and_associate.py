@@ -7,20 +7,14 @@ record for one legacy id, or an association sent twice, shows.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime
 
 import pytest
 
 from crm_reconciliation.fake_hubspot import FakeCrm
 from crm_reconciliation.operators.push import PushOperator
-from crm_reconciliation.paths import PROJECT_ROOT
 from crm_reconciliation.registry import default_registry
-from tests.helpers import create_staging, insert_rows
+from tests.helpers import create_staging, insert_rows, kill_mid_run
 from tests.hubspot_spec import validate_all
 
 pytestmark = pytest.mark.integration
@@ -113,17 +107,7 @@ def test_a_killed_creation_push_resumes_without_a_second_record(db, connections)
     stage_new_companies(db, 2000)
     with FakeCrm(max_requests=50, window_seconds=1.0, latency_seconds=0.05) as server:
         connections(server, timeout=5)
-        child = subprocess.Popen(
-            [sys.executable, "-c", KILLABLE, "first_try"],
-            env=os.environ.copy(),
-            cwd=PROJECT_ROOT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while server.created["companies"] < 500 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        os.killpg(child.pid, signal.SIGKILL)  # mid-run, possibly while a batch is out
-        child.wait(timeout=30)
+        kill_mid_run(KILLABLE, "first_try", lambda: server.created["companies"] >= 500)
         assert 0 < server.created["companies"] < 2000
         summary = PushOperator(
             task_id="push",

@@ -7,20 +7,14 @@ connections and 207 partial failures; the tests check what it ended up holding.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime
 
 import pytest
 
 from crm_reconciliation.fake_hubspot import FakeCrm
 from crm_reconciliation.operators.push import PushOperator
-from crm_reconciliation.paths import PROJECT_ROOT
 from crm_reconciliation.registry import default_registry
-from tests.helpers import create_staging, insert_rows
+from tests.helpers import create_staging, insert_rows, kill_mid_run
 
 pytestmark = pytest.mark.integration
 
@@ -169,17 +163,7 @@ def test_a_killed_push_resumes_without_duplicates(db, connections):
     stage(db, wanted)
     with portal(wanted, max_requests=50, window_seconds=1.0, latency_seconds=0.05) as server:
         connections(server, timeout=5)
-        child = subprocess.Popen(
-            [sys.executable, "-c", KILLABLE, "first_try"],
-            env=os.environ.copy(),
-            cwd=PROJECT_ROOT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while len(server.update_bodies) < 8 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        os.killpg(child.pid, signal.SIGKILL)  # mid-run, possibly while a batch is out
-        child.wait(timeout=30)
+        kill_mid_run(KILLABLE, "first_try", lambda: len(server.update_bodies) >= 8)
         applied_before = len(server.applied)
         assert 0 < applied_before < len(wanted)
         sent_before = db.execute("select count(*) from staging.push_log where outcome = 'sent'").fetchone()[0]

@@ -136,7 +136,8 @@ class _PushRun:
         self.operator, self.log, self.warehouse = operator, operator.log, warehouse
         self.registry, self.spec, self.settings, self.binds = registry, spec, registry.defaults, binds
         self.target = operator.push_target
-        references = [m for m in registry.template_params(spec.name)["mappings"] if m["reference"]]
+        template_params = registry.template_params(spec.name)
+        references = [m for m in template_params["mappings"] if m["reference"]]
         with warehouse.get_conn() as connection:
             self.present = [
                 m["reference"]["staging_table"]
@@ -145,7 +146,7 @@ class _PushRun:
                     "select to_regclass(%s) is not null", [f"staging.{m['reference']['staging_table']}"]
                 ).fetchone()[0]
             ]
-        context = {"params": {"object": registry.template_params(spec.name)}, "present": self.present}
+        context = {"params": {"object": template_params}, "present": self.present}
         self.sql = {
             name: render(f"push/{name}.sql", **context)
             for name in ("select", "select_create", "record_in_flight", "record_outcomes", "dry_run")
