@@ -1,8 +1,9 @@
 """Send batches of property updates safely: within the rate limit, retried when the failure is
-transient, confirmed before any re-send whose first send may have landed.
+transient, confirmed before any re-send whose first send may have landed, and split when
+HubSpot refuses a whole batch for the sake of a few of its inputs.
 
 Pure logic over a ``client`` (``send_batch`` / ``read_current``, see ``hooks/crm_api.py``) so
-that it is tested without Airflow; the push operator adds the database ledger around it.
+that it is tested without Airflow; ``push_service`` adds the ledger and the pool around it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 # Without Retry-After, how long a 429 of each HubSpot policy asks us to hold.
 POLICY_WAIT_SECONDS = {"SECONDLY": 1.0, "TEN_SECONDLY_ROLLING": 10.0}
+DAILY_REMAINING_HEADER = "x-hubspot-ratelimit-daily-remaining"
 
 
 class Client(Protocol):
@@ -68,7 +70,9 @@ class CreateInput:
 @dataclass
 class Outcome:
     item: PushInput | CreateInput
-    outcome: str  # sent | rejected | failed
+    # sent | rejected | failed | deferred (not sent: the daily quota) | in_flight (may have
+    # landed, unconfirmed: its ledger row stays in flight for the next run to read back)
+    outcome: str
     http_status: int | None = None
     error: str | None = None
     attempts: int = 0
@@ -81,7 +85,12 @@ class PushStats:
     throttled: int = 0
     retries: int = 0
     confirmed_by_read: int = 0
+    split_requests: int = 0  # requests spent isolating the inputs of refused batches
     outcomes: dict[str, int] = field(default_factory=dict)
+
+    def count(self, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            self.outcomes[outcome.outcome] = self.outcomes.get(outcome.outcome, 0) + 1
 
 
 class Pusher:
@@ -125,6 +134,7 @@ class Pusher:
                 error = f"{type(failure).__name__}: {failure}"
                 self._backoff(attempt)
                 continue
+            self._note_quota(response)
             if response.status == 429:
                 self._throttled(response)
                 attempt -= 1
@@ -135,6 +145,13 @@ class Pusher:
                 continue
             return response
         raise RequestFailed(f"no answer after {attempt} attempts: {error}")
+
+    def _note_quota(self, response: Any) -> None:
+        remaining = next(
+            (value for name, value in (response.headers or {}).items() if name.lower() == DAILY_REMAINING_HEADER), None
+        )
+        if remaining is not None and str(remaining).isdigit():
+            self.limiter.note_daily(int(remaining))
 
     def _throttled(self, response: Any) -> None:
         self.stats.throttled += 1
@@ -147,15 +164,21 @@ class Pusher:
 
     def upsert(self, batch: list[CreateInput]) -> list[Outcome]:
         """Create (or, replayed, update) ``batch`` by its legacy ids; each outcome carries the HubSpot id."""
+        done = self._upsert(batch)
+        self.stats.count(done)
+        return done
+
+    def _upsert(self, batch: list[CreateInput]) -> list[Outcome]:
         try:
             response = self.call(lambda: self.client.send_batch(self.key, [item.payload() for item in batch], "upsert"))
         except RequestFailed as error:
-            done = [Outcome(item, "failed", None, str(error), self.max_attempts) for item in batch]
-        else:
-            done = self._upserted(batch, response)
-        for outcome in done:
-            self.stats.outcomes[outcome.outcome] = self.stats.outcomes.get(outcome.outcome, 0) + 1
-        return done
+            return [Outcome(item, "failed", None, str(error), self.max_attempts) for item in batch]
+        except DailyLimitReached as error:  # an upsert replayed later is harmless: nothing in doubt
+            return [Outcome(item, "deferred", 429, str(error), 0) for item in batch]
+        if response.status == 400 and len(batch) > 1:
+            self.stats.split_requests += 2
+            return self._upsert(batch[: len(batch) // 2]) + self._upsert(batch[len(batch) // 2 :])
+        return self._upserted(batch, response)
 
     @staticmethod
     def _upserted(batch: list[CreateInput], response: Any) -> list[Outcome]:
@@ -207,8 +230,15 @@ class Pusher:
     def push(self, batch: list[PushInput], maybe_sent: bool = False) -> list[Outcome]:
         """Send ``batch`` until each input is sent, rejected, or out of attempts.
 
-        ``maybe_sent``: an earlier attempt may have landed (a killed run): confirm first.
+        ``maybe_sent``: an earlier attempt may have landed (a killed run): confirm first. A batch
+        HubSpot refuses whole (400: one invalid value refuses them all) is split in halves until
+        the refused inputs stand alone, each with HubSpot's message; the rest is sent.
         """
+        done = self._push(batch, maybe_sent)
+        self.stats.count(done)
+        return done
+
+    def _push(self, batch: list[PushInput], maybe_sent: bool) -> list[Outcome]:
         import requests
 
         done: list[Outcome] = []
@@ -217,30 +247,42 @@ class Pusher:
         attempt = 0
         last_error, last_status = None, None
         while pending and attempt < self.max_attempts:
-            if ambiguous:
-                try:
-                    applied, pending = self.confirm(pending)
-                except (requests.RequestException, RuntimeError) as error:
-                    log.warning("Could not read back %d records before re-sending: %s", len(pending), error)
-                    attempt += 1
-                    self._backoff(attempt)
-                    continue
-                done += [Outcome(item, "sent", None, "confirmed by reading HubSpot back", attempt) for item in applied]
-                ambiguous = False
-                if not pending:
-                    break
-            attempt += 1
-            self.limiter.acquire()
-            self.stats.requests += 1
             try:
+                if ambiguous:
+                    try:
+                        applied, pending = self.confirm(pending)
+                    except (requests.RequestException, RuntimeError) as error:
+                        if isinstance(error, DailyLimitReached):
+                            raise
+                        log.warning("Could not read back %d records before re-sending: %s", len(pending), error)
+                        attempt += 1
+                        self._backoff(attempt)
+                        continue
+                    done += [
+                        Outcome(item, "sent", None, "confirmed by reading HubSpot back", attempt) for item in applied
+                    ]
+                    ambiguous = False
+                    if not pending:
+                        break
+                attempt += 1
+                self.limiter.acquire()
+                self.stats.requests += 1
                 response = self.client.send_batch(self.key, [item.payload() for item in pending])
+            except DailyLimitReached as error:
+                # Unconfirmed inputs stay in flight (the next run reads them back); the rest waits.
+                kind = "in_flight" if ambiguous else "deferred"
+                return done + [Outcome(item, kind, 429, str(error), attempt) for item in pending]
             except (requests.Timeout, requests.ConnectionError) as error:
                 last_error, last_status, ambiguous = f"{type(error).__name__}: {error}", None, True
                 self._backoff(attempt)
                 continue
+            self._note_quota(response)
             status, body = response.status, response.body if isinstance(response.body, dict) else {}
             if status == 429:
-                self._throttled(response)
+                try:
+                    self._throttled(response)
+                except DailyLimitReached as error:
+                    return done + [Outcome(item, "deferred", 429, str(error), attempt) for item in pending]
                 attempt -= 1  # a throttled request was not processed: it does not use up an attempt
                 continue
             if status >= 500:
@@ -249,17 +291,17 @@ class Pusher:
                 continue
             if status in (200, 201):
                 done += [Outcome(item, "sent", status, None, attempt) for item in pending]
-                pending = []
             elif status == 207:
                 done += self._multi_status(pending, body, attempt)
-                pending = []
+            elif status == 400 and len(pending) > 1:
+                self.stats.split_requests += 2
+                half = len(pending) // 2
+                done += self._push(pending[:half], False) + self._push(pending[half:], False)
             else:
                 message = body.get("message") if body else str(response.body)[:300]
                 done += [Outcome(item, "rejected", status, f"HTTP {status}: {message}", attempt) for item in pending]
-                pending = []
+            pending = []
         done += [Outcome(item, "failed", last_status, last_error, attempt) for item in pending]
-        for outcome in done:
-            self.stats.outcomes[outcome.outcome] = self.stats.outcomes.get(outcome.outcome, 0) + 1
         return done
 
     @staticmethod

@@ -6,6 +6,7 @@ fail loudly at parse time rather than produce a half-working DAG.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from functools import cache
@@ -327,6 +328,12 @@ class Defaults(_Strict):
     push_max_requests: int = Field(190, ge=1)
     push_window_seconds: float = Field(10, gt=0)
     push_probable: bool = False
+    # Requests in flight at once (HubSpot answers a batch in 200-400 ms: one at a time reaches a
+    # sixth of the limit); the share of a run's payloads HubSpot may refuse before the push task
+    # fails; daily API calls left untouched for other integrations of the same app.
+    push_concurrency: int = Field(8, ge=1, le=32)
+    push_max_refused_share: float = Field(0.02, ge=0, le=1)
+    push_daily_reserve: int = Field(0, ge=0)
     retention_days: int = Field(90, ge=1)
     # Memory the reconcile and score steps may use per sort or hash (work_mem) and for their
     # temporary tables (temp_buffers): PostgreSQL's defaults (4MB, 8MB) send them to disk.
@@ -624,7 +631,17 @@ class Registry(_Strict):
                     for source, targets in self.defaults.association_types.items()
                 }
             ),
+            "mapping_version": self.mapping_version(name),
         }
+
+    def mapping_version(self, name: str) -> str:
+        """A fingerprint of the object's mappings and activity rules: a payload quarantined under
+        one version is tried again once the mapping changes."""
+        spec = self.get(name)
+        described = [mapping.model_dump() for mapping in spec.mappings]
+        activities = spec.activities.model_dump() if spec.activities else None
+        text = json.dumps([described, activities], sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def get(self, name: str) -> ObjectSpec:
         try:

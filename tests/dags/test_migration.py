@@ -173,7 +173,9 @@ def dags():
 
 def test_a_portal_that_lacks_the_custom_properties_gets_nothing_and_one_message(airflow_db, db, dags, monkeypatch):
     load_demo_mirror(db)
-    with FakeCrm(custom_properties=False) as server:
+    # The mirror's records, without the custom properties this portal does not have yet.
+    bare = {name: {record_id: {} for record_id in records} for name, records in seed_portal(db).items()}
+    with FakeCrm(seed=bare, custom_properties=False) as server:
         point_at(server, monkeypatch)
         run = dags["crm_reconcile_companies"].test(run_conf={"push_target": "hubspot", "create_missing": True})
     assert str(run.state) == "failed"
@@ -189,7 +191,9 @@ def test_a_portal_that_lacks_the_custom_properties_gets_nothing_and_one_message(
 
 def test_missing_custom_properties_are_created_when_asked(airflow_db, db, dags, monkeypatch):
     load_demo_mirror(db)
-    with FakeCrm(custom_properties=False) as server:
+    # The mirror's records, without the custom properties this portal does not have yet.
+    bare = {name: {record_id: {} for record_id in records} for name, records in seed_portal(db).items()}
+    with FakeCrm(seed=bare, custom_properties=False) as server:
         point_at(server, monkeypatch)
         conf = {"push_target": "hubspot", "create_missing": True, "create_properties": True}
         run = dags["crm_reconcile_companies"].test(run_conf=conf)

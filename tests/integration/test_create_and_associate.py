@@ -70,11 +70,11 @@ def test_new_records_are_created_once_with_their_legacy_id_and_the_id_is_kept(db
         server.faults.extend(["drop_after_apply", "500"])  # applied, answer lost; then a 5xx
         summary = push(dry_run=False, create_missing=True)
         again = push(dry_run=False, create_missing=True)
-    assert summary["creations"]["sent"] == 250
+    assert summary["creations"]["outcomes"]["sent"] == 250
     assert holders(server) == {str(n): 1 for n in range(1, 251)}  # the replayed upsert updated its record
     assert server.created["companies"] == 250
     assert "createdate" not in server.objects["companies"][next(iter(server.objects["companies"]))]  # read-only
-    assert again["creations"] == {"selected": 0}
+    assert again["creations"]["selected"] == 0
     kept = dict(db.execute("select legacy_company_id, hubspot_company_id from staging.companies_reconciliation"))
     by_legacy = {props["icalps_company_id"]: record for record, props in server.objects["companies"].items()}
     assert kept == {n: by_legacy[str(n)] for n in range(1, 251)}
@@ -167,12 +167,12 @@ def test_associations_are_read_first_and_created_with_the_default_and_primary_ty
             task_id="push", object_type="contacts", push_target="hubspot", dry_run=False, min_confidence=90
         ).execute({**CONTEXT, "run_id": "again"})
     # 1 existed, 2 is created; the conflict and the company nobody has (legacy 9) wait.
-    assert summary["associations"] == {"exists": 1, "created": 1, "wanted": 2}
+    assert summary["associations"]["outcomes"] == {"exists": 1, "created": 1}
     assert {("contacts", "202", "companies", "102", 279), ("contacts", "202", "companies", "102", 1)} <= (
         server.associations
     )
     assert not any(link[1] in ("203", "204") for link in server.associations)
-    assert again["associations"] == {"wanted": 0}
+    assert again["associations"]["selected"] == 0
     rows = db.execute(
         "select to_id, type_ids, outcome from staging.push_associations where run_id = %s order by to_id",
         ("create_test",),

@@ -77,7 +77,7 @@ def test_faults_are_retried_and_nothing_lands_twice(db, connections, target):
         server.faults.extend(["429", "500", "timeout_after_apply", "drop_before_apply", "drop_after_apply", "207"])
         summary = push(target)
     rejected = db.execute("select hubspot_id from staging.push_log where outcome = 'rejected'").fetchone()[0]
-    assert summary["outcomes"] == {"sent": 699, "rejected": 1}
+    assert summary["updates"]["outcomes"] == {"sent": 699, "rejected": 1}
     assert server.records == {key: {} if key == rejected else value for key, value in wanted.items()}
     assert max(server.applied.values()) == 1, "an update was applied twice"
     assert server.limit_violations == 0
@@ -97,7 +97,7 @@ def test_a_confirmed_payload_is_never_sent_again(db, connections):
         connections(server)
         push()
         again = push()
-    assert again["selected"] == 0
+    assert again["updates"]["selected"] == 0
     assert len(server.update_bodies) == 2
 
 
@@ -179,5 +179,5 @@ def test_a_killed_push_resumes_without_duplicates(db, connections):
     assert server.records == wanted
     assert max(server.applied.values()) == 1, "an update was applied twice"
     # Confirmed payloads are not selected again; an in-flight batch is read back before any re-send.
-    assert summary["selected"] == len(wanted) - sent_before
+    assert summary["updates"]["selected"] == len(wanted) - sent_before
     assert ledger(db).get("in_flight", 0) == 0

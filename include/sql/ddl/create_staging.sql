@@ -118,7 +118,76 @@ add column if not exists action text not null default 'update' check (action in 
 add column if not exists api_object text,
 alter column hubspot_id drop not null;
 
+-- Revert and verification (issue 14): before_values, what the pushed properties held in HubSpot
+-- just before the push (read back, not assumed), so that a run can be undone; verification,
+-- what a read after the push found ('verified', or 'mismatch' with the values found in
+-- verified_values). A revert is a ledger row too (action 'revert' or 'archive', revert_of the
+-- row it undoes, skipped the properties someone changed in HubSpot since). 'deferred': not
+-- sent, the daily limit stopped the run; 'skipped': a revert found nothing left to restore.
+alter table staging.push_log
+add column if not exists before_values jsonb,
+add column if not exists verification text check (verification in ('verified', 'mismatch')),
+add column if not exists verified_values jsonb,
+add column if not exists verified_at timestamptz,
+add column if not exists revert_of bigint,
+add column if not exists skipped jsonb;
+
+do $ddl$
+begin
+    if not exists (
+        select 1 from pg_constraint
+        where conname = 'push_log_outcome_check' and pg_get_constraintdef(oid) like '%deferred%'
+    ) then
+        alter table staging.push_log drop constraint if exists push_log_outcome_check;
+        alter table staging.push_log add constraint push_log_outcome_check check (
+            outcome in ('in_flight', 'sent', 'rejected', 'failed', 'dry_run', 'deferred', 'skipped')
+        );
+        alter table staging.push_log drop constraint if exists push_log_action_check;
+        alter table staging.push_log add constraint push_log_action_check check (
+            action in ('update', 'create', 'revert', 'archive')
+        );
+    end if;
+end
+$ddl$;
+
 create index if not exists push_log_payload_idx on staging.push_log (payload_hash, outcome);
+
+create index if not exists push_log_revert_idx on staging.push_log (revert_of) where revert_of is not null;
+
+-- Payloads HubSpot refused with the same error on two runs running: not sent again while their
+-- content (payload_hash) and the object's mapping (mapping_version) stay as they are.
+create table if not exists staging.push_quarantine (
+    object_type text not null,
+    payload_hash text not null,
+    mapping_version text not null,
+    legacy_id bigint not null,
+    hubspot_id text,
+    error text not null,
+    first_run_id text not null,
+    last_run_id text not null,
+    refusals integer not null default 2,
+    quarantined_at timestamptz not null default now(),
+    primary key (object_type, payload_hash, mapping_version)
+);
+
+-- The rate limit belongs to the HubSpot app, not to a task: every push holding the same
+-- token (app_key, a hash of it) books its requests here, on the database's clock. paused_until
+-- holds a 429's Retry-After for all of them; daily_remaining the last daily quota HubSpot reported.
+create unlogged table if not exists staging.api_requests (
+    app_key text not null,
+    started_at timestamptz not null
+);
+
+create index if not exists api_requests_app_idx on staging.api_requests (app_key, started_at);
+
+create table if not exists staging.api_limits (
+    app_key text primary key,
+    paused_until timestamptz,
+    daily_remaining bigint,
+    daily_seen_at timestamptz
+);
+
+{% include "ddl/rate_limit.sql" %}
 
 create index if not exists push_log_created_idx on staging.push_log (object_type, legacy_id)
 where action = 'create' and outcome = 'sent';

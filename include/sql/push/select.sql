@@ -1,6 +1,7 @@
 {#- What push sends for one object: matched rows (and probable ones when the registry or the run allows)
     at or above the run's min_confidence, with something to update, whose exact payload was
-    never confirmed sent. maybe_sent: an earlier run sent it without recording the answer.
+    never confirmed sent, nor quarantined under the current mapping. maybe_sent: an earlier run
+    sent it without recording the answer.
     api_object: the endpoint (an activity's own object); the push batches per api_object. -#}
 {%- set o = params.object -%}
 with candidates as (
@@ -40,8 +41,16 @@ select
     ) as maybe_sent,
     candidates.api_object
 from candidates
-where not exists (
-    select 1 from staging.push_log as ledger
-    where ledger.payload_hash = candidates.payload_hash and ledger.outcome = 'sent'
-)
+where
+    not exists (
+        select 1 from staging.push_log as ledger
+        where ledger.payload_hash = candidates.payload_hash and ledger.outcome = 'sent'
+    )
+    and not exists (
+        select 1 from staging.push_quarantine as quarantine
+        where
+            quarantine.object_type = %(object_type)s
+            and quarantine.payload_hash = candidates.payload_hash
+            and quarantine.mapping_version = %(mapping_version)s
+    )
 order by candidates.api_object, candidates.legacy_id

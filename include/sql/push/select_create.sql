@@ -1,7 +1,8 @@
 {#- What push creates for one object (run param create_missing): every `new` row, with its
     writable legacy values (an activity's in its own object's names) and its legacy id, which
     the upsert is keyed on. A payload confirmed sent is never sent again; a changed one is
-    upserted again, which updates the record it created instead of creating a second. -#}
+    upserted again, which updates the record it created instead of creating a second. A
+    quarantined payload waits for its content or the mapping to change. -#}
 {%- set o = params.object -%}
 {%- set writable = o.mappings | selectattr("writable") | rejectattr("reference") | map(attribute="property") | list -%}
 with candidates as (
@@ -21,21 +22,32 @@ with candidates as (
         {%- endif %}
     from staging.{{ o.staging_table }} as reconciliation
     where reconciliation.reconciliation_status = 'new'
+),
+
+hashed as (
+    select
+        candidates.*,
+        md5('create ' || candidates.api_object || ' ' || candidates.legacy_id || ' ' || candidates.properties::text)
+            as payload_hash
+    from candidates
 )
 
 select
-    candidates.legacy_id,
-    candidates.properties,
-    md5('create ' || candidates.api_object || ' ' || candidates.legacy_id || ' ' || candidates.properties::text)
-        as payload_hash,
-    candidates.api_object
-from candidates
-where not exists (
-    select 1 from staging.push_log as ledger
-    where
-        ledger.payload_hash = md5(
-            'create ' || candidates.api_object || ' ' || candidates.legacy_id || ' ' || candidates.properties::text
-        )
-        and ledger.outcome = 'sent'
-)
-order by candidates.api_object, candidates.legacy_id
+    hashed.legacy_id,
+    hashed.properties,
+    hashed.payload_hash,
+    hashed.api_object
+from hashed
+where
+    not exists (
+        select 1 from staging.push_log as ledger
+        where ledger.payload_hash = hashed.payload_hash and ledger.outcome = 'sent'
+    )
+    and not exists (
+        select 1 from staging.push_quarantine as quarantine
+        where
+            quarantine.object_type = %(object_type)s
+            and quarantine.payload_hash = hashed.payload_hash
+            and quarantine.mapping_version = %(mapping_version)s
+    )
+order by hashed.api_object, hashed.legacy_id

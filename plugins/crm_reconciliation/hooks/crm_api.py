@@ -26,6 +26,15 @@ class ApiResponse:
     headers: dict[str, str]
 
 
+def records_read(response: ApiResponse) -> dict[str, tuple[dict[str, Any], dict[str, list[dict]]]]:
+    """A batch/read answer as ``{id: (properties, propertiesWithHistory)}``."""
+    results = (response.body or {}).get("results", []) if isinstance(response.body, dict) else []
+    return {
+        str(result["id"]): (result.get("properties") or {}, result.get("propertiesWithHistory") or {})
+        for result in results
+    }
+
+
 def base_url(connection: Any) -> str:
     """``scheme://host[:port]`` of an HTTP connection whose host may or may not carry the scheme."""
     host = connection.host or ""
@@ -53,6 +62,14 @@ class _TokenApiHook(HttpHook):
         if self._settings is None:
             self.base, self.token, self._settings = self._connection()
         return self._settings
+
+    @property
+    def app_key(self) -> str:
+        """Who the rate limit belongs to: the app behind the token (hashed: never stored as is)."""
+        import hashlib
+
+        self.settings  # noqa: B018 - reads the connection once
+        return hashlib.sha256(f"{self.base} {self.token}".encode()).hexdigest()[:24]
 
     def warm_up(self) -> None:
         """Resolve the connection and open the session now, so that a request leaves as soon as the
@@ -136,13 +153,25 @@ class HubSpotApiHook(_TokenApiHook):
 
     def read_current(self, api_object: str, ids: list[str], properties: list[str]) -> dict[str, dict[str, Any]]:
         """Current values of ``properties`` for records ``ids`` (to confirm an ambiguous send)."""
-        response = self.post(
-            f"/crm/v3/objects/{api_object}/batch/read",
-            {"properties": properties, "propertiesWithHistory": [], "inputs": [{"id": record_id} for record_id in ids]},
-        )
+        response = self.read_records(api_object, ids, properties)
         if response.status not in (200, 207):
             raise RuntimeError(f"batch/read answered {response.status}: {response.body}")
-        return {str(result["id"]): result.get("properties", {}) for result in (response.body or {}).get("results", [])}
+        return {record_id: values for record_id, (values, _) in records_read(response).items()}
+
+    def read_records(
+        self, api_object: str, ids: list[str], properties: list[str], history: bool = False
+    ) -> ApiResponse:
+        """``batch/read`` of ``properties`` (with their history, newest first, when ``history``)."""
+        body = {
+            "properties": properties,
+            "propertiesWithHistory": properties if history else [],
+            "inputs": [{"id": record_id} for record_id in ids],
+        }
+        return self.post(f"/crm/v3/objects/{api_object}/batch/read", body)
+
+    def archive(self, api_object: str, ids: list[str]) -> ApiResponse:
+        """``batch/archive``: what a revert does with the records a run created, when asked to."""
+        return self.post(f"/crm/v3/objects/{api_object}/batch/archive", {"inputs": [{"id": i} for i in ids]})
 
 
 class WorkflowApiHook(_TokenApiHook):
@@ -194,6 +223,13 @@ class WorkflowApiHook(_TokenApiHook):
             raise ValueError(f"the workflow API updates records; it cannot {action} them (push_target=hubspot can)")
         body = {"object_type": object_type, "inputs": inputs}
         return self.post(self.workflow_path(self.workflow_id("update", object_type)), body)
+
+    def read_records(
+        self, object_type: str, ids: list[str], properties: list[str], history: bool = False
+    ) -> ApiResponse:
+        """The lookup workflow by ids (it keeps no property history: ``history`` reads none)."""
+        query = {"ids": ",".join(ids), "properties": ",".join(properties)}
+        return self.post(self.workflow_path(self.workflow_id("lookup", object_type)), None, query)
 
     def read_current(self, object_type: str, ids: list[str], properties: list[str]) -> dict[str, dict[str, Any]]:
         result = self.run_workflow(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import requests
 
 from crm_reconciliation.hooks.crm_api import ApiResponse
@@ -42,18 +41,48 @@ def test_429_waits_as_told_and_costs_no_attempt():
     assert [o.outcome for o in outcomes] == ["sent"] * 3
 
 
-def test_daily_limit_stops_the_push():
+def test_daily_limit_defers_the_batch_without_retrying():
     client = ScriptedClient([ApiResponse(429, {"policyName": "DAILY", "message": "daily"}, {})])
-    with pytest.raises(DailyLimitReached):
-        pusher(client).push(ITEMS)
-
-
-def test_a_4xx_is_recorded_not_retried():
-    client = ScriptedClient([ApiResponse(400, {"message": "Property 'x' does not exist"}, {})])
     outcomes = pusher(client).push(ITEMS)
-    assert {o.outcome for o in outcomes} == {"rejected"}
-    assert outcomes[0].error == "HTTP 400: Property 'x' does not exist"
+    assert [(o.outcome, o.http_status) for o in outcomes] == [("deferred", 429)] * 3
     assert len(client.sent) == 1
+
+
+def test_daily_limit_leaves_an_unconfirmed_batch_in_flight():
+    class Exhausted(RollingWindowLimiter):
+        def acquire(self):
+            raise DailyLimitReached("daily quota used")
+
+    client = ScriptedClient([])
+    outcomes = Pusher(client, "companies", Exhausted(100, 10)).push(ITEMS, maybe_sent=True)
+    assert {o.outcome for o in outcomes} == {"in_flight"}  # may have landed: the next run reads it back
+    assert client.sent == []
+
+
+class RefusingClient(ScriptedClient):
+    """Refuses a whole batch (400) when any input carries an invalid value, as HubSpot does."""
+
+    def send_batch(self, key, inputs):
+        self.sent.append(inputs)
+        bad = [i["properties"]["city"] for i in inputs if i["properties"]["city"].startswith("?")]
+        if bad:
+            return ApiResponse(400, {"status": "error", "message": f"{bad[0]} was not a valid city"}, {})
+        return ApiResponse(200, {"results": [{"id": i["id"]} for i in inputs]}, {})
+
+
+def test_a_refused_batch_is_split_until_each_refused_input_stands_alone():
+    items = [
+        PushInput(n, str(100 + n), {"city": f"?{n}" if n in (3, 11, 12) else f"Ville {n}"}, f"hash{n}")
+        for n in range(16)
+    ]
+    client = RefusingClient([])
+    p = pusher(client)
+    outcomes = p.push(items)
+    refused = {o.item.legacy_id: o.error for o in outcomes if o.outcome == "rejected"}
+    assert refused == {n: f"HTTP 400: ?{n} was not a valid city" for n in (3, 11, 12)}
+    assert sum(o.outcome == "sent" for o in outcomes) == 13
+    assert len(client.sent) < 2 * len(items)  # bounded by the bisection, not one request per input
+    assert p.stats.split_requests == len(client.sent) - 1
 
 
 def test_5xx_and_timeouts_back_off_then_give_up():
@@ -134,8 +163,10 @@ def test_an_upsert_is_replayed_after_a_lost_answer_and_a_207_names_the_refused_i
     ]
 
 
-def test_an_upsert_refused_whole_rejects_every_input():
-    client = UpsertClient([ApiResponse(400, {"message": 'Property "x" does not exist'}, {})])
+def test_an_upsert_refused_for_every_input_rejects_each_with_the_message():
+    refusal = ApiResponse(400, {"message": 'Property "x" does not exist'}, {})
+    client = UpsertClient([refusal] * 5)  # the batch of 3, then its halves (1 and 2), then the 2 split
     outcomes = pusher(client).upsert(CREATES)
+    assert len(client.sent) == 5
     assert {(o.outcome, o.http_status) for o in outcomes} == {("rejected", 400)}
     assert outcomes[0].error == 'HTTP 400: Property "x" does not exist'
