@@ -1,6 +1,7 @@
 """Commands: ``demo`` (the main job), ``ui`` (Airflow standalone on the embedded database),
 ``mappings`` (the property mappings per object), ``render`` (a step's SQL as Airflow renders it),
-``sample-data`` (regenerate the bundled sample files)."""
+``sample-data`` (regenerate the bundled sample files), ``revert`` (undo one push run, as DAG
+``crm_revert`` does, with the connections of this environment)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     render_step.add_argument("object")
     render_step.add_argument("template", help="e.g. reconcile/reconcile.sql, score/score.sql, ddl/create_staging.sql")
     commands.add_parser("sample-data", help="regenerate include/bronze_layer and include/demo", add_help=False)
+    revert = commands.add_parser("revert", help="undo one push run of one object (a dry run unless --live)")
+    revert.add_argument("object", choices=OBJECTS)
+    revert.add_argument("run_id", help="the DAG run id of the push to undo")
+    revert.add_argument("--live", action="store_true", help="send the restores (default: record the plan only)")
+    revert.add_argument("--archive-created", action="store_true", help="also archive the records the run created")
     args, rest = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "demo":
@@ -44,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         registry = default_registry()
         print(render(args.template, params={"object": registry.template_params(args.object)}))
         return 0
+    if args.command == "revert":
+        return run_revert(args.object, args.run_id, live=args.live, archive_created=args.archive_created)
     if args.command == "ui":
         from crm_reconciliation.standalone import main as ui_main
 
@@ -51,6 +59,25 @@ def main(argv: list[str] | None = None) -> int:
     from crm_reconciliation.sample_data import main as sample_main
 
     sample_main(rest)
+    return 0
+
+
+def run_revert(object_type: str, run_id: str, live: bool, archive_created: bool) -> int:
+    """The crm_revert task, run here: the same ledger, limiter and never-twice rules."""
+    from datetime import UTC, datetime
+
+    from crm_reconciliation.operators.revert import RevertOperator
+
+    stamp = datetime.now(UTC)
+    operator = RevertOperator(
+        task_id="revert",
+        object_type=object_type,
+        revert_run_id=run_id,
+        dry_run=not live,
+        archive_created=archive_created,
+    )
+    summary = operator.execute({"run_id": f"cli_revert__{stamp:%Y-%m-%dT%H:%M:%S.%f}", "logical_date": stamp})
+    print(json.dumps(summary, indent=2, default=str))
     return 0
 
 

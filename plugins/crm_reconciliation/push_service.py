@@ -175,11 +175,11 @@ class PhaseCounts:
         for outcome in outcomes:
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
-    def summary(self, **extra: Any) -> dict[str, Any]:
-        handled = sum(self.outcomes.values())
-        return {"selected": self.selected, "batches": self.batches, "outcomes": self.outcomes, **extra} | (
-            {"waiting": self.selected - handled} if handled < self.selected else {}
-        )
+    def summary(self) -> dict[str, Any]:
+        """``waiting``: selected but not concluded (deferred by the daily quota, or never reached)."""
+        concluded = sum(n for outcome, n in self.outcomes.items() if outcome not in ("deferred", "in_flight"))
+        waiting = {"waiting": self.selected - concluded} if concluded < self.selected else {}
+        return {"selected": self.selected, "batches": self.batches, "outcomes": self.outcomes, **waiting}
 
 
 class PushService:

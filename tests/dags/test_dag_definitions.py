@@ -24,7 +24,17 @@ def dagbag() -> DagBag:
 
 def test_four_dags_without_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == DAG_IDS | {"crm_staging_maintenance"}
+    assert set(dagbag.dag_ids) == DAG_IDS | {"crm_staging_maintenance", "crm_revert"}
+
+
+def test_the_revert_dag_takes_an_object_a_run_and_is_a_dry_run_by_default(dagbag):
+    dag = dagbag.dags["crm_revert"]
+    assert [task.task_id for task in dag.tasks] == ["revert"]
+    assert dag.schedule is None
+    params = dag.params.dump()
+    assert params["dry_run"] is True
+    assert params["archive_created"] is False
+    assert dag.params.get_param("object_type").schema["enum"] == ["companies", "contacts", "deals", "communications"]
 
 
 @pytest.mark.parametrize("dag_id", sorted(DAG_IDS))

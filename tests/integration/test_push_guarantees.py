@@ -1,0 +1,264 @@
+"""Issue 14's guarantees against the strict local portal: a refused batch is split, a payload
+refused twice is quarantined, what landed is verified, and a run is undone exactly once."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import pytest
+
+from crm_reconciliation.fake_hubspot import FakeCrm
+from crm_reconciliation.operators.push import PushOperator
+from crm_reconciliation.operators.revert import RevertOperator
+from crm_reconciliation.registry import default_registry
+from tests.helpers import create_staging, insert_rows, kill_mid_run
+from tests.integration.test_push import stage
+
+pytestmark = pytest.mark.integration
+
+REGISTRY = default_registry()
+CONTEXT = {"logical_date": datetime(2026, 3, 1, tzinfo=UTC), "dag_run": None}
+FAST = {"max_requests": 50, "window_seconds": 1.0, "backoff_base": 0.05, "progress_seconds": 0.5}
+
+
+def push(run_id: str, **options) -> dict:
+    operator = PushOperator(
+        task_id="push",
+        object_type="companies",
+        push_target="hubspot",
+        dry_run=False,
+        min_confidence=90,
+        **{**FAST, **options},
+    )
+    return operator.execute({**CONTEXT, "run_id": run_id})
+
+
+def revert(run_id: str, reverted: str, dry_run: bool = False, **options) -> dict:
+    operator = RevertOperator(
+        task_id="revert",
+        object_type="companies",
+        revert_run_id=reverted,
+        dry_run=dry_run,
+        archive_created=False,
+        **{"max_requests": 50, "window_seconds": 1.0, **options},
+    )
+    return operator.execute({**CONTEXT, "run_id": run_id})
+
+
+def ledger(db, run_id: str) -> dict[str, int]:
+    rows = db.execute("select outcome, count(*) from staging.push_log where run_id = %s group by 1", [run_id])
+    return dict(rows.fetchall())
+
+
+def blank(ids) -> dict[str, dict]:
+    """Records the portal holds without any of the pushed properties."""
+    return {record_id: {} for record_id in ids}
+
+
+def with_bad_values(count: int, bad: set[int]) -> dict[str, dict[str, str]]:
+    """``count`` updates; those numbered in ``bad`` carry a head count HubSpot cannot read."""
+    return {
+        str(7000 + n): {"city": f"Ville {n}", "numberofemployees": "beaucoup" if n in bad else str(10 + n)}
+        for n in range(count)
+    }
+
+
+def test_three_invalid_inputs_among_a_hundred(db, connections):
+    wanted = with_bad_values(100, {5, 42, 77})
+    stage(db, wanted)
+    with FakeCrm(seed={"companies": blank(wanted)}) as server:
+        connections(server)
+        # 3 % refused is over the 2 % allowed: the task fails, after sending the other 97.
+        with pytest.raises(RuntimeError, match=r"HubSpot refused 3 of 100 payloads"):
+            push("first")
+        with pytest.raises(RuntimeError, match=r"HubSpot refused 3 of 3 payloads"):
+            push("second")  # the same three, refused again with the same error: quarantined
+        third = push("third")
+    valid = {key: value for key, value in wanted.items() if value["numberofemployees"] != "beaucoup"}
+    assert {key: server.records[key] for key in valid} == valid
+    assert all(server.records[key] == {} for key in set(wanted) - set(valid))
+    assert max(server.applied.values()) == 1
+    assert ledger(db, "first") == {"sent": 97, "rejected": 3}
+    errors = db.execute(
+        "select hubspot_id, error from staging.push_log where run_id = 'first' and outcome = 'rejected' order by 1"
+    ).fetchall()
+    assert [hubspot_id for hubspot_id, _ in errors] == ["7005", "7042", "7077"]
+    assert all("beaucoup was not a valid number" in error and "numberofemployees" in error for _, error in errors)
+    assert ledger(db, "second") == {"rejected": 3}
+    details = db.execute(
+        "select details from staging.reconciliation_log where run_id = 'second' and step = 'push'"
+    ).fetchone()[0]
+    assert details["quarantined_now"] == 3
+    assert third["updates"]["selected"] == 0  # quarantined payloads are not sent again
+    quarantined = db.execute("select hubspot_id, refusals from staging.push_quarantine order by 1").fetchall()
+    assert quarantined == [("7005", 2), ("7042", 2), ("7077", 2)]
+
+
+def test_a_quarantined_payload_is_sent_again_once_its_content_changes(db, connections):
+    wanted = with_bad_values(10, {3})
+    stage(db, wanted)
+    with FakeCrm(seed={"companies": blank(wanted)}) as server:
+        connections(server)
+        for run_id in ("first", "second"):
+            push(run_id, max_refused_share=1.0)
+        assert db.execute("select count(*) from staging.push_quarantine").fetchone()[0] == 1
+        fixed = {"city": "Ville 3", "numberofemployees": "13"}
+        db.execute(
+            "update staging.companies_reconciliation set properties_to_update = %s where hubspot_company_id = '7003'",
+            [json.dumps(fixed)],
+        )
+        summary = push("third")
+    assert summary["updates"]["outcomes"] == {"sent": 1}
+    assert server.records["7003"] == fixed
+
+
+def test_verification_flags_a_value_changed_behind_our_back(db, connections):
+    wanted = with_bad_values(20, set())
+    stage(db, wanted)
+    with FakeCrm(seed={"companies": blank(wanted)}) as server:
+        connections(server)
+        summary = push("run")
+        assert summary["verification"]["outcomes"] == {"verified": 20}
+        server.edit("companies", "7004", {"city": "Grenoble"})
+        again = push("run")  # the same run again: nothing to send, its writes read back once more
+    assert again["updates"]["selected"] == 0
+    assert again["verification"]["outcomes"] == {"verified": 19, "mismatch": 1}
+    found = db.execute(
+        "select hubspot_id, verification, verified_values from staging.push_log"
+        " where run_id = 'run' and verification = 'mismatch'"
+    ).fetchall()
+    assert found == [("7004", "mismatch", {"city": "Grenoble"})]
+
+
+def before_and_after(count: int) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+    """What the portal holds before the push (record 0 has no industry yet), and what the push writes."""
+    before = {str(8000 + n): {"city": f"Ancienne {n}", **({"industry": "Optique"} if n else {})} for n in range(count)}
+    pushed = {key: {"city": f"Nouvelle {n}", "industry": "Aerospace"} for n, key in enumerate(before)}
+    return before, pushed
+
+
+def test_a_revert_restores_the_previous_values_and_skips_what_was_edited_since(db, connections):
+    before, pushed = before_and_after(30)
+    stage(db, pushed)
+    with FakeCrm(seed={"companies": before}) as server:
+        connections(server)
+        push("push_run")
+        assert all(server.records[key] == value for key, value in pushed.items())
+        stored = db.execute(
+            "select before_values from staging.push_log where hubspot_id = '8001' and run_id = 'push_run'"
+        ).fetchone()[0]
+        assert stored == {"city": "Ancienne 1", "industry": "Optique"}  # read back before the push
+        server.edit("companies", "8007", {"city": "Édité à la main"})
+        plan = revert("revert_plan", "push_run", dry_run=True)
+        assert server.records["8002"] == pushed["8002"]  # a dry run sends nothing
+        summary = revert("revert_run", "push_run")
+        again = revert("revert_again", "push_run")
+    assert plan["revert"]["outcomes"] == {"dry_run": 30}
+    assert summary["revert"]["outcomes"] == {"sent": 30}
+    assert again["revert"]["selected"] == 0  # never twice
+    for key, value in before.items():
+        expected = {"city": value["city"], "industry": value.get("industry", "")}
+        if key == "8007":
+            expected["city"] = "Édité à la main"  # edited after the push: left as it is
+        assert server.records[key] == expected, key
+    skipped = db.execute(
+        "select skipped from staging.push_log where run_id = 'revert_run' and skipped is not null"
+    ).fetchall()
+    assert len(skipped) == 1
+    assert skipped[0][0]["city"]["now"] == "Édité à la main"
+    assert skipped[0][0]["city"]["source"] == "CRM_UI"
+    assert summary["verification"]["outcomes"] == {"verified": 30}
+
+
+KILLABLE_REVERT = """
+import sys
+from datetime import UTC, datetime
+from crm_reconciliation.operators.revert import RevertOperator
+RevertOperator(task_id="revert", object_type="companies", revert_run_id="push_run", dry_run=False,
+               archive_created=False, max_requests=40, window_seconds=1.0, concurrency=2).execute(
+    {"run_id": sys.argv[1], "logical_date": datetime(2026, 3, 1, tzinfo=UTC), "dag_run": None})
+"""
+
+
+def test_a_revert_killed_mid_run_and_rerun_restores_everything_once(db, connections):
+    before, pushed = before_and_after(2000)
+    stage(db, pushed)
+    with FakeCrm(seed={"companies": before}, latency_seconds=0.05) as server:
+        connections(server, timeout=5)
+        push("push_run", max_requests=100)
+        writes_before = len(server.update_bodies)
+        kill_mid_run(KILLABLE_REVERT, "killed_revert", lambda: len(server.update_bodies) >= writes_before + 4)
+        restored_by_the_killed_run = len(server.update_bodies) - writes_before
+        assert 0 < restored_by_the_killed_run < 20
+        summary = revert("revert_resumed", "push_run")
+    for key, value in before.items():
+        assert server.records[key] == {"city": value["city"], "industry": value.get("industry", "")}, key
+    assert max(server.applied.values()) == 1, "a restore was applied twice"
+    done = db.execute(
+        "select count(distinct revert_of) from staging.push_log where action = 'revert' and outcome = 'sent'"
+    ).fetchone()[0]
+    assert done == 2000
+    assert db.execute("select count(*) from staging.push_log where outcome = 'in_flight'").fetchone()[0] == 0
+    assert summary["revert"]["selected"] < 2000  # what the killed run confirmed is not selected again
+
+
+def test_two_objects_pushing_at_once_share_one_limit(db, connections):
+    companies = with_bad_values(500, set())
+    contacts = {str(9000 + n): {"city": f"Ville {n}"} for n in range(500)}
+    stage(db, companies)
+    spec = REGISTRY.get("contacts")
+    create_staging(db, spec)
+    insert_rows(
+        db,
+        f"staging.{spec.staging_table}",
+        [
+            {
+                spec.legacy_key: n,
+                spec.hubspot_key: hubspot_id,
+                "reconciliation_status": "matched",
+                "match_confidence": 100,
+                "properties_to_update": json.dumps(properties),
+            }
+            for n, (hubspot_id, properties) in enumerate(contacts.items(), start=1)
+        ],
+    )
+    seed = {"companies": blank(companies), "contacts": blank(contacts)}
+    with FakeCrm(seed=seed, max_requests=10, window_seconds=1.0, latency_seconds=0.05) as server:
+        connections(server)
+        options = {"max_requests": 10, "window_seconds": 1.0, "dry_run": False, "push_target": "hubspot"}
+        operators = [
+            PushOperator(task_id="push", object_type=name, min_confidence=90, **options)
+            for name in ("companies", "contacts")
+        ]
+        with ThreadPoolExecutor(2) as pool:  # two tasks at once, each with its own database connections
+            summaries = list(
+                pool.map(
+                    lambda operator, run_id: operator.execute({**CONTEXT, "run_id": run_id}),
+                    operators,
+                    ["companies_run", "contacts_run"],
+                )
+            )
+    assert [s["updates"]["outcomes"] for s in summaries] == [{"sent": 500}, {"sent": 500}]
+    assert server.limit_violations == 0
+    assert server.max_requests_in_any_window() <= 10
+
+
+def test_the_daily_quota_stops_the_push_cleanly_and_the_next_run_resumes(db, connections):
+    wanted = with_bad_values(1000, set())
+    stage(db, wanted)
+    with FakeCrm(seed={"companies": blank(wanted)}, daily_limit=12) as server:
+        connections(server)
+        first = push("day_one")
+        assert first["stopped"].startswith("HubSpot's daily")
+        assert 0 < first["updates"]["outcomes"].get("sent", 0) < 1000
+        assert first["updates"]["waiting"] > 0
+        assert db.execute("select count(*) from staging.push_log where outcome = 'in_flight'").fetchone()[0] == 0
+        server.reset_daily()  # a new day, for HubSpot and for the quota the database remembers
+        db.execute("update staging.api_limits set daily_seen_at = daily_seen_at - interval '1 day'")
+        server.daily_limit = None
+        second = push("day_two")
+    assert "stopped" not in second
+    assert server.records == wanted
+    assert max(server.applied.values()) == 1
