@@ -4,8 +4,10 @@ refused twice is quarantined, what landed is verified, and a run is undone exact
 from __future__ import annotations
 
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -47,6 +49,15 @@ def revert(run_id: str, reverted: str, dry_run: bool = False, **options) -> dict
     return operator.execute({**CONTEXT, "run_id": run_id})
 
 
+def report_page(run_id: str, monkeypatch, tmp_path) -> str:
+    """The run's report page as the report task writes it."""
+    from crm_reconciliation.operators.report import ReportOperator
+
+    monkeypatch.setenv("CRM_RECON_REPORTS_DIR", str(tmp_path))
+    summary = ReportOperator(task_id="report", object_type="companies").execute({**CONTEXT, "run_id": run_id})
+    return Path(summary["path"]).read_text(encoding="utf-8")
+
+
 def ledger(db, run_id: str) -> dict[str, int]:
     rows = db.execute("select outcome, count(*) from staging.push_log where run_id = %s group by 1", [run_id])
     return dict(rows.fetchall())
@@ -65,7 +76,7 @@ def with_bad_values(count: int, bad: set[int]) -> dict[str, dict[str, str]]:
     }
 
 
-def test_three_invalid_inputs_among_a_hundred(db, connections):
+def test_three_invalid_inputs_among_a_hundred(db, connections, monkeypatch, tmp_path):
     wanted = with_bad_values(100, {5, 42, 77})
     stage(db, wanted)
     with FakeCrm(seed={"companies": blank(wanted)}) as server:
@@ -94,6 +105,11 @@ def test_three_invalid_inputs_among_a_hundred(db, connections):
     assert third["updates"]["selected"] == 0  # quarantined payloads are not sent again
     quarantined = db.execute("select hubspot_id, refusals from staging.push_quarantine order by 1").fetchall()
     assert quarantined == [("7005", 2), ("7042", 2), ("7077", 2)]
+    page = report_page("third", monkeypatch, tmp_path)
+    assert "3 payloads HubSpot refused with the same error on two runs running" in page
+    rows = re.findall(r"<tr><td class=\"num\">\d+</td><td>(\d+)</td><td>([^<]*)</td>", page)
+    assert [hubspot_id for hubspot_id, _ in rows] == ["7005", "7042", "7077"]
+    assert all("beaucoup was not a valid number" in reason for _, reason in rows)  # each with HubSpot's reason
 
 
 def test_a_quarantined_payload_is_sent_again_once_its_content_changes(db, connections):
@@ -114,7 +130,7 @@ def test_a_quarantined_payload_is_sent_again_once_its_content_changes(db, connec
     assert server.records["7003"] == fixed
 
 
-def test_verification_flags_a_value_changed_behind_our_back(db, connections):
+def test_verification_flags_a_value_changed_behind_our_back(db, connections, monkeypatch, tmp_path):
     wanted = with_bad_values(20, set())
     stage(db, wanted)
     with FakeCrm(seed={"companies": blank(wanted)}) as server:
@@ -130,6 +146,10 @@ def test_verification_flags_a_value_changed_behind_our_back(db, connections):
         " where run_id = 'run' and verification = 'mismatch'"
     ).fetchall()
     assert found == [("7004", "mismatch", {"city": "Grenoble"})]
+    page = report_page("run", monkeypatch, tmp_path)
+    counts = dict(re.findall(r"<tr><td>(verified|mismatch)</td><td class=\"num\">(\d+)</td></tr>", page))
+    assert counts == {"verified": "19", "mismatch": "1"}
+    assert "Grenoble" in page
 
 
 def before_and_after(count: int) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
@@ -175,6 +195,7 @@ def test_a_revert_restores_the_previous_values_and_skips_what_was_edited_since(d
 KILLABLE_REVERT = """
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from crm_reconciliation.operators.revert import RevertOperator
 RevertOperator(task_id="revert", object_type="companies", revert_run_id="push_run", dry_run=False,
                archive_created=False, max_requests=40, window_seconds=1.0, concurrency=2).execute(

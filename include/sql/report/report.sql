@@ -92,6 +92,43 @@ select jsonb_build_object(
             group by outcome
         ) as outcomes
     ),
+    -- What the read-back after the push found, for this run's writes (not checked: no read).
+    'verification', (
+        select coalesce(jsonb_object_agg(verdict, rows), '{}'::jsonb)
+        from (
+            select coalesce(verification, 'not checked') as verdict, count(*) as rows
+            from staging.push_log
+            where object_type = %(object_type)s and run_id = %(run_id)s and outcome = 'sent'
+                and action in ('update', 'create', 'revert') and properties <> '{}'::jsonb
+            group by 1
+        ) as verdicts
+    ),
+    'mismatches', (
+        select coalesce(jsonb_agg(row_to_json(mismatch)), '[]'::jsonb)
+        from (
+            select legacy_id, hubspot_id, properties as sent, verified_values as found
+            from staging.push_log
+            where object_type = %(object_type)s and run_id = %(run_id)s and verification = 'mismatch'
+            order by push_id
+            limit 20
+        ) as mismatch
+    ),
+    -- Payloads held back: refused with the same error on two runs running, not sent again
+    -- until their content or the mapping changes.
+    'quarantine', (
+        select jsonb_build_object(
+            'total', count(*),
+            'rows', coalesce(jsonb_agg(jsonb_build_object(
+                'legacy_id', legacy_id, 'hubspot_id', hubspot_id, 'error', error,
+                'refusals', refusals, 'since', first_run_id
+            ) order by legacy_id) filter (where rank <= 20), '[]'::jsonb)
+        )
+        from (
+            select *, row_number() over (order by legacy_id) as rank
+            from staging.push_quarantine
+            where object_type = %(object_type)s and mapping_version = %(mapping_version)s
+        ) as held
+    ),
     -- Per association type (from → to): how many this run wanted, by what became of them.
     'associations', (
         select coalesce(jsonb_agg(jsonb_build_object(

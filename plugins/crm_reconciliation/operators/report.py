@@ -49,6 +49,9 @@ EMPTY_REPORT: dict[str, Any] = {
     "push": {},
     "creations": {},
     "associations": [],
+    "verification": {},
+    "mismatches": [],
+    "quarantine": {"total": 0, "rows": []},
     "steps": [],
     "orphans": None,
     "parameters": [],
@@ -378,7 +381,8 @@ class ReportOperator(BaseOperator):
                 params={"object": registry.template_params(spec.name), "match_parameters": match_parameters},
             )
             # The object's lock: a report never mixes the tables of two runs' writes.
-            return hook.run_script(sql, {"object_type": spec.name, "run_id": run_id}, lock=spec.name)
+            binds = {"object_type": spec.name, "run_id": run_id, "mapping_version": registry.mapping_version(spec.name)}
+            return hook.run_script(sql, binds, lock=spec.name)
 
         try:
             try:
