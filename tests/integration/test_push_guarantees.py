@@ -4,7 +4,10 @@ refused twice is quarantined, what landed is verified, and a run is undone exact
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +18,7 @@ from crm_reconciliation.fake_hubspot import FakeCrm
 from crm_reconciliation.operators.push import PushOperator
 from crm_reconciliation.operators.revert import RevertOperator
 from crm_reconciliation.registry import default_registry
-from tests.helpers import create_staging, insert_rows, kill_mid_run
+from tests.helpers import PROJECT_ROOT, create_staging, insert_rows, kill_mid_run
 from tests.integration.test_push import stage
 
 pytestmark = pytest.mark.integration
@@ -56,6 +59,24 @@ def report_page(run_id: str, monkeypatch, tmp_path) -> str:
     monkeypatch.setenv("CRM_RECON_REPORTS_DIR", str(tmp_path))
     summary = ReportOperator(task_id="report", object_type="companies").execute({**CONTEXT, "run_id": run_id})
     return Path(summary["path"]).read_text(encoding="utf-8")
+
+
+def revert_from_the_shell(reverted: str) -> dict:
+    """``python -m crm_reconciliation revert companies <run>`` (a dry run): its printed summary."""
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(str(PROJECT_ROOT / p) for p in ("plugins", "."))}
+    result = subprocess.run(
+        [sys.executable, "-m", "crm_reconciliation", "revert", "companies", reverted],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    start = max(number for number, line in enumerate(lines) if line == "{")  # the summary, after any log lines
+    return json.loads("\n".join(lines[start:]))
 
 
 def ledger(db, run_id: str) -> dict[str, int]:
@@ -171,7 +192,7 @@ def test_a_revert_restores_the_previous_values_and_skips_what_was_edited_since(d
         ).fetchone()[0]
         assert stored == {"city": "Ancienne 1", "industry": "Optique"}  # read back before the push
         server.edit("companies", "8007", {"city": "Édité à la main"})
-        plan = revert("revert_plan", "push_run", dry_run=True)
+        plan = revert_from_the_shell("push_run")
         assert server.records["8002"] == pushed["8002"]  # a dry run sends nothing
         summary = revert("revert_run", "push_run")
         again = revert("revert_again", "push_run")
