@@ -9,6 +9,7 @@ association type links what.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections import Counter
 
@@ -19,6 +20,7 @@ from airflow.dag_processing.dagbag import DagBag
 from crm_reconciliation.demo_mirror import load_demo_mirror
 from crm_reconciliation.fake_hubspot import FakeCrm
 from crm_reconciliation.paths import PROJECT_ROOT
+from crm_reconciliation.push_service import same_value
 from crm_reconciliation.registry import default_registry
 from tests.hubspot_spec import validate_all
 
@@ -282,3 +284,20 @@ def test_the_four_dags_finish_the_migration_and_a_rerun_sends_nothing(db, portal
     assert run_all(dags) == dict.fromkeys(ORDER, "success")
     assert len(writes(portal)) == before, writes(portal)[before:]
     assert Counter(len(places) for name in ORDER for places in by_legacy_id(portal, name).values()) == counts
+
+
+def test_the_revert_dag_undoes_a_live_push(db, portal, dags):
+    before = copy.deepcopy(portal.objects["companies"])
+    pushed = dags["crm_reconcile_companies"].test(run_conf={"push_target": "hubspot", "dry_run": False})
+    assert str(pushed.state) == "success"
+    changed = [key for key, record in portal.objects["companies"].items() if record != before.get(key)]
+    assert changed, "the push changed nothing: nothing to revert"
+    revert = dags["crm_revert"].test(run_conf={"object_type": "companies", "run_id": pushed.run_id, "dry_run": False})
+    assert str(revert.state) == "success"
+    for key in changed:
+        now = portal.objects["companies"][key]
+        assert all(same_value(before[key].get(name), now.get(name)) for name in set(before[key]) | set(now)), key
+    details = db.execute(
+        "select details from staging.reconciliation_log where run_id = %s and step = 'revert'", (revert.run_id,)
+    ).fetchone()[0]
+    assert details["revert"]["outcomes"] == {"sent": len(changed)}
