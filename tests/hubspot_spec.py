@@ -6,7 +6,8 @@ HubSpot's word on the shapes. They live outside the project (``../shared/hubspot
 file per API: ``crm-<object>-v3.json``, ``crm-associations-v4.json``) and are not copied in;
 without the folder every check skips.
 
-Coverage: v3 object endpoints and v4 associations. The folder holds no spec of the properties
+Coverage: v3 object endpoints (batch read, with ``propertiesWithHistory``, create, update,
+upsert, archive: a 204 without a body) and v4 associations. The folder holds no spec of the properties
 API (``/crm/v3/properties/…``; it would be ``crm-properties-v3.json``) and the workflow API is
 not HubSpot's: requests to those are not validated, and the functions say so by returning False
 (``validate_all`` lists them).
@@ -133,6 +134,9 @@ def validate_response(method: str, path: str, status: int, body: Any) -> bool:
     assert response is not None, f"{method} {path} documents no {status} answer"
     if "$ref" in response:
         response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
+    if not response.get("content"):  # 204 (batch/archive): no body
+        assert body is None, f"{method} {path} answers {status} with no body"
+        return True
     (content,) = response["content"].values()
     jsonschema.validate(body, _nullable(_with_components(content["schema"], spec)))
     return True

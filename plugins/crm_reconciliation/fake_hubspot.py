@@ -3,21 +3,25 @@ workflow API, on 127.0.0.1.
 
 For tests and benchmarks only. Why strict: a lenient fake lets a push pass that a real portal
 refuses. A real portal refuses a whole batch that names a property it does not have (or a
-read-only one), fails an update of a record it does not hold, keeps unique-value properties
-unique (which is what makes an upsert by legacy id safe to replay), and only links records with
-the association types it defines. This fake does the same, from a property catalogue written out
-below as a real portal reports it (HubSpot's standard properties plus the legacy design's
-``icalps`` custom properties), not derived from the project's registry: the registry is what is
-being checked.
+read-only one) or gives a property a value its type does not take, fails an update of a record
+it does not hold, keeps unique-value properties unique (which is what makes an upsert by legacy
+id safe to replay), and only links records with the association types it defines. This fake
+does the same, from a property catalogue written out below as a real portal reports it
+(HubSpot's standard properties plus the legacy design's ``icalps`` custom properties), not
+derived from the project's registry: the registry is what is being checked.
 
-It keeps records per object type in memory, enforces a rolling rate limit the way HubSpot does
-(429, policy TEN_SECONDLY_ROLLING) on every request, and injects faults on request into writes:
-429s, 5xx, timeouts, dropped connections, 207 partial failures. It counts what it applied, so a
-test can tell whether a write landed twice, and logs every request it served.
+It keeps records per object type in memory (archived ones apart), and each property's history
+(who wrote which value when: the push, an import, a person in HubSpot's UI). It enforces a
+rolling rate limit the way HubSpot does (429, policy TEN_SECONDLY_ROLLING) on every request,
+and a daily quota if given (429, policy DAILY), with HubSpot's rate-limit headers on every
+answer. It answers after a latency with jitter, requests overlapping as on a real network. It
+injects faults on request into writes: 429s, 5xx, timeouts, dropped connections, 207 partial
+failures. It counts what it applied, so a test can tell whether a write landed twice, and logs
+every request it served.
 
-Not modelled: enumeration options and value types (a real portal refuses ``industry: "Optique"``
-or ``numberofemployees: "many"``), property groups, contacts' implicit unique e-mail, archiving,
-search, the daily limit and the rate-limit headers.
+Not modelled: the options of enumerations whose options depend on the portal (industry, type,
+deal stages and pipelines, owners: those take any value unless a catalogue gives ``options``),
+property groups, contacts' implicit unique e-mail, restoring archived records, search.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
+import random
 import re
 import threading
 import time
@@ -50,6 +56,11 @@ OBJECT_TYPE_IDS = {
 }
 TYPE_ID_OF = {name: type_id for type_id, name in OBJECT_TYPE_IDS.items()}
 MAX_BATCH_INPUTS = 100
+# Who a value's history names: the private app the token belongs to (API writes), an import (seed),
+# the HubSpot user who edits in the UI (``edit``).
+INTEGRATION_ID = "2468013"
+IMPORT_ID = "import-1"
+UI_USER_ID = 7654321
 ENGAGEMENTS = ("notes", "calls", "emails", "meetings", "tasks")
 # Engagements cannot be created without the time they sit at on the timeline.
 REQUIRED_ON_CREATE = dict.fromkeys(ENGAGEMENTS, ("hs_timestamp",))
@@ -64,6 +75,14 @@ def object_type(segment: str) -> str | None:
     """The object type a path segment names (``companies``, ``company``, ``0-2``), else None."""
     segment = segment.lower()
     return OBJECT_TYPE_IDS.get(segment) or (segment if segment in TYPE_ID_OF else SINGULAR.get(segment))
+
+
+def _kind(name: str) -> str:
+    """The object type ``name`` names; ValueError for one the portal does not have."""
+    kind = object_type(name)
+    if kind is None:
+        raise ValueError(f"the fake portal has no object type {name!r}")
+    return kind
 
 
 # HUBSPOT_DEFINED association types: (from, to, default type id, its inverse, primary type id, its inverse).
@@ -117,8 +136,10 @@ def _property(
     unique: bool = False,
     read_only: bool = False,
     hubspot_defined: bool = True,
+    options: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    """A property as ``GET /crm/v3/properties/{objectType}`` describes it."""
+    """A property as ``GET /crm/v3/properties/{objectType}`` describes it; ``options``: an
+    enumeration's option values (then the only values it takes)."""
     described = {
         "name": name,
         "label": label,
@@ -135,7 +156,53 @@ def _property(
             "readOnlyDefinition": hubspot_defined,
         },
     }
+    if options is not None:
+        described["options"] = [
+            {"label": value.replace("_", " ").capitalize(), "value": value, "displayOrder": order, "hidden": False}
+            for order, value in enumerate(options)
+        ]
     return (described | {"hubspotDefined": True}) if hubspot_defined else described
+
+
+def _enumeration(name: str, label: str, group: str, field_type: str, *options: str) -> dict[str, Any]:
+    """A HubSpot-defined enumeration whose options every portal has."""
+    return _property(name, label, group, "enumeration", field_type, options=options)
+
+
+# The options every portal has (HubSpot's defaults). Enumerations left without options (industry,
+# type, deal stages, owners...) take any value: their options are the portal's own.
+LIFECYCLE_STAGES = (
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "evangelist",
+    "other",
+)
+LEAD_STATUSES = (
+    "NEW",
+    "OPEN",
+    "IN_PROGRESS",
+    "OPEN_DEAL",
+    "UNQUALIFIED",
+    "ATTEMPTED_TO_CONTACT",
+    "CONNECTED",
+    "BAD_TIMING",
+)
+CALL_STATUSES = (
+    "BUSY",
+    "CALLING_CRM_USER",
+    "CANCELED",
+    "COMPLETED",
+    "CONNECTING",
+    "FAILED",
+    "IN_PROGRESS",
+    "NO_ANSWER",
+    "QUEUED",
+    "RINGING",
+)
 
 
 def _system(group: str, created: str = "createdate", modified: str = "hs_lastmodifieddate") -> list[dict[str, Any]]:
@@ -179,8 +246,8 @@ STANDARD_PROPERTIES: dict[str, list[dict[str, Any]]] = {
         _property("state", "State/Region", "companyinformation"),
         _property("zip", "Postal Code", "companyinformation"),
         _property("country", "Country/Region", "companyinformation"),
-        _property("lifecyclestage", "Lifecycle Stage", "companyinformation", "enumeration", "radio"),
-        _property("hs_lead_status", "Lead Status", "sales_properties", "enumeration", "radio"),
+        _enumeration("lifecyclestage", "Lifecycle Stage", "companyinformation", "radio", *LIFECYCLE_STAGES),
+        _enumeration("hs_lead_status", "Lead Status", "sales_properties", "radio", *LEAD_STATUSES),
         _property("hubspot_owner_id", "Company owner", "companyinformation", "enumeration", "select"),
         *_system("companyinformation"),
     ],
@@ -200,8 +267,8 @@ STANDARD_PROPERTIES: dict[str, list[dict[str, Any]]] = {
         _property("state", "State/Region", "contactinformation"),
         _property("zip", "Postal Code", "contactinformation"),
         _property("country", "Country/Region", "contactinformation"),
-        _property("lifecyclestage", "Lifecycle Stage", "contactinformation", "enumeration", "radio"),
-        _property("hs_lead_status", "Lead Status", "sales_properties", "enumeration", "radio"),
+        _enumeration("lifecyclestage", "Lifecycle Stage", "contactinformation", "radio", *LIFECYCLE_STAGES),
+        _enumeration("hs_lead_status", "Lead Status", "sales_properties", "radio", *LEAD_STATUSES),
         _property("hubspot_owner_id", "Contact owner", "contactinformation", "enumeration", "select"),
         *_system("contactinformation", modified="lastmodifieddate"),
     ],
@@ -213,7 +280,7 @@ STANDARD_PROPERTIES: dict[str, list[dict[str, Any]]] = {
         _property("dealtype", "Deal Type", "dealinformation", "enumeration", "radio"),
         _property("closedate", "Close Date", "dealinformation", "datetime", "date"),
         _property("description", "Deal Description", "dealinformation", "string", "textarea"),
-        _property("hs_priority", "Priority", "dealinformation", "enumeration", "select"),
+        _enumeration("hs_priority", "Priority", "dealinformation", "select", "low", "medium", "high"),
         _property("hubspot_owner_id", "Deal owner", "dealinformation", "enumeration", "select"),
         *_system("dealinformation"),
     ],
@@ -224,8 +291,8 @@ STANDARD_PROPERTIES: dict[str, list[dict[str, Any]]] = {
     "calls": [
         _property("hs_call_title", "Call Title", "engagement"),
         _property("hs_call_body", "Call notes", "engagement", "string", "html"),
-        _property("hs_call_direction", "Call direction", "engagement", "enumeration", "select"),
-        _property("hs_call_status", "Call status", "engagement", "enumeration", "select"),
+        _enumeration("hs_call_direction", "Call direction", "engagement", "select", "INBOUND", "OUTBOUND"),
+        _enumeration("hs_call_status", "Call status", "engagement", "select", *CALL_STATUSES),
         _property("hs_call_duration", "Call duration", "engagement", "number", "number"),
         *_activity("Activity"),
     ],
@@ -233,8 +300,26 @@ STANDARD_PROPERTIES: dict[str, list[dict[str, Any]]] = {
         _property("hs_email_subject", "Email subject", "engagement"),
         _property("hs_email_text", "Email body", "engagement", "string", "textarea"),
         _property("hs_email_html", "Email HTML body", "engagement", "string", "html"),
-        _property("hs_email_direction", "Email direction", "engagement", "enumeration", "select"),
-        _property("hs_email_status", "Email send status", "engagement", "enumeration", "select"),
+        _enumeration(
+            "hs_email_direction",
+            "Email direction",
+            "engagement",
+            "select",
+            "EMAIL",
+            "INCOMING_EMAIL",
+            "FORWARDED_EMAIL",
+        ),
+        _enumeration(
+            "hs_email_status",
+            "Email send status",
+            "engagement",
+            "select",
+            "BOUNCED",
+            "FAILED",
+            "SCHEDULED",
+            "SENDING",
+            "SENT",
+        ),
         *_activity("Activity"),
     ],
     "meetings": [
@@ -242,15 +327,27 @@ STANDARD_PROPERTIES: dict[str, list[dict[str, Any]]] = {
         _property("hs_meeting_body", "Meeting description", "engagement", "string", "html"),
         _property("hs_meeting_start_time", "Start time", "engagement", "datetime", "date"),
         _property("hs_meeting_end_time", "End time", "engagement", "datetime", "date"),
-        _property("hs_meeting_outcome", "Meeting outcome", "engagement", "enumeration", "select"),
+        _enumeration(
+            "hs_meeting_outcome",
+            "Meeting outcome",
+            "engagement",
+            "select",
+            *("SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CANCELED"),
+        ),
         *_activity("Activity"),
     ],
     "tasks": [
         _property("hs_task_subject", "Task Title", "engagement"),
         _property("hs_task_body", "Notes", "engagement", "string", "html"),
-        _property("hs_task_status", "Task Status", "engagement", "enumeration", "select"),
-        _property("hs_task_priority", "Priority", "engagement", "enumeration", "select"),
-        _property("hs_task_type", "Task Type", "engagement", "enumeration", "select"),
+        _enumeration(
+            "hs_task_status",
+            "Task Status",
+            "engagement",
+            "select",
+            *("NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"),
+        ),
+        _enumeration("hs_task_priority", "Priority", "engagement", "select", "NONE", "LOW", "MEDIUM", "HIGH"),
+        _enumeration("hs_task_type", "Task Type", "engagement", "select", "CALL", "EMAIL", "TODO"),
         *_activity("Due"),
     ],
 }
@@ -319,6 +416,17 @@ def _error(category: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"status": "error", "category": category, "message": message, "correlationId": str(uuid.uuid4()), **extra}
 
 
+def _rate_limited(message: str, policy: str) -> dict[str, Any]:
+    """HubSpot's 429 body (no ``category``: it is no CRM error)."""
+    return {
+        "status": "error",
+        "message": message,
+        "errorType": "RATE_LIMIT",
+        "correlationId": str(uuid.uuid4()),
+        "policyName": policy,
+    }
+
+
 def _input_error(category: str, message: str, **context: list[str]) -> dict[str, Any]:
     """One entry of a 207's ``errors``."""
     return {"status": "error", "category": category, "message": message, "context": context, "errors": [], "links": {}}
@@ -331,8 +439,12 @@ def _not_found(kind: str, ids: list[str]) -> dict[str, Any]:
 
 
 def _invalid_properties(problems: list[tuple[str, str, str]]) -> dict[str, Any]:
-    """HubSpot's 400 for a batch naming properties it refuses: (name, code, message) each."""
-    details = [{"isValid": False, "message": message, "error": code, "name": name} for name, code, message in problems]
+    """HubSpot's 400 for a batch naming properties or values it refuses: (name, code, message) each.
+    Like HubSpot's, it names the property and the value, never the input of the batch."""
+    details = [
+        {"isValid": False, "message": message, "error": code, "name": name, "localizedErrorMessage": message}
+        for name, code, message in problems
+    ]
     return _error(
         "VALIDATION_ERROR",
         f"Property values were not valid: {json.dumps(details)}",
@@ -342,12 +454,85 @@ def _invalid_properties(problems: list[tuple[str, str, str]]) -> dict[str, Any]:
     )
 
 
+NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?")
+EPOCH_MS = re.compile(r"-?\d{1,16}")
+DAY_MS = 86_400_000
+
+
+def _text(value: Any) -> str:
+    """A property value as HubSpot stores it (JSON numbers and booleans are taken as their text)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _calendar(text: str, parse: Any) -> bool:
+    try:
+        parse(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _value_problem(spec: dict[str, Any], value: Any) -> tuple[str, str] | None:
+    """(HubSpot's error code, its message) when ``value`` does not fit the property ``spec``, else
+    None. Empty (``""`` or null) clears a property of any type. Since 2025 HubSpot refuses
+    surrounding spaces in non-string values: a value must be exactly its form."""
+    if value is None or value == "":
+        return None
+    text, type_ = _text(value), spec.get("type")
+    if type_ == "number":
+        finite = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        return None if finite or NUMBER.fullmatch(text) else ("INVALID_INTEGER", f"{text} was not a valid number.")
+    if type_ == "bool":
+        return None if text in ("true", "false") else ("INVALID_BOOLEAN", f"{text} was not a valid boolean.")
+    if type_ == "date":
+        if ISO_DATE.fullmatch(text) and _calendar(text, datetime.fromisoformat):
+            return None
+        if not EPOCH_MS.fullmatch(text):
+            return "INVALID_DATE", f"{text} was not a valid date (YYYY-MM-DD or epoch milliseconds at midnight UTC)."
+        rest = int(text) % DAY_MS
+        if rest:
+            hours, minutes, seconds, millis = rest // 3_600_000, rest // 60_000 % 60, rest // 1000 % 60, rest % 1000
+            return "INVALID_DATE", f"{text} is at {hours}:{minutes}:{seconds}.{millis} UTC, not midnight!"
+        return None
+    if type_ == "datetime":
+        if EPOCH_MS.fullmatch(text):
+            return None
+        if ISO_DATETIME.fullmatch(text) and _calendar(text, datetime.fromisoformat):
+            return None
+        return "INVALID_LONG", f"{text} was not a valid long."
+    options = spec.get("options")
+    if type_ == "enumeration" and isinstance(options, list):
+        allowed = [option.get("value") for option in options if isinstance(option, dict)]
+        # A multiple checkbox holds several options, ``;``-separated (a leading ``;`` adds to the held ones).
+        chosen = [part for part in text.split(";") if part] if spec.get("fieldType") == "checkbox" else [text]
+        wrong = [part for part in chosen if part not in allowed]
+        if wrong:
+            return "INVALID_OPTION", f"{wrong[0]} was not one of the allowed options: {allowed}"
+    return None
+
+
+class _Server(ThreadingHTTPServer):
+    """One thread per connection, and room for many connections at once (a push keeps several
+    requests in flight; the default backlog of 5 would make the sixth wait for a SYN retry)."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+
 class FakeCrm:
-    """The portal: ``objects[object_type][record_id]`` holds each record's properties.
+    """The portal: ``objects[object_type][record_id]`` holds each record's properties,
+    ``archived[object_type][record_id]`` the archived ones, ``history[object_type, record_id,
+    property]`` each property's writes (oldest first).
 
     ``seed``: records to start with, ``{object_type: {record_id: properties}}``;
     ``catalogue``: replaces the default property catalogue (object → list of property dicts);
-    ``custom_properties=False``: the default catalogue without the ``icalps`` custom properties.
+    ``custom_properties=False``: the default catalogue without the ``icalps`` custom properties;
+    ``latency_seconds`` ± ``latency_jitter_seconds`` (uniform, drawn from ``random_seed``): how
+    long each answer takes; ``daily_limit``: requests per day (None: no daily quota).
     """
 
     def __init__(
@@ -358,18 +543,25 @@ class FakeCrm:
         timeout_seconds: float = 1.0,
         latency_seconds: float = 0.0,
         *,
+        latency_jitter_seconds: float = 0.0,
+        random_seed: int = 0,
+        daily_limit: int | None = None,
         seed: dict[str, dict[str, dict[str, Any]]] | None = None,
         catalogue: dict[str, list[dict[str, Any]]] | None = None,
         custom_properties: bool = True,
     ):
         self.token, self.max_requests, self.window_seconds = token, max_requests, window_seconds
         self.timeout_seconds, self.latency_seconds = timeout_seconds, latency_seconds
+        self.latency_jitter_seconds, self.daily_limit = latency_jitter_seconds, daily_limit
+        self._random = random.Random(random_seed)  # noqa: S311 - jitter, not secrets
         given = catalogue if catalogue is not None else default_catalogue(custom_properties)
         self.properties: dict[str, dict[str, dict[str, Any]]] = {
             name: {prop["name"]: _described(prop, prop.get("hubspotDefined", True)) for prop in given.get(name, [])}
             for name in TYPE_ID_OF
         }
         self.objects: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in TYPE_ID_OF}
+        self.archived: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in TYPE_ID_OF}
+        self.history: dict[tuple[str, str, str], list[dict[str, Any]]] = {}  # (object, id, property) → writes
         self.associations: set[tuple[str, str, str, str, int]] = set()
         self.applied: Counter[str] = Counter()  # payload fingerprint → times applied
         self.created: Counter[str] = Counter()  # object type → records created
@@ -379,7 +571,9 @@ class FakeCrm:
         self.statuses: Counter[int | None] = Counter()
         self.request_times: deque[float] = deque()
         self.all_request_times: list[float] = []
-        self.limit_violations = 0
+        self.limit_violations = 0  # requests refused by the rolling limit
+        self.daily_used = 0  # requests counted against today's quota
+        self.daily_violations = 0  # requests refused by the daily quota
         self.lock = threading.RLock()
         self._stamps: dict[tuple[str, str], tuple[str, str]] = {}  # (object, id) → (createdAt, updatedAt)
         self._unique: dict[tuple[str, str], dict[str, str]] = {
@@ -391,9 +585,9 @@ class FakeCrm:
         self._last_id = 0
         for name, records in (seed or {}).items():
             self.seed(name, records)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.server = _Server(("127.0.0.1", 0), self._handler())
+        # A short poll: shutting down waits for one (tests start and stop many portals).
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def url(self) -> str:
@@ -426,10 +620,9 @@ class FakeCrm:
         return best
 
     def seed(self, name: str, records: dict[str, dict[str, Any]]) -> None:
-        """Put records in the portal as they are (no request, nothing counted as applied)."""
-        kind = object_type(name)
-        if kind is None:
-            raise ValueError(f"the fake portal has no object type {name!r}")
+        """Put records in the portal as they are (no request, nothing counted as applied), as an
+        import would: their values' history says ``IMPORT``."""
+        kind = _kind(name)
         with self.lock:
             for record_id, properties in records.items():
                 unknown = sorted(set(properties) - set(self.properties[kind]))
@@ -438,15 +631,48 @@ class FakeCrm:
                 conflict = self._conflict(kind, str(record_id), properties)
                 if conflict:
                     raise ValueError(conflict["message"])
-                self._store(kind, str(record_id), properties)
+                self._store(kind, str(record_id), properties, {"sourceType": "IMPORT", "sourceId": IMPORT_ID})
                 if str(record_id).isdigit():
                     self._last_id = max(self._last_id, int(record_id))
 
+    def edit(self, object_type: str, record_id: str, properties: dict[str, Any], source_type: str = "CRM_UI") -> None:
+        """Change values as a person in HubSpot's UI would, behind the push's back: no request, not
+        counted as applied; the history says ``source_type``. Refused (ValueError) as the UI
+        refuses: an unknown record or property, a read-only one, a value of the wrong type, a
+        unique value another record holds."""
+        kind, record_id = _kind(object_type), str(record_id)
+        with self.lock:
+            if record_id not in self.objects[kind]:
+                raise ValueError(f"the portal holds no {kind} record {record_id}")
+            for name, value in properties.items():
+                spec = self.properties[kind].get(name)
+                if spec is None or spec["modificationMetadata"]["readOnlyValue"]:
+                    raise ValueError(f"{kind} have no writable property {name!r} in this portal")
+                problem = _value_problem(spec, value)
+                if problem:
+                    raise ValueError(problem[1])
+            conflict = self._conflict(kind, record_id, properties)
+            if conflict:
+                raise ValueError(conflict["message"])
+            user = (
+                {"sourceId": f"userId:{UI_USER_ID}", "updatedByUserId": UI_USER_ID} if source_type == "CRM_UI" else {}
+            )
+            self._store(kind, record_id, properties, {"sourceType": source_type, **user})
+
+    def reset_daily(self) -> None:
+        """A new day: the daily quota starts again."""
+        with self.lock:
+            self.daily_used = 0
+
     # --- records -------------------------------------------------------------------------------
 
-    def _store(self, kind: str, record_id: str, properties: dict[str, Any]) -> None:
+    def _store(self, kind: str, record_id: str, properties: dict[str, Any], source: dict[str, Any]) -> None:
+        """Set values, keep the unique indexes, and note each write in the history (``source``: who)."""
         record = self.objects[kind].setdefault(record_id, {})
+        now = _now()
         for name, value in properties.items():
+            entry = {"value": "" if value is None else _text(value), "timestamp": now, **source}
+            self.history.setdefault((kind, record_id, name), []).append(entry)
             index, old = self._unique.get((kind, name)), record.get(name)
             if index is not None:
                 if old not in (None, "") and index.get(str(old)) == record_id:
@@ -454,11 +680,10 @@ class FakeCrm:
                 if value not in (None, ""):
                     index[str(value)] = record_id
             record[name] = value
-        now = _now()
         self._stamps[kind, record_id] = (self._stamps.get((kind, record_id), (now,))[0], now)
 
     def _apply(self, kind: str, record_id: str, properties: dict[str, Any]) -> None:
-        self._store(kind, record_id, properties)
+        self._store(kind, record_id, properties, {"sourceType": "INTEGRATION", "sourceId": INTEGRATION_ID})
         self.applied[self.fingerprint(record_id, properties, kind)] += 1
 
     def _conflict(self, kind: str, record_id: str | None, properties: dict[str, Any]) -> dict[str, Any] | None:
@@ -523,15 +748,17 @@ class FakeCrm:
             return _error(
                 "VALIDATION_ERROR", f"Batch size {len(inputs)} exceeds the limit of {MAX_BATCH_INPUTS} inputs"
             )
-        problems: dict[str, tuple[str, str, str]] = {}
+        problems: dict[str | tuple[str, str], tuple[str, str, str]] = {}
         for item in inputs:
-            for name in item["properties"]:
+            for name, value in item["properties"].items():
                 spec = self.properties[kind].get(name)
                 if spec is None:
                     problems[name] = (name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist')
                 elif spec["modificationMetadata"]["readOnlyValue"]:
                     message = f"{name} is a read only property; its value cannot be set."
                     problems[name] = (name, "READ_ONLY_VALUE", message)
+                elif problem := _value_problem(spec, value):
+                    problems.setdefault((name, _text(value)), (name, *problem))
         if problems:
             return _invalid_properties(list(problems.values()))
         for id_property in {item.get("idProperty") for item in inputs if action == "upsert" or "idProperty" in item}:
@@ -678,6 +905,7 @@ class FakeCrm:
             if refusal:
                 return 400, refusal
             wanted = [name for name in body.get("properties") or [] if name in self.properties[kind]]
+            with_history = [name for name in body.get("propertiesWithHistory") or [] if name in self.properties[kind]]
             results, missing = [], []
             for item in body["inputs"]:
                 record_id = self._resolve(kind, item, id_property)
@@ -685,8 +913,39 @@ class FakeCrm:
                     missing.append(str(item["id"]))
                     continue
                 record = {**self.objects[kind][record_id], "hs_object_id": record_id}
-                results.append(self._result(kind, record_id, {name: record.get(name) for name in wanted}))
+                histories = {
+                    name: copy.deepcopy(self.history.get((kind, record_id, name), [])[::-1]) for name in with_history
+                }
+                extra = {"propertiesWithHistory": histories} if with_history else {}
+                results.append(self._result(kind, record_id, {name: record.get(name) for name in wanted}, **extra))
         return self._batch_answer(results, [_not_found(kind, missing)] if missing else [], 200)
+
+    def archive(self, kind: str, body: Any) -> tuple[int, dict[str, Any] | None]:
+        """batch/archive: 204 and no body, unknown ids included (HubSpot does not say which it held).
+        An archived record leaves ``objects`` for ``archived``: its unique values are free again
+        (an upsert by its legacy id creates a new record) and its associations are gone."""
+        malformed = self._malformed(body, {"id": (str, int)})
+        if malformed:
+            return 400, _error("VALIDATION_ERROR", f"Invalid input JSON: {malformed}")
+        if len(body["inputs"]) > MAX_BATCH_INPUTS:
+            return 400, _error("VALIDATION_ERROR", f"Batch size exceeds the limit of {MAX_BATCH_INPUTS} inputs")
+        with self.lock:
+            for item in body["inputs"]:
+                record_id = str(item["id"])
+                record = self.objects[kind].pop(record_id, None)
+                if record is None:
+                    continue
+                self.archived[kind][record_id] = record
+                for name, value in record.items():
+                    index = self._unique.get((kind, name))
+                    if index is not None and value not in (None, "") and index.get(str(value)) == record_id:
+                        del index[str(value)]
+                self.associations = {
+                    link
+                    for link in self.associations
+                    if link[:2] != (kind, record_id) and (link[2], link[3]) != (kind, record_id)
+                }
+        return 204, None
 
     # --- properties ----------------------------------------------------------------------------
 
@@ -809,17 +1068,40 @@ class FakeCrm:
             self.requests.append((method, path, body, status))
             self.statuses[status] += 1
 
-    def _throttled(self) -> bool:
+    def _admit(self) -> tuple[dict[str, Any] | None, dict[str, str]]:
+        """Count a request against the limits: (the 429 body refusing it or None, the rate-limit
+        headers of its answer). Every request counts in the rolling window; all but those it
+        refuses count against the day (whatever their answer, as HubSpot counts them)."""
         now = time.monotonic()
         with self.lock:
             self.all_request_times.append(now)
             while self.request_times and self.request_times[0] <= now - self.window_seconds:
                 self.request_times.popleft()
             self.request_times.append(now)
+            refusal = None
             if len(self.request_times) > self.max_requests:
                 self.limit_violations += 1
-                return True
-        return False
+                refusal = _rate_limited("You have reached your ten_secondly_rolling limit.", "TEN_SECONDLY_ROLLING")
+            elif self.daily_limit is not None and self.daily_used >= self.daily_limit:
+                self.daily_violations += 1
+                refusal = _rate_limited("You have reached your daily limit.", "DAILY")
+            else:
+                self.daily_used += 1
+            headers = {
+                "X-HubSpot-RateLimit-Interval-Milliseconds": str(round(self.window_seconds * 1000)),
+                "X-HubSpot-RateLimit-Max": str(self.max_requests),
+                "X-HubSpot-RateLimit-Remaining": str(max(0, self.max_requests - len(self.request_times))),
+            }
+            if self.daily_limit is not None:
+                headers["X-HubSpot-RateLimit-Daily"] = str(self.daily_limit)
+                headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(max(0, self.daily_limit - self.daily_used))
+        return refusal, headers
+
+    def _latency(self) -> float:
+        """How long this answer takes: latency ± uniform jitter (never below 0)."""
+        with self.lock:  # one draw at a time keeps the seeded sequence whole
+            jitter = self._random.uniform(-1, 1) * self.latency_jitter_seconds if self.latency_jitter_seconds else 0.0
+        return max(0.0, self.latency_seconds + jitter)
 
     @staticmethod
     def _workflow_object(name: Any) -> str | None:
@@ -835,7 +1117,7 @@ class FakeCrm:
 
     def _handler(self):
         crm = self
-        batch_route = re.compile(r"/crm/v3/objects/([^/]+)/batch/(read|create|update|upsert)")
+        batch_route = re.compile(r"/crm/v3/objects/([^/]+)/batch/(read|create|update|upsert|archive)")
         properties_route = re.compile(r"/crm/v3/properties/([^/]+)")
         associations_route = re.compile(r"/crm/v4/associations/([^/]+)/([^/]+)/batch/(create|associate/default|read)")
         workflow_run = ":latest_draft/triggers/post_trigger/run_wait_result"
@@ -847,12 +1129,14 @@ class FakeCrm:
                 return
 
             def _send(self, status: int, body: object, headers: dict | None = None) -> None:
+                """Answer ``body`` as JSON (None: no body, as a 204), with the rate-limit headers."""
                 crm._record(self.command, self.path, self.body, status)
-                data = json.dumps(body).encode()
+                data = b"" if body is None else json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in (headers or {}).items():
+                if body is not None:
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                for name, value in {**self.rate_headers, **(headers or {})}.items():
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
@@ -869,21 +1153,25 @@ class FakeCrm:
                 self._serve()
 
             def _serve(self) -> None:
+                self.rate_headers: dict[str, str] = {}
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
                     self.body, parsed = (json.loads(raw) if raw else None), True
                 except ValueError:
                     self.body, parsed = raw.decode(errors="replace"), False
-                if self.headers.get("Authorization") != f"Bearer {crm.token}":
+                authenticated = self.headers.get("Authorization") == f"Bearer {crm.token}"
+                # An unknown caller is no app of the portal: it counts against no limit.
+                refusal, self.rate_headers = crm._admit() if authenticated else (None, {})
+                delay = crm._latency()
+                if delay:
+                    time.sleep(delay)  # outside the lock: requests in flight overlap
+                if not authenticated:
                     message = "Authentication credentials not found."
                     self._send(401, _error("INVALID_AUTHENTICATION", message))
                     return
-                if crm._throttled():
-                    message = "You have reached your ten_secondly_rolling limit."
-                    self._send(429, {"status": "error", "policyName": "TEN_SECONDLY_ROLLING", "message": message})
+                if refusal:
+                    self._send(429, refusal)
                     return
-                if crm.latency_seconds:
-                    time.sleep(crm.latency_seconds)
                 if not parsed:
                     self._send(400, _error("VALIDATION_ERROR", "Invalid input JSON: the body is not JSON"))
                     return
@@ -904,6 +1192,8 @@ class FakeCrm:
                     if kinds := self._objects(match.group(1)):
                         if match.group(2) == "read":
                             self._send(*crm.read(kinds[0], self.body))
+                        elif match.group(2) == "archive":
+                            self._send(*crm.archive(kinds[0], self.body))
                         else:
                             self._write(kinds[0], match.group(2))
                 elif match := properties_route.fullmatch(path):

@@ -53,6 +53,10 @@ class PushLedger:
         if batch:
             yield batch[0][-1], batch
 
+    def wanted_associations(self) -> list[tuple]:
+        """The associations the references imply, with both ends' HubSpot ids, not yet made."""
+        return self.reader.execute(self.sql["associations"], self.binds).fetchall()
+
     def _write(self, name: str, values: dict[str, Any]) -> Any:
         from crm_reconciliation.sql_templates import split_statements
 
@@ -323,7 +327,7 @@ class PushService:
     # -- associations -------------------------------------------------------------------------------
 
     def associations(self) -> dict[str, Any]:
-        rows = self.ledger.reader.execute(self.ledger.sql["associations"], self.ledger.binds).fetchall()
+        rows = self.ledger.wanted_associations()
         groups: dict[tuple[str, str], list[tuple]] = {}
         for row in rows:
             groups.setdefault((row[2], row[4]), []).append(row)

@@ -1,8 +1,9 @@
 """The fake HubSpot portal holds to a real portal's rules, over HTTP.
 
 The push is only as well tested as its stand-in is strict: these tests pin the rules the fake
-enforces (property catalogue, read-only values, unique values, upsert by legacy id, v4
-association types, rate limit) so that a lenient fake cannot creep back in. Every request they
+enforces (property catalogue, read-only values, value types, unique values, upsert by legacy
+id, archiving, v4 association types, property history, rate limits and their headers, latency)
+so that a lenient fake cannot creep back in. Every request they
 send validates against HubSpot's OpenAPI specs (``tests/hubspot_spec.py``), and so does every
 answer the specs describe.
 """
@@ -11,6 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -57,14 +63,19 @@ def portal():
             assert all(path.startswith("/crm/v3/properties/") for _, path in validate_all(server))
 
 
-def call(crm: FakeCrm, method: str, path: str, body=None, *, token: str | None = None, check: bool = True):
-    """(status, answer) of one request; the answer is checked against the spec where it has one."""
+def send(crm: FakeCrm, method: str, path: str, body=None, *, token: str | None = None, check: bool = True):
+    """The response to one request; its body is checked against the spec where it has one."""
     headers = {"Authorization": f"Bearer {token or crm.token}"}
     response = requests.request(method, crm.url + path, json=body, headers=headers, timeout=TIMEOUT)
-    answer = response.json()
     if check and SPECS.is_dir() and response.status_code != 429:  # HubSpot's 429 body is no CRM error
-        validate_response(method, path, response.status_code, answer)
-    return response.status_code, answer
+        validate_response(method, path, response.status_code, response.json() if response.content else None)
+    return response
+
+
+def call(crm: FakeCrm, method: str, path: str, body=None, *, token: str | None = None, check: bool = True):
+    """(status, answer) of one request (answer None when there is no body)."""
+    response = send(crm, method, path, body, token=token, check=check)
+    return response.status_code, response.json() if response.content else None
 
 
 def update(crm: FakeCrm, api_object: str, inputs: list[dict]):
@@ -465,3 +476,299 @@ def test_a_wrong_token_is_refused(portal):
     assert (status, answer["category"]) == (401, "INVALID_AUTHENTICATION")
     assert not crm.applied
     assert crm.statuses == {401: 1}
+
+
+# --- latency -------------------------------------------------------------------------------------
+
+
+def test_requests_in_flight_overlap_under_latency(portal):
+    """The latency is the network's, not a queue: 8 requests at once take about one latency."""
+    crm = portal(latency_seconds=0.3)
+    body = {"properties": ["name"], "propertiesWithHistory": [], "inputs": [{"id": "101"}]}
+
+    def one(_: int) -> tuple[int, float]:
+        started = time.perf_counter()
+        status, _ = call(crm, "POST", "/crm/v3/objects/companies/batch/read", body)
+        return status, time.perf_counter() - started
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(one, range(8)))
+    elapsed = time.perf_counter() - started
+    assert [status for status, _ in answers] == [200] * 8
+    assert min(seconds for _, seconds in answers) >= 0.3
+    assert elapsed < 3 * 0.3  # serialised, they would take 8 × 0.3 s
+
+
+def test_latency_jitter_is_uniform_and_seeded(portal):
+    crm = portal(latency_seconds=0.2, latency_jitter_seconds=0.05, random_seed=3)
+    again = portal(latency_seconds=0.2, latency_jitter_seconds=0.05, random_seed=3)
+    other = portal(latency_seconds=0.2, latency_jitter_seconds=0.05, random_seed=4)
+    delays = [crm._latency() for _ in range(200)]
+    assert delays == [again._latency() for _ in range(200)]  # a run can be replayed
+    assert delays != [other._latency() for _ in range(200)]
+    assert all(0.15 <= delay <= 0.25 for delay in delays)
+    assert min(delays) < 0.16  # the whole range is used
+    assert max(delays) > 0.24
+    assert portal(latency_seconds=0.01, latency_jitter_seconds=0.05)._latency() >= 0  # never negative
+
+    started = time.perf_counter()
+    assert call(crm, "GET", "/crm/v3/properties/companies")[0] == 200
+    assert 0.15 <= time.perf_counter() - started < 1.0
+
+
+# --- property values -----------------------------------------------------------------------------
+
+# A value each type refuses: (object, record, property, value, HubSpot's error code).
+INVALID_VALUES = [
+    ("companies", "101", "numberofemployees", "many", "INVALID_INTEGER"),
+    ("companies", "101", "annualrevenue", " 1500000", "INVALID_INTEGER"),  # HubSpot refuses padding
+    ("companies", "101", "annualrevenue", "12 500,50", "INVALID_INTEGER"),
+    ("companies", "101", "lifecyclestage", "prospect", "INVALID_OPTION"),
+    ("companies", "101", "hs_lead_status", "new", "INVALID_OPTION"),  # option values are case-sensitive
+    ("deals", "301", "hs_priority", "urgent", "INVALID_OPTION"),
+    ("deals", "301", "closedate", "31/12/2026", "INVALID_LONG"),  # a datetime
+    ("deals", "301", "closedate", "2026-02-30", "INVALID_LONG"),
+    ("deals", "301", "actual_close_date", "2026-12-31T10:00:00Z", "INVALID_DATE"),  # a date
+    ("deals", "301", "actual_close_date", "2026-13-01", "INVALID_DATE"),
+    ("deals", "301", "actual_close_date", "1798714800000", "INVALID_DATE"),  # 2026-12-31 11:00 UTC
+    ("deals", "301", "deal_certainty", "80%", "INVALID_INTEGER"),
+    ("notes", "401", "hs_timestamp", "hier", "INVALID_LONG"),
+]
+
+
+def value_errors(answer: dict) -> list[dict]:
+    """The validation results HubSpot writes into the message of its 400."""
+    prefix = "Property values were not valid: "
+    assert answer["message"].startswith(prefix)
+    return json.loads(answer["message"].removeprefix(prefix))
+
+
+@pytest.mark.parametrize(("api_object", "record_id", "name", "value", "code"), INVALID_VALUES)
+def test_a_value_the_property_type_refuses_refuses_the_batch(portal, api_object, record_id, name, value, code):
+    crm = portal()
+    before = copy.deepcopy(crm.objects)
+    other_id, other = VALID[api_object]
+    status, answer = update(
+        crm, api_object, [{"id": other_id, "properties": other}, {"id": record_id, "properties": {name: value}}]
+    )
+    assert (status, answer["category"]) == (400, "VALIDATION_ERROR")
+    (error,) = value_errors(answer)
+    assert (error["isValid"], error["error"], error["name"]) == (False, code, name)
+    assert error["message"].startswith(value)
+    assert error["localizedErrorMessage"] == error["message"]
+    assert record_id not in answer["message"]  # which input, HubSpot does not say
+    assert "context" not in answer
+    assert crm.objects == before
+    assert not crm.applied
+
+
+def test_create_and_upsert_are_refused_whole_too(portal):
+    crm = portal()
+    status, answer = create(crm, "companies", {"name": "Ok"}, {"name": "Bad", "numberofemployees": "beaucoup"})
+    assert status == 400
+    assert [(error["name"], error["error"]) for error in value_errors(answer)] == [
+        ("numberofemployees", "INVALID_INTEGER")
+    ]
+    status, answer = upsert(
+        crm, "companies", [("8", {"name": "Ok"}), ("9", {"numberofemployees": "x", "lifecyclestage": "prospect"})]
+    )
+    assert status == 400
+    assert {error["name"] for error in value_errors(answer)} == {"numberofemployees", "lifecyclestage"}
+    assert crm.created == {}
+    assert not crm.applied
+    assert "x was not a valid number." in answer["message"]
+
+
+def test_values_of_the_right_form_are_taken_and_empty_clears_any_type(portal):
+    deal = {"dealname": "D", "amount": "100", "closedate": "2026-01-01"}
+    crm = portal(seed={"deals": {"301": deal}, "companies": {"101": {"name": "Alpha"}}})
+    midnight = int(datetime(2026, 12, 31, tzinfo=UTC).timestamp() * 1000)
+    for properties in [
+        {"amount": "12500.5", "deal_certainty": "80", "closedate": "2026-12-31"},
+        {"amount": "-3", "closedate": "2026-12-31T10:00:00.000Z", "actual_close_date": "2026-12-31"},
+        {"amount": "1.5e3", "closedate": str(midnight + 3_600_000), "actual_close_date": str(midnight)},
+        {"closedate": "2026-12-31T10:00:00+01:00", "hs_priority": "high", "dealstage": "85103757"},
+        {"amount": "", "closedate": "", "actual_close_date": "", "hs_priority": ""},
+    ]:
+        status, answer = update(crm, "deals", [{"id": "301", "properties": properties}])
+        assert status == 200, answer
+    assert crm.objects["deals"]["301"]["amount"] == ""
+    # An enumeration whose options are the portal's own (industry) takes any value here.
+    assert update(crm, "companies", [{"id": "101", "properties": {"industry": "Optique"}}])[0] == 200
+
+
+def test_bool_and_multiple_checkbox_properties_of_a_portal(portal):
+    crm = portal()
+    options = [{"label": label, "value": label.upper(), "displayOrder": n} for n, label in enumerate(("Rf", "Mems"))]
+    for definition in [
+        {"name": "icalps_key_account", "type": "bool", "fieldType": "booleancheckbox"},
+        {"name": "icalps_markets", "type": "enumeration", "fieldType": "checkbox", "options": options},
+    ]:
+        body = definition | {"label": definition["name"], "groupName": "icalps"}
+        assert call(crm, "POST", "/crm/v3/properties/companies", body)[0] == 201
+    for properties in [{"icalps_key_account": "true", "icalps_markets": "RF;MEMS"}, {"icalps_markets": ";MEMS"}]:
+        assert update(crm, "companies", [{"id": "101", "properties": properties}])[0] == 200
+    for name, value, code in [
+        ("icalps_key_account", "yes", "INVALID_BOOLEAN"),
+        ("icalps_key_account", "True", "INVALID_BOOLEAN"),
+        ("icalps_markets", "RF;Optique", "INVALID_OPTION"),
+        ("icalps_markets", "Rf", "INVALID_OPTION"),  # a label is no value
+    ]:
+        status, answer = update(crm, "companies", [{"id": "101", "properties": {name: value}}])
+        assert status == 400
+        assert [(error["name"], error["error"]) for error in value_errors(answer)] == [(name, code)]
+    assert crm.records["101"]["icalps_markets"] == ";MEMS"
+
+
+# --- daily quota and rate-limit headers ------------------------------------------------------------
+
+READ = {"properties": ["name"], "propertiesWithHistory": [], "inputs": [{"id": "101"}]}
+
+
+def test_every_answer_carries_the_rolling_limit_headers(portal):
+    crm = portal(max_requests=5, window_seconds=10)
+    response = send(crm, "POST", "/crm/v3/objects/companies/batch/read", READ)
+    assert response.status_code == 200
+    assert {name: response.headers.get(name) for name in response.headers if name.startswith("X-HubSpot")} == {
+        "X-HubSpot-RateLimit-Max": "5",
+        "X-HubSpot-RateLimit-Remaining": "4",
+        "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+    }
+    status, _ = update(crm, "companies", [{"id": "999", "properties": {"city": "x"}}])  # a 207 counts as well
+    assert status == 207
+    assert send(crm, "GET", "/crm/v3/properties/companies").headers["X-HubSpot-RateLimit-Remaining"] == "2"
+
+
+def test_the_daily_quota_refuses_once_used_until_a_new_day(portal):
+    crm = portal(max_requests=2, window_seconds=60, daily_limit=3)
+    response = send(crm, "POST", "/crm/v3/objects/companies/batch/read", READ)
+    assert (response.headers["X-HubSpot-RateLimit-Daily"], response.headers["X-HubSpot-RateLimit-Daily-Remaining"]) == (
+        "3",
+        "2",
+    )
+    assert send(crm, "GET", "/crm/v3/properties/companies").headers["X-HubSpot-RateLimit-Daily-Remaining"] == "1"
+    rolling = send(crm, "GET", "/crm/v3/properties/companies")  # refused by the 10-second limit: not counted
+    assert (rolling.status_code, rolling.json()["policyName"]) == (429, "TEN_SECONDLY_ROLLING")
+    assert rolling.headers["X-HubSpot-RateLimit-Daily-Remaining"] == "1"
+    assert rolling.headers["X-HubSpot-RateLimit-Remaining"] == "0"
+    assert crm.daily_used == 2
+
+    crm.request_times.clear()  # the rolling window passes
+    assert send(crm, "GET", "/crm/v3/properties/companies").headers["X-HubSpot-RateLimit-Daily-Remaining"] == "0"
+    crm.request_times.clear()
+    refused = send(crm, "POST", "/crm/v3/objects/companies/batch/read", READ)
+    assert refused.status_code == 429
+    answer = refused.json()
+    assert re.fullmatch(r"[0-9a-f-]{36}", answer.pop("correlationId"))
+    assert answer == {
+        "status": "error",
+        "message": "You have reached your daily limit.",
+        "errorType": "RATE_LIMIT",
+        "policyName": "DAILY",
+    }
+    assert refused.headers["X-HubSpot-RateLimit-Daily-Remaining"] == "0"
+    assert (crm.daily_violations, crm.limit_violations) == (1, 1)
+
+    crm.reset_daily()
+    crm.request_times.clear()
+    response = send(crm, "POST", "/crm/v3/objects/companies/batch/read", READ)
+    assert (response.status_code, response.headers["X-HubSpot-RateLimit-Daily-Remaining"]) == (200, "2")
+
+
+# --- archive -------------------------------------------------------------------------------------
+
+
+def archive(crm: FakeCrm, api_object: str, *record_ids: str):
+    body = {"inputs": [{"id": record_id} for record_id in record_ids]}
+    return call(crm, "POST", f"/crm/v3/objects/{api_object}/batch/archive", body)
+
+
+def test_archived_records_leave_the_portal_and_free_their_unique_values(portal):
+    crm = portal()
+    assert associate(crm, "contacts", "companies", "create", [link("201", "101", 1)])[0] == 201
+    to_company = [{"from": {"id": "301"}, "to": {"id": "102"}}]
+    assert associate(crm, "deals", "companies", "associate/default", to_company)[0] == 200
+    response = send(crm, "POST", "/crm/v3/objects/companies/batch/archive", {"inputs": [{"id": "101"}, {"id": "999"}]})
+    assert (response.status_code, response.content) == (204, b"")  # unknown ids are ignored
+    assert "101" not in crm.records
+    assert crm.archived["companies"] == {"101": {"name": "Alpha", "icalps_company_id": "7"}}
+    assert {link_[:4] for link_ in crm.associations} == {
+        ("deals", "301", "companies", "102"),
+        ("companies", "102", "deals", "301"),
+    }
+
+    status, answer = call(crm, "POST", "/crm/v3/objects/companies/batch/read", READ)
+    assert (status, answer["errors"][0]["context"]["ids"]) == (207, ["101"])
+    status, answer = update(crm, "companies", [{"id": "101", "properties": {"city": "x"}}])
+    assert (status, answer["errors"][0]["category"]) == (207, "OBJECT_NOT_FOUND")
+    status, answer = upsert(crm, "companies", [("7", {"name": "Alpha again"})])  # the legacy id is free
+    assert (status, answer["results"][0]["new"]) == (200, True)
+    assert answer["results"][0]["id"] != "101"
+
+    assert archive(crm, "companies", "102")[0] == 204
+    assert archive(crm, "companies", "102")[0] == 204  # again: nothing left to archive, still 204
+    assert crm.associations == set()
+    status, answer = archive(crm, "contacts", *(str(n) for n in range(101)))
+    assert (status, answer["category"]) == (400, "VALIDATION_ERROR")
+    assert "201" in crm.objects["contacts"]
+
+
+# --- property history ----------------------------------------------------------------------------
+
+TIMESTAMP_MS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+
+
+def history(crm: FakeCrm, api_object: str, record_id: str, *names: str) -> dict[str, list[dict]]:
+    body = {"properties": ["name"], "propertiesWithHistory": list(names), "inputs": [{"id": record_id}]}
+    status, answer = call(crm, "POST", f"/crm/v3/objects/{api_object}/batch/read", body)
+    assert status == 200
+    return answer["results"][0]["propertiesWithHistory"]
+
+
+def test_every_write_is_in_the_property_history_newest_first(portal):
+    crm = portal()
+    assert update(crm, "companies", [{"id": "101", "properties": {"name": "Alpha SA", "city": "Meylan"}}])[0] == 200
+    served = len(crm.requests)
+    crm.edit("companies", "101", {"name": "Alpha (UI)"})
+    assert len(crm.requests) == served  # an edit in HubSpot's UI is no request of ours
+    assert crm.applied == {crm.fingerprint("101", {"name": "Alpha SA", "city": "Meylan"}): 1}
+    assert crm.records["101"]["name"] == "Alpha (UI)"
+
+    found = history(crm, "companies", "101", "name", "city", "zip", "bogus")
+    assert set(found) == {"name", "city", "zip"}
+    assert [(entry["value"], entry["sourceType"]) for entry in found["name"]] == [
+        ("Alpha (UI)", "CRM_UI"),
+        ("Alpha SA", "INTEGRATION"),
+        ("Alpha", "IMPORT"),
+    ]
+    assert [entry["value"] for entry in found["city"]] == ["Meylan"]
+    assert found["zip"] == []
+    stamps = [entry["timestamp"] for entry in found["name"]]
+    assert all(TIMESTAMP_MS.fullmatch(stamp) for stamp in stamps)
+    assert stamps == sorted(stamps, reverse=True)
+    assert all(entry["sourceId"] for entry in found["name"])
+
+    _, answer = upsert(crm, "companies", [("8", {"name": "Gamma"})])
+    created = history(crm, "companies", answer["results"][0]["id"], "icalps_company_id")
+    assert [entry["sourceType"] for entry in created["icalps_company_id"]] == ["INTEGRATION"]
+    _, answer = call(crm, "POST", "/crm/v3/objects/companies/batch/read", READ)
+    assert "propertiesWithHistory" not in answer["results"][0]  # only when asked
+
+
+@pytest.mark.parametrize(
+    ("record_id", "properties", "why"),
+    [
+        ("999", {"name": "x"}, "no companies record 999"),
+        ("101", {"bogus": "x"}, "no writable property 'bogus'"),
+        ("101", {"createdate": "2026-01-01"}, "no writable property 'createdate'"),
+        ("101", {"numberofemployees": "many"}, "many was not a valid number"),
+        ("102", {"icalps_company_id": "7"}, "already exists on companies 101"),
+    ],
+)
+def test_an_edit_is_refused_as_the_ui_would(portal, record_id, properties, why):
+    crm = portal()
+    before = copy.deepcopy(crm.objects)
+    with pytest.raises(ValueError, match=re.escape(why)):
+        crm.edit("companies", record_id, properties)
+    assert crm.objects == before
