@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -17,6 +18,7 @@ from urllib.parse import urlencode
 from airflow.providers.http.hooks.http import HttpHook
 
 REQUEST_TIMEOUT_SECONDS = 30
+POOL_SIZE = 32  # connections kept per host: at least the push's requests in flight (push_concurrency ≤ 32)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class _TokenApiHook(HttpHook):
         self.timeout = timeout
         self._session = None
         self._settings: dict[str, Any] | None = None
+        self._opening = threading.Lock()
 
     def _connection(self) -> tuple[str, str, dict[str, Any]]:
         connection = self.get_connection(self.http_conn_id)
@@ -75,11 +78,16 @@ class _TokenApiHook(HttpHook):
         """Resolve the connection and open the session now, so that a request leaves as soon as the
         rate limiter lets it (a late first request would bunch the next ones in the server's window)."""
         import requests
+        from requests.adapters import HTTPAdapter
 
-        self.settings  # noqa: B018 - reads the connection once
-        if self._session is None:
-            self._session = requests.Session()
-            self._session.headers.update({"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+        with self._opening:  # the push's threads share one session (and its connection pool)
+            self.settings  # noqa: B018 - reads the connection once
+            if self._session is None:
+                session = requests.Session()
+                session.mount("https://", HTTPAdapter(pool_maxsize=POOL_SIZE))
+                session.mount("http://", HTTPAdapter(pool_maxsize=POOL_SIZE))
+                session.headers.update({"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+                self._session = session
 
     def post(self, path: str, body: Any = None, query: dict[str, Any] | None = None) -> ApiResponse:
         return self.request("POST", path, body, query)
