@@ -99,11 +99,11 @@ def seed(updates: dict[str, int]) -> dict[str, dict[str, dict]]:
     return {name: {str(OBJECTS[name][0] + n): {} for n in range(1, count + 1)} for name, count in updates.items()}
 
 
-def push(server: FakeCrm, objects: list[str], args: argparse.Namespace) -> tuple[list[dict], float]:
+def push(server: FakeCrm, objects: list[str], args: argparse.Namespace, concurrency: int) -> tuple[list[dict], float]:
     """Run one push process per object, all started together; (their summaries, wall time)."""
     connection = {"conn_type": "http", "host": server.url.removeprefix("http://"), "schema": "http"}
     environment = {**os.environ, "AIRFLOW_CONN_HUBSPOT_API": json.dumps(connection | {"password": server.token})}
-    command = [str(args.limit), str(args.window), str(args.concurrency)]
+    command = [str(args.limit), str(args.window), str(concurrency)]
     started = time.perf_counter()
     processes = [
         subprocess.Popen(
@@ -170,8 +170,11 @@ def report(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--updates", type=int, default=20_000, help="companies updates of the single run")
-    parser.add_argument("--pair-updates", type=int, default=10_000, help="updates per object of the pair run")
+    parser.add_argument("--updates", type=int, default=30_000, help="companies updates of the single run")
+    parser.add_argument("--pair-updates", type=int, default=15_000, help="updates per object of the pair run")
+    parser.add_argument(
+        "--baseline-updates", type=int, default=4_000, help="updates of the baseline run, one request in flight"
+    )
     parser.add_argument("--limit", type=int, default=190, help="requests per rolling window")
     parser.add_argument("--window", type=float, default=10.0, help="the rolling window (s)")
     parser.add_argument("--latency", type=float, default=0.3, help="the stand-in's answer time (s)")
@@ -179,22 +182,24 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="requests each push keeps in flight")
     args = parser.parse_args()
     runs = [
-        ("companies", {"companies": args.updates}),
-        ("companies + contacts", dict.fromkeys(OBJECTS, args.pair_updates)),
+        # The baseline, in the same run: what one request at a time reaches at this latency.
+        ("companies, 1 in flight (baseline)", {"companies": args.baseline_updates}, 1),
+        (f"companies, {args.concurrency} in flight", {"companies": args.updates}, args.concurrency),
+        ("companies + contacts at once", dict.fromkeys(OBJECTS, args.pair_updates), args.concurrency),
     ]
     rows, notes = [], []
     with local_env.throwaway_stack() as uri:
-        for label, updates in runs:
+        for label, updates, concurrency in runs:
             fill(uri, updates)
             options = {"max_requests": args.limit, "window_seconds": args.window, "latency_seconds": args.latency}
             with FakeCrm(**options, latency_jitter_seconds=args.jitter, seed=seed(updates)) as server:
-                summaries, elapsed = push(server, list(updates), args)
+                summaries, elapsed = push(server, list(updates), args, concurrency)
             row, note = report(label, sum(updates.values()), server, summaries, elapsed, args)
             rows.append(row)
             notes.append(note)
     print(
-        f"Push through a stand-in answering in {args.latency} ± {args.jitter} s, {args.concurrency} requests in "
-        f"flight per push, limit {args.limit} requests / {args.window:g} s "
+        f"Push through a stand-in answering in {args.latency} ± {args.jitter} s, "
+        f"limit {args.limit} requests / {args.window:g} s shared by every push of the token "
         f"(ideal: {args.limit / args.window:.1f} requests/s):\n"
     )
     print(

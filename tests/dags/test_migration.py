@@ -288,9 +288,10 @@ def test_the_four_dags_finish_the_migration_and_a_rerun_sends_nothing(db, portal
 
 def test_the_revert_dag_undoes_a_live_push(db, portal, dags):
     before = copy.deepcopy(portal.objects["companies"])
-    pushed = dags["crm_reconcile_companies"].test(run_conf={"push_target": "hubspot", "dry_run": False})
+    conf = {"push_target": "hubspot", "dry_run": False, "create_missing": False, "link_probable": False}
+    pushed = dags["crm_reconcile_companies"].test(run_conf=conf)
     assert str(pushed.state) == "success"
-    changed = [key for key, record in portal.objects["companies"].items() if record != before.get(key)]
+    changed = [key for key, record in before.items() if portal.objects["companies"][key] != record]
     assert changed, "the push changed nothing: nothing to revert"
     revert = dags["crm_revert"].test(run_conf={"object_type": "companies", "run_id": pushed.run_id, "dry_run": False})
     assert str(revert.state) == "success"

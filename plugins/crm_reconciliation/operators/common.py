@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 TARGETS = {"workflow": "workflow_api", "hubspot": "hubspot_api"}
+WINDOW_MARGIN_SECONDS = 0.25
 LEDGER_TEMPLATES = (
     "select",
     "select_create",
@@ -91,12 +92,13 @@ class PushRun:
             connection.autocommit = True
             return connection
 
-        # 50 ms more than the server's window: our clock and its clock never count exactly alike.
+        # A margin on the server's window: a request is booked here before it leaves and counted
+        # there when it arrives, and a thread may take a while between the two.
         self.limiter = SharedLimiter(
             database,
             self.client.app_key,
             self.options["max_requests"],
-            self.options["window_seconds"] + 0.05,
+            self.options["window_seconds"] + WINDOW_MARGIN_SECONDS,
             self.options["daily_reserve"],
         )
 
