@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from airflow.sdk import DAG, Param, chain
 
 from crm_reconciliation.alerts import alert_on_failure
+from crm_reconciliation.operators.approve_push import PushApprovalOperator
 from crm_reconciliation.operators.bronze_load import BronzeLoadOperator
 from crm_reconciliation.operators.push import PushOperator
 from crm_reconciliation.operators.report import ReportOperator
@@ -22,12 +23,16 @@ from crm_reconciliation.registry import Registry
 CONN_ID = "hubspot_postgres"
 # The score step, one named SQL output per file, in one transaction: the pairs the model scores,
 # their comparison vectors, the parameters learned from them, the scores, the probable twins.
+# Reviewers' decisions are checked against the run before the probable twins are picked
+# (review_check) and applied after (review_apply).
 SCORE_SCRIPTS = (
     "score/pairs.sql",
     "score/compare.sql",
     "score/parameters.sql",
     "score/score.sql",
+    "score/review_check.sql",
     "score/probable.sql",
+    "score/review_apply.sql",
 )
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -94,6 +99,14 @@ def run_params() -> dict[str, Param]:
             description="When on, push writes the legacy id onto each probable twin at or above min_confidence "
             "(with its differences), so that the two stay linked; off, probable twins wait for review.",
         ),
+        "require_approval": Param(
+            True,
+            type="boolean",
+            title="Require approval of a big push",
+            description="When on, a live push that would create or overwrite more than approval_min_records "
+            "records, or an object's first live push, waits in approve_push for a person to approve it in the UI. "
+            "Off for a trusted automated run (its log says the gate was skipped).",
+        ),
         "allow_snapshot_drop": Param(
             False,
             type="boolean",
@@ -150,6 +163,13 @@ def build_dag(registry: Registry, name: str) -> DAG:
             SqlScriptOperator(task_id="reconcile", sql="reconcile/reconcile.sql", **sql_step),
             # A copy: Airflow renders a list of templates in place.
             SqlScriptOperator(task_id="score", sql=list(SCORE_SCRIPTS), **sql_step),
+            # A day to answer; unanswered, the task fails (and alerts) with nothing sent.
+            PushApprovalOperator(
+                task_id="approve_push",
+                object_type=spec.name,
+                conn_id=CONN_ID,
+                response_timeout=timedelta(hours=24),
+            ),
             PushOperator(task_id="push", object_type=spec.name, conn_id=CONN_ID),
         ]
         # A report also after a failure upstream (it shows what the tables hold and why); it then

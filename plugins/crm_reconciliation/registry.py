@@ -334,6 +334,9 @@ class Defaults(_Strict):
     push_concurrency: int = Field(8, ge=1, le=32)
     push_max_refused_share: float = Field(0.02, ge=0, le=1)
     push_daily_reserve: int = Field(0, ge=0)
+    # A live push that would create or overwrite more records than this waits for a person's
+    # approval (task approve_push), as does the first live push of an object.
+    approval_min_records: int = Field(1000, ge=0)
     retention_days: int = Field(90, ge=1)
     # Memory the reconcile and score steps may use per sort or hash (work_mem) and for their
     # temporary tables (temp_buffers): PostgreSQL's defaults (4MB, 8MB) send them to disk.
@@ -591,7 +594,16 @@ class Registry(_Strict):
                     else None,
                 }
             )
-        return {**spec.template_params(), "mappings": mappings}
+        return {**spec.template_params(), "mappings": mappings, "referenced_by": self.referenced_by(spec.name)}
+
+    def referenced_by(self, name: str) -> list[dict[str, str]]:
+        """The other objects' references to ``name`` (staging table, property): what waits on its records."""
+        return [
+            {"staging_table": other.staging_table, "property": mapping.property}
+            for other in self.objects.values()
+            for mapping in other.mappings
+            if REFERENCES.get(mapping.transform) == name
+        ]
 
     def sql_parameters(self, name: str) -> dict[str, str]:
         """Values the reconciliation SQL binds (never pastes): settings, weights, stage maps."""

@@ -45,6 +45,7 @@ def test_contract_shape(dagbag, dag_id):
         "load_bronze",
         "reconcile",
         "score",
+        "approve_push",
         "push",
         "report",
     ]
@@ -66,7 +67,7 @@ def test_contract_shape(dagbag, dag_id):
     }
     report = dag.get_task("report")
     assert report.trigger_rule == "all_done"  # it runs after a failure too, and then fails the run
-    assert report.steps == ["create_staging", "load_bronze", "reconcile", "score", "push"]
+    assert report.steps == ["create_staging", "load_bronze", "reconcile", "score", "approve_push", "push"]
     assert dag.get_task("load_bronze").allow_snapshot_drop == "{{ params.allow_snapshot_drop }}"
     assert dag.get_task("score").downstream_task_ids == {"push"}
     for task in dag.tasks:

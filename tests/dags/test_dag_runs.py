@@ -106,7 +106,7 @@ def test_each_dag_loads_its_sample_file(airflow_db, mirror, dags, name):
             "select step from staging.reconciliation_log where run_id = %s and outcome = 'success'", (run.run_id,)
         )
     }
-    assert steps == {"create_staging", "load_bronze", "reconcile", "score", "push", "report"}
+    assert steps == {"create_staging", "load_bronze", "reconcile", "score", "approve_push", "push", "report"}
     # The sample is built so that every status occurs.
     statuses = {
         row[0] for row in mirror.execute(f"select distinct reconciliation_status from staging.{spec.staging_table}")

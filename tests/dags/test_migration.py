@@ -115,6 +115,7 @@ def run_all(dags) -> dict[str, str]:
     conf = {
         "push_target": "hubspot",
         "dry_run": False,
+        "require_approval": False,
         "create_missing": True,
         "create_properties": True,
         "link_probable": True,
@@ -179,7 +180,9 @@ def test_a_portal_that_lacks_the_custom_properties_gets_nothing_and_one_message(
     bare = {name: {record_id: {} for record_id in records} for name, records in seed_portal(db).items()}
     with FakeCrm(seed=bare, custom_properties=False) as server:
         point_at(server, monkeypatch)
-        run = dags["crm_reconcile_companies"].test(run_conf={"push_target": "hubspot", "create_missing": True})
+        run = dags["crm_reconcile_companies"].test(
+            run_conf={"push_target": "hubspot", "create_missing": True, "require_approval": False}
+        )
     assert str(run.state) == "failed"
     assert writes(server) == []
     assert server.statuses[400] == 0
@@ -197,7 +200,7 @@ def test_missing_custom_properties_are_created_when_asked(airflow_db, db, dags, 
     bare = {name: {record_id: {} for record_id in records} for name, records in seed_portal(db).items()}
     with FakeCrm(seed=bare, custom_properties=False) as server:
         point_at(server, monkeypatch)
-        conf = {"push_target": "hubspot", "create_missing": True, "create_properties": True}
+        conf = {"push_target": "hubspot", "create_missing": True, "create_properties": True, "require_approval": False}
         run = dags["crm_reconcile_companies"].test(run_conf=conf)
     assert str(run.state) == "success"
     created = server.properties["companies"]
@@ -288,7 +291,13 @@ def test_the_four_dags_finish_the_migration_and_a_rerun_sends_nothing(db, portal
 
 def test_the_revert_dag_undoes_a_live_push(db, portal, dags):
     before = copy.deepcopy(portal.objects["companies"])
-    conf = {"push_target": "hubspot", "dry_run": False, "create_missing": False, "link_probable": False}
+    conf = {
+        "push_target": "hubspot",
+        "dry_run": False,
+        "create_missing": False,
+        "link_probable": False,
+        "require_approval": False,
+    }
     pushed = dags["crm_reconcile_companies"].test(run_conf=conf)
     assert str(pushed.state) == "success"
     changed = [key for key, record in before.items() if portal.objects["companies"][key] != record]

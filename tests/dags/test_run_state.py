@@ -27,7 +27,7 @@ from tests.helpers import create_staging
 pytestmark = pytest.mark.integration
 
 COMPANIES = default_registry().get("companies")
-STEPS = ("create_staging", "load_bronze", "reconcile", "score", "push")
+STEPS = ("create_staging", "load_bronze", "reconcile", "score", "approve_push", "push")
 
 
 @pytest.fixture
@@ -118,7 +118,7 @@ def test_a_failed_load_fails_the_run_and_the_report_says_why(airflow_db, mirror,
     outcome, message = logged["load_bronze"]
     assert outcome == "failed"
     assert "Bronze_Company.csv" in message
-    assert not {"reconcile", "score", "push"} & set(logged)  # upstream_failed: they never ran
+    assert not {"reconcile", "score", "approve_push", "push"} & set(logged)  # upstream_failed: they never ran
     assert logged["report"][0] == "failed"
     assert "load_bronze failed" in logged["report"][1]
     assert str(run.get_task_instance("report").state) == "failed"
@@ -146,7 +146,7 @@ def test_a_failed_push_fails_the_run_after_the_report(airflow_db, mirror, dag, h
     monkeypatch.setattr(push, "max_attempts", 1)  # one 500 and the payloads are 'failed'
     monkeypatch.setattr(push, "backoff_base", 0.01)
 
-    run = dag.test(run_conf={"push_target": "hubspot"})
+    run = dag.test(run_conf={"push_target": "hubspot", "require_approval": False})
 
     assert hubspot.received, "the push did not reach the server"
     assert str(run.state) == "failed"

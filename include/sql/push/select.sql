@@ -23,7 +23,8 @@ with candidates as (
     where
         reconciliation.{{ o.hubspot_key }} is not null
         and linked.properties <> '{}'::jsonb
-        and reconciliation.match_confidence >= %(min_confidence)s
+        -- A pair a reviewer judged the same record is pushed whatever the model's confidence.
+        and (reconciliation.match_confidence >= %(min_confidence)s or reconciliation.review ->> 'verdict' = 'same')
         and (
             reconciliation.reconciliation_status = 'matched'
             or ((%(push_probable)s or %(link_probable)s) and reconciliation.reconciliation_status = 'probable')

@@ -129,6 +129,36 @@ select jsonb_build_object(
             where object_type = %(object_type)s and mapping_version = %(mapping_version)s
         ) as held
     ),
+    -- The reviewers' decisions as labelled pairs ('same': a true match, 'different': not), against
+    -- the model's confidence for each pair: precision and recall by threshold.
+    'labels', (
+        select jsonb_build_object(
+            'same', count(*) filter (where verdict = 'same'),
+            'different', count(*) filter (where verdict = 'different'),
+            'by_threshold', (
+                select coalesce(jsonb_agg(jsonb_build_object(
+                    'threshold', threshold,
+                    'precision', case when predicted > 0 then round(hits::numeric / predicted, 3) end,
+                    'recall', case when positives > 0 then round(hits::numeric / positives, 3) end
+                ) order by threshold), '[]'::jsonb)
+                from (
+                    select
+                        threshold,
+                        count(*) filter (where labelled.verdict = 'same' and labelled.model_confidence >= threshold) as hits,
+                        count(*) filter (where labelled.model_confidence >= threshold) as predicted,
+                        count(*) filter (where labelled.verdict = 'same') as positives
+                    from generate_series(50, 100, 5) as threshold
+                    cross join staging.review_decisions as labelled
+                    where
+                        labelled.object_type = %(object_type)s and labelled.state = 'active'
+                        and labelled.verdict in ('same', 'different') and labelled.model_confidence is not null
+                    group by threshold
+                ) as counted
+            )
+        )
+        from staging.review_decisions
+        where object_type = %(object_type)s and state = 'active' and model_confidence is not null
+    ),
     -- Per association type (from → to): how many this run wanted, by what became of them.
     'associations', (
         select coalesce(jsonb_agg(jsonb_build_object(

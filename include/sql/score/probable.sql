@@ -7,13 +7,41 @@
 {%- set o = params.object -%}
 {%- if o.matching -%}
 
--- 1. The blocked pairs at or above the probable threshold.
+-- 1. The blocked pairs at or above the probable threshold, as reviewers decided: a pair
+--    judged the same record is kept whatever its score (and its two records for each other),
+--    one judged different is never proposed again, a record to be created has no twin.
+create temp table _decided on commit drop as
+select decision.legacy_id, decision.hubspot_id, decision.verdict
+from staging.review_decisions as decision
+where decision.object_type = %(object_type)s and decision.state = 'active';
+
 create temp table _eligible on commit drop as
 select scored.*
 from _scored as scored
 where
     scored.rules <> array['legacy_id']
-    and scored.confidence >= (%(matching)s::jsonb ->> 'probable_min_confidence')::numeric;
+    and (
+        scored.confidence >= (%(matching)s::jsonb ->> 'probable_min_confidence')::numeric
+        or exists (
+            select 1 from _decided as same
+            where same.verdict = 'same' and same.legacy_id = scored.legacy_id and same.hubspot_id = scored.hubspot_id
+        )
+    )
+    and not exists (
+        select 1 from _decided as decided
+        where
+            decided.legacy_id = scored.legacy_id and decided.hubspot_id = scored.hubspot_id
+            and decided.verdict = 'different'
+    )
+    and not exists (
+        select 1 from _decided as decided
+        where
+            (decided.verdict = 'create_new' and decided.legacy_id = scored.legacy_id)
+            or (
+                decided.verdict = 'same'
+                and (decided.legacy_id = scored.legacy_id) <> (decided.hubspot_id = scored.hubspot_id)
+            )
+    );
 
 -- 2. Ties: a legacy record with two candidates, or a HubSpot record with two legacy records,
 --    whose match weights differ by less than the tie margin (bits). Reported, never picked.

@@ -25,6 +25,30 @@ def flag(value: bool | str) -> bool:
     return value in (True, "True", "true")
 
 
+def dry_run_reason(dry_run: bool | str, conn_id: str) -> str | None:
+    """Why a push sends nothing (the param, or no connection for its target); None for a live push."""
+    if flag(dry_run):
+        return "the dry_run param is on"
+    if connection_missing(conn_id):
+        return f"connection {conn_id!r} is not defined"
+    return None
+
+
+def push_binds(registry: Any, spec: Any, run_id: str, target: str, **run: Any) -> dict[str, Any]:
+    """What the push SQL binds for one run (``run``: min_confidence, create_missing, link_probable)."""
+    return {
+        **registry.sql_parameters(spec.name),
+        "object_type": spec.name,
+        "run_id": run_id,
+        "target": target,
+        "min_confidence": float(run["min_confidence"]),
+        "push_probable": registry.defaults.push_probable,
+        "create_missing": flag(run["create_missing"]),
+        "link_probable": flag(run["link_probable"]),
+        "api_object": spec.api_object,
+    }
+
+
 def connection_missing(conn_id: str) -> bool:
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException

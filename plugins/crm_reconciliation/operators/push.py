@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from crm_reconciliation.operators.common import TARGETS, PushRun, connection_missing, flag
+from crm_reconciliation.operators.common import TARGETS, PushRun, dry_run_reason, flag, push_binds
 
 
 class PushOperator(BaseOperator):
@@ -104,17 +104,15 @@ class PushOperator(BaseOperator):
                 raise ValueError(f"push_target must be one of {sorted(self.target_conn_ids)}, not {self.push_target!r}")
             registry = default_registry()
             spec = registry.get(self.object_type)
-            binds = {
-                **registry.sql_parameters(self.object_type),
-                "object_type": spec.name,
-                "run_id": context["run_id"],
-                "target": self.push_target,
-                "min_confidence": float(self.min_confidence),
-                "push_probable": registry.defaults.push_probable,
-                "create_missing": flag(self.create_missing),
-                "link_probable": flag(self.link_probable),
-                "api_object": spec.api_object,
-            }
+            binds = push_binds(
+                registry,
+                spec,
+                context["run_id"],
+                self.push_target,
+                min_confidence=self.min_confidence,
+                create_missing=self.create_missing,
+                link_probable=self.link_probable,
+            )
             options = {
                 name: getattr(self, name)
                 for name in (
@@ -129,10 +127,8 @@ class PushOperator(BaseOperator):
                 )
             }
             run = PushRun(warehouse, registry, spec, binds, self.log, **options)
-            reason = "the dry_run param is on" if flag(self.dry_run) else None
             conn_id = self.target_conn_ids[self.push_target]
-            if reason is None and connection_missing(conn_id):
-                reason = f"connection {conn_id!r} is not defined"
+            reason = dry_run_reason(self.dry_run, conn_id)
             if reason:
                 summary = run.dry_run(reason)
             else:

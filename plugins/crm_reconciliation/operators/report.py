@@ -52,6 +52,7 @@ EMPTY_REPORT: dict[str, Any] = {
     "verification": {},
     "mismatches": [],
     "quarantine": {"total": 0, "rows": []},
+    "labels": {"same": 0, "different": 0, "by_threshold": []},
     "steps": [],
     "orphans": None,
     "parameters": [],
@@ -68,7 +69,7 @@ def step_outcomes(expected: Sequence[str], logged: Sequence[dict[str, Any]]) -> 
     missing = {"outcome": "not run", "message": NOT_LOGGED, "finished_at": None, "seconds": None}
     steps = [by_step.get(name) or {"step": name, **missing} for name in expected]
     steps += [row for name, row in by_step.items() if name not in expected]
-    return sorted(steps, key=lambda row: row["outcome"] == "success")
+    return sorted(steps, key=lambda row: row["outcome"] in ("success", "skipped"))
 
 
 def steps_summary(steps: Sequence[dict[str, Any]]) -> str:
@@ -76,10 +77,48 @@ def steps_summary(steps: Sequence[dict[str, Any]]) -> str:
     failed = [
         f"{row['step']} {row['outcome']}: {row['message'] or 'no message'}"
         for row in steps
-        if row["outcome"] not in ("success", "not run")
+        if row["outcome"] not in ("success", "skipped", "not run")
     ]
     not_run = [row["step"] for row in steps if row["outcome"] == "not run"]
     return "; ".join([*failed, *([f"not run: {', '.join(not_run)}"] if not_run else [])])
+
+
+def label_chart(points: Sequence[dict[str, Any]], width: int = 520, height: int = 220) -> str:
+    """Precision and recall against the reviewers' labels, by confidence threshold: an inline SVG
+    (two polylines over thresholds 50-100) to choose thresholds by."""
+    if not points:
+        return ""
+    left, bottom, top, right = 40, height - 30, 10, width - 10
+
+    def x(threshold: float) -> float:
+        return left + (threshold - 50) / 50 * (right - left)
+
+    def y(value: float) -> float:
+        return bottom - value * (bottom - top)
+
+    lines = []
+    for name, colour in (("precision", "#2e8b57"), ("recall", "#4a90d9")):
+        path = " ".join(f"{x(p['threshold']):.1f},{y(p[name]):.1f}" for p in points if p.get(name) is not None)
+        lines.append(
+            f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"><title>{name}</title></polyline>'
+        )
+    ticks = "".join(
+        f'<text x="{x(t):.0f}" y="{height - 12}" font-size="10" text-anchor="middle">{t}</text>'
+        for t in range(50, 101, 10)
+    )
+    axis = (
+        f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#999"/>'
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{bottom}" stroke="#999"/>'
+        f'<text x="4" y="{top + 8}" font-size="10">1.0</text><text x="4" y="{bottom}" font-size="10">0</text>'
+    )
+    legend = (
+        f'<text x="{right - 150}" y="{top + 12}" font-size="11" fill="#2e8b57">precision</text>'
+        f'<text x="{right - 80}" y="{top + 12}" font-size="11" fill="#4a90d9">recall</text>'
+    )
+    return (
+        f'<svg class="labels" role="img" aria-label="precision and recall by threshold" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}">{axis}{ticks}{"".join(lines)}{legend}</svg>'
+    )
 
 
 def weight_threshold(confidence: float | None) -> float | None:
@@ -270,6 +309,7 @@ def render_report(
     drawn as match weights.
     """
     import jinja2
+    import markupsafe
 
     from crm_reconciliation.paths import INCLUDE_DIR
 
@@ -299,7 +339,9 @@ def render_report(
         status_max=status_max,
         histogram_max=histogram_max,
         steps=list(steps),
-        failed_steps=[row for row in steps if row["outcome"] != "success"],
+        failed_steps=[row for row in steps if row["outcome"] not in ("success", "skipped")],
+        # Numbers only, drawn here: nothing in it comes from the data's text.
+        label_chart=markupsafe.Markup(label_chart((report.get("labels") or {}).get("by_threshold") or [])),  # noqa: S704
         problem=problem,
         **context,
     )
@@ -365,7 +407,7 @@ class ReportOperator(BaseOperator):
             step.record(details={"path": str(path), "by_status": report["by_status"]})
             if problem:
                 raise AirflowFailException(f"{problem} (report: {path})")
-            if any(row["outcome"] != "success" for row in steps):
+            if any(row["outcome"] not in ("success", "skipped") for row in steps):
                 raise AirflowFailException(f"Run {run_id} did not succeed: {steps_summary(steps)} (report: {path})")
         return {"path": str(path), "by_status": report["by_status"]}
 

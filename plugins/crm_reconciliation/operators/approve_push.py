@@ -1,0 +1,154 @@
+"""The gate before a big push: a person approves in the Airflow UI (Human-in-the-loop)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+from crm_reconciliation.operators.common import TARGETS, PushRun, dry_run_reason, flag, push_binds
+
+
+class PushApprovalOperator(ApprovalOperator):
+    """Wait for a person's approval (Airflow's "Required actions") when the run would create or
+    overwrite more than ``max_records`` records, or it is the object's first live push; dry runs
+    and small runs go straight through. The request shows the counts by action and a link to the
+    object's latest report. A rejection skips ``push`` (recorded as ``skipped`` in the step log,
+    so the run ends green with nothing sent); ``require_approval`` off skips the gate and says so.
+
+    :param object_type: the registry object pushed.
+    :param require_approval: off: never wait (a trusted automated run); the log says so.
+    :param max_records: creations + overwrites a run may make without approval (default: the
+        registry's approval_min_records).
+    :param push_target: as the push (``hubspot`` | ``workflow``).
+    :param dry_run: as the push: a dry run is never held.
+    :param min_confidence: as the push.
+    :param create_missing: as the push.
+    :param link_probable: as the push.
+    :param conn_id: the warehouse connection.
+    :param target_conn_ids: connection id per push target.
+    """
+
+    template_fields: Sequence[str] = (
+        *ApprovalOperator.template_fields,
+        "require_approval",
+        "push_target",
+        "dry_run",
+        "min_confidence",
+        "create_missing",
+        "link_probable",
+    )
+    ui_color = "#fff1c9"
+
+    def __init__(
+        self,
+        *,
+        object_type: str,
+        require_approval: bool | str = "{{ params.require_approval }}",
+        max_records: int | None = None,
+        push_target: str = "{{ params.push_target }}",
+        dry_run: bool | str = "{{ params.dry_run }}",
+        min_confidence: float | str = "{{ params.min_confidence }}",
+        create_missing: bool | str = "{{ params.create_missing }}",
+        link_probable: bool | str = "{{ params.link_probable }}",
+        conn_id: str = "hubspot_postgres",
+        target_conn_ids: dict[str, str] | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(subject=f"Approve the {object_type} push", body=None, **kwargs)
+        self.object_type = object_type
+        self.require_approval = require_approval
+        self.max_records = max_records
+        self.push_target = push_target
+        self.dry_run = dry_run
+        self.min_confidence = min_confidence
+        self.create_missing = create_missing
+        self.link_probable = link_probable
+        self.conn_id = conn_id
+        self.target_conn_ids = target_conn_ids or TARGETS
+
+    def execute(self, context: Any) -> Any:
+        from crm_reconciliation.hooks.warehouse import WarehouseHook
+
+        warehouse = WarehouseHook(postgres_conn_id=self.conn_id)
+        with warehouse.step(object_type=self.object_type, run_id=context["run_id"], step=self.task_id) as step:
+            counts, reason = self._counts(warehouse, context)
+            step.record(details={**counts, "approval": reason})
+            if reason is None:
+                return {"approval": "not needed", **counts}
+            self.log.warning("The push waits for approval: %s", reason)
+            self.subject = f"Approve the {self.object_type} push: {reason}"
+            dag_id = context["dag"].dag_id if context.get("dag") else f"crm_reconcile_{self.object_type}"
+            self.body = (
+                f"**{counts['overwrites']}** records would be updated and **{counts['creations']}** created in "
+                f"HubSpot ({self.push_target}), {counts['links']} probable twins linked for good.\n\n"
+                f"The latest report: [/crm-reports/{dag_id}/latest](/crm-reports/{dag_id}/latest). "
+                "Reject to end the run with nothing sent."
+            )
+        return super().execute(context)
+
+    def _counts(self, warehouse: Any, context: Any) -> tuple[dict[str, Any], str | None]:
+        """What the push would do, and why it must wait (None: it need not)."""
+        from crm_reconciliation.registry import default_registry
+
+        registry = default_registry()
+        spec = registry.get(self.object_type)
+        conn_id = self.target_conn_ids.get(self.push_target, "")
+        dry = dry_run_reason(self.dry_run, conn_id)
+        if dry:
+            return {"dry_run": dry}, None
+        binds = push_binds(
+            registry,
+            spec,
+            context["run_id"],
+            self.push_target,
+            min_confidence=self.min_confidence,
+            create_missing=self.create_missing,
+            link_probable=self.link_probable,
+        )
+        run = PushRun(warehouse, registry, spec, binds, self.log)
+        with warehouse.get_conn() as connection:
+
+            def count(sql: str, where: str = "true") -> int:
+                query = f"select count(*) from ({sql}) as selected where {where}"  # noqa: S608 - rendered templates
+                return connection.execute(query, {**binds, "id_property": spec.legacy_id_property}).fetchone()[0]
+
+            counts = {
+                "overwrites": count(run.sql["select"]),
+                "creations": count(run.sql["select_create"]) if binds["create_missing"] else 0,
+                "links": count(run.sql["select"], "selected.properties ? %(id_property)s"),
+                "pushed_before": connection.execute(
+                    "select exists (select 1 from staging.push_log where object_type = %s and outcome = 'sent')",
+                    [spec.name],
+                ).fetchone()[0],
+            }
+        limit = self.max_records if self.max_records is not None else registry.defaults.approval_min_records
+        if not flag(self.require_approval):
+            self.log.warning(
+                "require_approval is off: the push of %s goes ahead without approval (%s)", spec.name, counts
+            )
+            return counts, None
+        if not counts["pushed_before"]:
+            return counts, "the first live push of " + spec.name
+        if counts["overwrites"] + counts["creations"] > limit:
+            return counts, f"{counts['overwrites'] + counts['creations']} records to write, more than {limit}"
+        return counts, None
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        """Record the answer first: on a rejection the base class skips ``push`` by raising."""
+        from crm_reconciliation.hooks.warehouse import WarehouseHook
+
+        if "error" not in event:
+            approved = self.APPROVE in (event.get("chosen_options") or [])
+            by = (event.get("responded_by_user") or {}).get("name") or "someone"
+            warehouse = WarehouseHook(postgres_conn_id=self.conn_id)
+            started = context["ti"].start_date
+            details = {"approved": approved, "by": by}
+            step = {"object_type": self.object_type, "run_id": context["run_id"], "started_at": started}
+            warehouse.log_step(**step, step=self.task_id, outcome="success", details=details)
+            if not approved:
+                self.log.warning("The push of %s was rejected by %s: nothing is sent", self.object_type, by)
+                message = f"not run: the approval was rejected by {by}; nothing sent"
+                warehouse.log_step(**step, step="push", outcome="skipped", message=message, details=details)
+        return super().execute_complete(context, event)

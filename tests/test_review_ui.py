@@ -1,0 +1,259 @@
+"""The review page and the approval gate in the real Airflow UI (the README's UI command).
+
+Headless Chromium logs in to Airflow, opens "CRM review" from the navigation, records "same" on
+a probable twin and "different" on a conflict; the next run matches and pushes the first and
+never proposes the second. A decision cannot be recorded without an Airflow session or from
+another site. The approval gate is answered through Airflow's API: approve → the push runs;
+reject → the run ends green with nothing sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+
+from crm_reconciliation import review
+from crm_reconciliation.fake_hubspot import FakeCrm
+from crm_reconciliation.localdb import free_port
+from crm_reconciliation.paths import PROJECT_ROOT
+from crm_reconciliation.registry import default_registry
+from tests.dags.test_migration import seed_portal
+from tests.test_standalone_smoke import call
+
+pytestmark = pytest.mark.integration
+
+REGISTRY = default_registry()
+COMPANIES = "crm_reconcile_companies"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@dataclass
+class Ui:
+    base: str
+    token: str
+    password: str
+    database: str
+    portal: FakeCrm
+
+    def trigger(self, dag_id: str, conf: dict) -> str:
+        assert call(self.base, "PATCH", f"/api/v2/dags/{dag_id}", self.token, {"is_paused": False})[0] == 200
+        status, body = call(
+            self.base, "POST", f"/api/v2/dags/{dag_id}/dagRuns", self.token, {"logical_date": None, "conf": conf}
+        )
+        assert status == 200, body
+        return json.loads(body)["dag_run_id"]
+
+    def task_state(self, dag_id: str, run_id: str, task_id: str) -> str | None:
+        quoted = run_id.replace("+", "%2B").replace(":", "%3A")
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances/{task_id}"
+        return json.loads(call(self.base, "GET", path, self.token)[1]).get("state")
+
+    def wait(self, dag_id: str, run_id: str, seconds: float = 300) -> str:
+        quoted = run_id.replace("+", "%2B").replace(":", "%3A")
+        state, deadline = None, time.monotonic() + seconds
+        while state not in ("success", "failed") and time.monotonic() < deadline:
+            time.sleep(2)
+            state = json.loads(call(self.base, "GET", f"/api/v2/dags/{dag_id}/dagRuns/{quoted}", self.token)[1])[
+                "state"
+            ]
+        return state
+
+    def answer(self, dag_id: str, run_id: str, option: str) -> None:
+        """Wait for approve_push to ask, then answer as a person in "Required actions" does."""
+        deadline = time.monotonic() + 240
+        while self.task_state(dag_id, run_id, "approve_push") != "awaiting_input":
+            assert time.monotonic() < deadline, f"approve_push of {dag_id} never asked"
+            time.sleep(2)
+        quoted = run_id.replace("+", "%2B").replace(":", "%3A")
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances/approve_push/-1/hitlDetails"
+        status, body = call(self.base, "PATCH", path, self.token, {"chosen_options": [option]})
+        assert status == 200, body
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("review_ui")
+    portal = FakeCrm()
+    portal.__enter__()
+    port = free_port()
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "CRM_RECON"))}
+    connection = {"conn_type": "http", "host": portal.url.removeprefix("http://"), "schema": "http"}
+    environment |= {
+        "PYTHONPATH": str(PROJECT_ROOT / "plugins"),
+        "PYTHONUNBUFFERED": "1",
+        "CRM_RECON_REPORTS_DIR": str(tmp / "reports"),
+        "AIRFLOW_CONN_HUBSPOT_API": json.dumps(connection | {"password": portal.token}),
+        "CRM_RECON_RETRIES": "0",  # a failure shows at once instead of after a retry delay
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crm_reconciliation", "ui", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=environment,
+        cwd=PROJECT_ROOT,
+        start_new_session=True,
+    )
+    try:
+        printed, deadline = "", time.monotonic() + 240
+        for line in process.stdout:
+            printed += line
+            if line.startswith("AIRFLOW_HOME (temporary"):
+                break
+            assert time.monotonic() < deadline, "the UI did not come up"
+        password = re.search(r"user: admin  password: (\S+)", printed).group(1)
+        database = re.search(r"Database \(connection hubspot_postgres\): (\S+)", printed).group(1)
+        base = f"http://127.0.0.1:{port}"
+        status, body = call(base, "POST", "/auth/token", body={"username": "admin", "password": password})
+        assert status in (200, 201), body
+        with psycopg.connect(database, autocommit=True) as db:
+            for name, records in seed_portal(db).items():  # the portal holds what the mirror shows
+                portal.seed(name, records)
+        threading_drain(process)
+        yield Ui(base, json.loads(body)["access_token"], password, database, portal)
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=60)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        portal.__exit__(None, None, None)
+
+
+def threading_drain(process: subprocess.Popen) -> None:
+    """Keep reading the UI's output so that it never blocks on a full pipe."""
+    import threading
+
+    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
+
+
+@pytest.fixture(scope="module")
+def reviewed_once(ui):
+    """A dry run of the companies DAG: the queue the reviewer opens."""
+    run_id = ui.trigger(COMPANIES, {"dry_run": True})
+    assert ui.wait(COMPANIES, run_id) == "success"
+    return run_id
+
+
+def first(database: str, status: str) -> tuple[int, str]:
+    with psycopg.connect(database) as db:
+        return db.execute(
+            "select legacy_company_id, hubspot_company_id from staging.companies_reconciliation"
+            " where reconciliation_status = %s and review is null order by held_back desc, 1 limit 1",
+            [status],
+        ).fetchone()
+
+
+def test_a_decision_needs_an_airflow_session_and_this_site(ui, reviewed_once):
+    legacy_id, twin = first(ui.database, "probable")
+    path = f"/crm-review/api/{COMPANIES}/decisions"
+    body = {"legacy_id": legacy_id, "hubspot_id": twin, "verdict": "leave_aside"}
+    import urllib.error
+    import urllib.request
+
+    def post(headers: dict[str, str]) -> int:
+        request = urllib.request.Request(ui.base + path, method="POST", data=json.dumps(body).encode())  # noqa: S310
+        for name, value in {"Content-Type": "application/json", **headers}.items():
+            request.add_header(name, value)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own 127.0.0.1 server
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    host = ui.base.removeprefix("http://")
+    assert post({"X-CRM-Review": "1"}) in (401, 403)  # no session
+    session = {"Cookie": f"_token={ui.token}", "X-CRM-Review": "1"}
+    assert post({**session, "Origin": "https://attacker.example"}) == 403
+    assert post({"Cookie": f"_token={ui.token}", "Origin": f"http://{host}"}) == 403  # not from the page
+    with psycopg.connect(ui.database) as db:
+        assert db.execute("select count(*) from staging.review_decisions").fetchone()[0] == 0
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs it)")
+def test_review_in_the_browser_then_the_next_run_applies_it(ui, reviewed_once, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    probable_id, twin = first(ui.database, "probable")
+    conflict_id, linked = first(ui.database, "conflict")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(ui.base + "/")
+        page.fill("input[name=username]", "admin")
+        page.fill("input[name=password]", ui.password)
+        page.keyboard.press("Enter")
+        page.get_by_role("link", name="CRM review").first.click()
+        frame = page.frame_locator("iframe")
+        expect(frame.locator("#who")).to_contain_text("reviewing as admin", timeout=60_000)
+
+        frame.locator("#search").fill(str(probable_id))
+        frame.locator("#search").press("Enter")
+        frame.locator(f'tr[data-legacy-id="{probable_id}"]').click()
+        expect(frame.locator("#detail h2")).to_contain_text(f"Legacy {probable_id}")
+        page.screenshot(path=str(tmp_path / "review-page.png"))
+        frame.locator("button[data-verdict=same]").click()
+        expect(frame.locator(".message.ok")).to_contain_text(f"Recorded: same for legacy {probable_id}")
+
+        frame.locator("#search").fill(str(conflict_id))
+        frame.locator("#search").press("Enter")
+        frame.locator(f'tr[data-legacy-id="{conflict_id}"]').click()
+        expect(frame.locator("#detail h2")).to_contain_text(f"Legacy {conflict_id}")
+        frame.locator("body").press("d")  # the keyboard shortcut
+        expect(frame.locator(".message.ok")).to_contain_text(f"Recorded: different for legacy {conflict_id}")
+        browser.close()
+    print(f"screenshot: {tmp_path / 'review-page.png'}")
+    if os.environ.get("CRM_RECON_SCREENSHOTS"):
+        shutil.copy(tmp_path / "review-page.png", PROJECT_ROOT / "docs" / "review-page.png")
+
+    run_id = ui.trigger(COMPANIES, {"push_target": "hubspot", "dry_run": False, "require_approval": False})
+    assert ui.wait(COMPANIES, run_id) == "success"
+    with psycopg.connect(ui.database) as db:
+        status, reviewed = db.execute(
+            "select reconciliation_status, review from staging.companies_reconciliation where legacy_company_id = %s",
+            [probable_id],
+        ).fetchone()
+        assert status == "matched"
+        assert reviewed["reviewer"] == "admin"
+        assert {probable_id, conflict_id}.isdisjoint(
+            row["legacy_id"] for row in review.queue(db, REGISTRY, "companies", limit=200)["rows"]
+        )
+    assert ui.portal.objects["companies"][twin]["icalps_company_id"] == str(probable_id)  # pushed: linked for good
+    assert ui.portal.objects["companies"][linked].get("icalps_company_id") == str(conflict_id)  # left as it was
+
+
+def test_the_approval_gate(ui):
+    # The first live push of contacts waits; approved, it runs.
+    run_id = ui.trigger("crm_reconcile_contacts", {"push_target": "hubspot", "dry_run": False})
+    writes_before = len(ui.portal.update_bodies)
+    ui.answer("crm_reconcile_contacts", run_id, "Approve")
+    assert ui.wait("crm_reconcile_contacts", run_id) == "success"
+    assert ui.task_state("crm_reconcile_contacts", run_id, "push") == "success"
+    assert len(ui.portal.update_bodies) > writes_before
+
+    # The first live push of deals waits too; rejected, nothing is sent and the run ends green.
+    requests_before = len(ui.portal.requests)
+    run_id = ui.trigger("crm_reconcile_deals", {"push_target": "hubspot", "dry_run": False})
+    ui.answer("crm_reconcile_deals", run_id, "Reject")
+    assert ui.wait("crm_reconcile_deals", run_id) == "success"
+    assert ui.task_state("crm_reconcile_deals", run_id, "push") == "skipped"
+    sent = [path for _, path, _, _ in ui.portal.requests[requests_before:] if "/deals/" in path]
+    assert sent == []
+    with psycopg.connect(ui.database) as db:
+        outcome, message = db.execute(
+            "select outcome, message from staging.reconciliation_log where run_id = %s and step = 'push'", [run_id]
+        ).fetchone()
+    assert outcome == "skipped"
+    assert "rejected by admin" in message
