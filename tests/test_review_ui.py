@@ -60,14 +60,23 @@ class Ui:
         return json.loads(call(self.base, "GET", path, self.token)[1]).get("state")
 
     def wait(self, dag_id: str, run_id: str, seconds: float = 300) -> str:
+        """The run's final state; when it is not success, each task's state and the failed ones' logs."""
         quoted = run_id.replace("+", "%2B").replace(":", "%3A")
+        runs = f"/api/v2/dags/{dag_id}/dagRuns/{quoted}"
         state, deadline = None, time.monotonic() + seconds
         while state not in ("success", "failed") and time.monotonic() < deadline:
             time.sleep(2)
-            state = json.loads(call(self.base, "GET", f"/api/v2/dags/{dag_id}/dagRuns/{quoted}", self.token)[1])[
-                "state"
-            ]
-        return state
+            state = json.loads(call(self.base, "GET", runs, self.token)[1])["state"]
+        if state == "success":
+            return state
+        tasks = json.loads(call(self.base, "GET", f"{runs}/taskInstances", self.token)[1])["task_instances"]
+        said = [f"{state}:"] + [f"{task['task_id']} {task['state']}" for task in tasks]
+        for task in tasks:
+            if task["state"] == "failed":
+                log = call(self.base, "GET", f"{runs}/taskInstances/{task['task_id']}/logs/1", self.token)[1]
+                errors = re.findall(r'"exc_value":"[^"]{0,600}|"event":"[^"]*(?:rror|xception)[^"]{0,300}', log)
+                said.append(f"--- {task['task_id']}: " + " | ".join(errors[-6:]))
+        return "\n".join(said)
 
     def answer(self, dag_id: str, run_id: str, option: str) -> None:
         """Wait for approve_push to ask, then answer as a person in "Required actions" does."""
@@ -75,6 +84,9 @@ class Ui:
         while self.task_state(dag_id, run_id, "approve_push") != "awaiting_input":
             assert time.monotonic() < deadline, f"approve_push of {dag_id} never asked"
             time.sleep(2)
+        # A person answers seconds later, not within the instant the task process is still
+        # exiting: an answer in that instant was seen to fail the resumed task (Airflow 3.3).
+        time.sleep(5)
         quoted = run_id.replace("+", "%2B").replace(":", "%3A")
         path = f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances/approve_push/-1/hitlDetails"
         status, body = call(self.base, "PATCH", path, self.token, {"chosen_options": [option]})
@@ -143,7 +155,8 @@ def threading_drain(process: subprocess.Popen) -> None:
 def reviewed_once(ui):
     """A dry run of the companies DAG: the queue the reviewer opens."""
     run_id = ui.trigger(COMPANIES, {"dry_run": True})
-    assert ui.wait(COMPANIES, run_id) == "success"
+    state = ui.wait(COMPANIES, run_id)
+    assert state == "success", state
     return run_id
 
 
@@ -219,7 +232,8 @@ def test_review_in_the_browser_then_the_next_run_applies_it(ui, reviewed_once, t
         shutil.copy(tmp_path / "review-page.png", PROJECT_ROOT / "docs" / "review-page.png")
 
     run_id = ui.trigger(COMPANIES, {"push_target": "hubspot", "dry_run": False, "require_approval": False})
-    assert ui.wait(COMPANIES, run_id) == "success"
+    state = ui.wait(COMPANIES, run_id)
+    assert state == "success", state
     with psycopg.connect(ui.database) as db:
         status, reviewed = db.execute(
             "select reconciliation_status, review from staging.companies_reconciliation where legacy_company_id = %s",
@@ -239,7 +253,8 @@ def test_the_approval_gate(ui):
     run_id = ui.trigger("crm_reconcile_contacts", {"push_target": "hubspot", "dry_run": False})
     writes_before = len(ui.portal.update_bodies)
     ui.answer("crm_reconcile_contacts", run_id, "Approve")
-    assert ui.wait("crm_reconcile_contacts", run_id) == "success"
+    state = ui.wait("crm_reconcile_contacts", run_id)
+    assert state == "success", state
     assert ui.task_state("crm_reconcile_contacts", run_id, "push") == "success"
     assert len(ui.portal.update_bodies) > writes_before
 
@@ -247,7 +262,8 @@ def test_the_approval_gate(ui):
     requests_before = len(ui.portal.requests)
     run_id = ui.trigger("crm_reconcile_deals", {"push_target": "hubspot", "dry_run": False})
     ui.answer("crm_reconcile_deals", run_id, "Reject")
-    assert ui.wait("crm_reconcile_deals", run_id) == "success"
+    state = ui.wait("crm_reconcile_deals", run_id)
+    assert state == "success", state
     assert ui.task_state("crm_reconcile_deals", run_id, "push") == "skipped"
     sent = [path for _, path, _, _ in ui.portal.requests[requests_before:] if "/deals/" in path]
     assert sent == []
