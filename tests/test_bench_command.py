@@ -18,7 +18,7 @@ from crm_reconciliation.registry import default_registry
 
 pytestmark = pytest.mark.integration
 
-STEPS = ("create_staging", "load_bronze", "reconcile", "score", "push", "report")
+STEPS = ("create_staging", "load_bronze", "reconcile", "score", "approve_push", "push", "report")
 
 
 def _table_rows(text: str, heading: str) -> list[list[str]]:

@@ -107,5 +107,7 @@ def run_task(dag: Any, task_id: str, run_id: str = "bench", params: dict[str, An
     ``params`` override the DAG's defaults, as a trigger's conf does.
     """
     task = dag.get_task(task_id)
-    task.render_template_fields({"params": {**task.params, **(params or {})}, "run_id": run_id}, dag.get_template_env())
+    # The DAG's params too: a Human-in-the-loop task keeps only its own (Airflow merges both in a run).
+    merged = {**dag.params, **task.params, **(params or {})}
+    task.render_template_fields({"params": merged, "run_id": run_id}, dag.get_template_env())
     return task.execute({"run_id": run_id, "logical_date": datetime(2026, 1, 1, tzinfo=UTC), "dag_run": None})

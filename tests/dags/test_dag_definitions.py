@@ -63,13 +63,15 @@ def test_contract_shape(dagbag, dag_id):
         "create_missing",
         "create_properties",
         "link_probable",
+        "require_approval",
         "allow_snapshot_drop",
     }
     report = dag.get_task("report")
     assert report.trigger_rule == "all_done"  # it runs after a failure too, and then fails the run
     assert report.steps == ["create_staging", "load_bronze", "reconcile", "score", "approve_push", "push"]
     assert dag.get_task("load_bronze").allow_snapshot_drop == "{{ params.allow_snapshot_drop }}"
-    assert dag.get_task("score").downstream_task_ids == {"push"}
+    assert dag.get_task("score").downstream_task_ids == {"approve_push"}
+    assert dag.get_task("approve_push").downstream_task_ids == {"push"}
     for task in dag.tasks:
         assert task.conn_id == "hubspot_postgres"
 
@@ -97,6 +99,7 @@ def test_param_defaults_serve_the_nightly_run(dagbag):
         "create_missing": False,
         "create_properties": False,
         "link_probable": False,
+        "require_approval": True,
         "allow_snapshot_drop": False,
     }
 

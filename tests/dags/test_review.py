@@ -76,9 +76,18 @@ def test_a_decision_whose_twin_now_belongs_elsewhere_comes_back_saying_why(db, p
     ).fetchone()
     assert state == "stale"
     assert reason == f"HubSpot record {other} now carries legacy id {probable_id}"
-    page = review.queue(db, REGISTRY, "companies", search=str(probable_id))
-    if page["rows"]:  # back in the queue when the new id link is itself in doubt
-        assert page["rows"][0]["stale_reason"] == reason
+    applied, status = db.execute(
+        "select review, reconciliation_status from staging.companies_reconciliation where legacy_company_id = %s",
+        [probable_id],
+    ).fetchone()
+    assert applied is None  # a stale decision is not applied: the row is what the model says
+    queued_rows = [
+        row
+        for row in review.queue(db, REGISTRY, "companies", search=str(probable_id))["rows"]
+        if row["legacy_id"] == probable_id
+    ]
+    # In the queue (with why) exactly when the new id link is itself in doubt.
+    assert [row["stale_reason"] for row in queued_rows] == ([reason] if status in ("conflict", "probable") else [])
 
 
 def test_csv_round_trip_and_a_malformed_line_named(db, portal, dags):  # noqa: F811

@@ -126,13 +126,13 @@ def test_a_failed_load_fails_the_run_and_the_report_says_why(airflow_db, mirror,
 
     page = (reports_dir() / "companies" / "latest.html").read_text(encoding="utf-8")
     assert 'id="run-failed"' in page
-    assert "Steps that did not succeed: load_bronze, reconcile, score, push." in page
+    assert "Steps that did not succeed: load_bronze, reconcile, score, approve_push, push." in page
     failed_row = (
         f'<tr class="step-failed"><td>load_bronze</td><td class="outcome">failed</td><td>{escape(message)}</td>'
     )
     assert failed_row in page
     assert page.index(failed_row) < page.index("<td>create_staging</td>")  # failed steps first
-    assert page.count('<td class="outcome">not run</td>') == 3
+    assert page.count('<td class="outcome">not run</td>') == 4
     assert "HubSpot orphans (reconcile did not run)" in page
 
 

@@ -370,7 +370,7 @@ def test_a_crowd_on_one_legacy_id_is_one_conflict_in_linear_time(bounded):
     assert result[1]["hubspot_company_id"] is None
     assert len(result[1]["candidate_hubspot_ids"]) == 10
     assert result[1]["candidate_hubspot_ids"][0] == "5000001"
-    assert result[1]["score_components"] == {"hubspot_records": CROWD}
+    assert result[1]["score_components"] == {"hubspot_records": CROWD, "alternatives": []}
     notes = result[1]["notes"]
     assert f"is on {CROWD} HubSpot records (5000001, 5000002," in notes
     assert f"5000010 and {CROWD - 10} more)" in notes
