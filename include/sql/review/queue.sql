@@ -1,7 +1,7 @@
 {#- The review queue of one object: conflicts and probable twins nobody decided yet (or whose
     decision went stale, with why), ordered by what they hold back. Paged and filtered here, in
     the database: %(status)s (null: both), %(search)s (a legacy or HubSpot id, or text in the
-    legacy values; null: all), %(offset)s, %(limit)s. -#}
+    legacy values; null: all), %(offset)s, %(limit)s (null: all, the CSV export). -#}
 {%- set o = params.object -%}
 with queue as (
     select
