@@ -251,9 +251,9 @@ class Pusher:
                 if ambiguous:
                     try:
                         applied, pending = self.confirm(pending)
+                    except DailyLimitReached:
+                        raise  # to the outer handler: these inputs stay in flight
                     except (requests.RequestException, RuntimeError) as error:
-                        if isinstance(error, DailyLimitReached):
-                            raise
                         log.warning("Could not read back %d records before re-sending: %s", len(pending), error)
                         attempt += 1
                         self._backoff(attempt)

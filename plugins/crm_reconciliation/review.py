@@ -35,6 +35,12 @@ def _render(name: str, registry: Any, object_type: str) -> str:
     return render(f"review/{name}.sql", params={"object": registry.template_params(object_type)})
 
 
+def _status(status: str | None) -> str | None:
+    if status not in (None, "conflict", "probable"):
+        raise DecisionRefused(f"status must be conflict or probable, not {status!r}")
+    return status
+
+
 def queue(
     connection: Any,
     registry: Any,
@@ -45,11 +51,9 @@ def queue(
     limit: int = 50,
 ) -> dict[str, Any]:
     """One page of the queue and its total (``status``: conflict | probable | None)."""
-    if status not in (None, "conflict", "probable"):
-        raise DecisionRefused(f"status must be conflict or probable, not {status!r}")
     binds = {
         "object_type": object_type,
-        "status": status,
+        "status": _status(status),
         "search": (search or "").strip() or None,
         "offset": max(int(offset), 0),
         "limit": min(max(int(limit), 1), PAGE_LIMIT),
@@ -105,9 +109,7 @@ def record(connection: Any, registry: Any, object_type: str, decision: Decision,
 
 def export_csv(connection: Any, registry: Any, object_type: str, status: str | None = None) -> str:
     """The whole queue as CSV (one query, no paging), with empty verdict and comment columns to fill in."""
-    if status not in (None, "conflict", "probable"):
-        raise DecisionRefused(f"status must be conflict or probable, not {status!r}")
-    binds = {"object_type": object_type, "status": status, "search": None, "offset": 0, "limit": None}
+    binds = {"object_type": object_type, "status": _status(status), "search": None, "offset": 0, "limit": None}
     page = connection.execute(_render("queue", registry, object_type), binds).fetchone()[0]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

@@ -3,6 +3,7 @@
     never confirmed sent, nor quarantined under the current mapping. maybe_sent: an earlier run
     sent it without recording the answer.
     api_object: the endpoint (an activity's own object); the push batches per api_object. -#}
+{%- from "push/macros.sql" import still_to_send -%}
 {%- set o = params.object -%}
 with candidates as (
     select
@@ -42,16 +43,5 @@ select
     ) as maybe_sent,
     candidates.api_object
 from candidates
-where
-    not exists (
-        select 1 from staging.push_log as ledger
-        where ledger.payload_hash = candidates.payload_hash and ledger.outcome = 'sent'
-    )
-    and not exists (
-        select 1 from staging.push_quarantine as quarantine
-        where
-            quarantine.object_type = %(object_type)s
-            and quarantine.payload_hash = candidates.payload_hash
-            and quarantine.mapping_version = %(mapping_version)s
-    )
+where {{ still_to_send("candidates.payload_hash") }}
 order by candidates.api_object, candidates.legacy_id

@@ -3,6 +3,7 @@
     the upsert is keyed on. A payload confirmed sent is never sent again; a changed one is
     upserted again, which updates the record it created instead of creating a second. A
     quarantined payload waits for its content or the mapping to change. -#}
+{%- from "push/macros.sql" import still_to_send -%}
 {%- set o = params.object -%}
 {%- set writable = o.mappings | selectattr("writable") | rejectattr("reference") | map(attribute="property") | list -%}
 with candidates as (
@@ -38,16 +39,5 @@ select
     hashed.payload_hash,
     hashed.api_object
 from hashed
-where
-    not exists (
-        select 1 from staging.push_log as ledger
-        where ledger.payload_hash = hashed.payload_hash and ledger.outcome = 'sent'
-    )
-    and not exists (
-        select 1 from staging.push_quarantine as quarantine
-        where
-            quarantine.object_type = %(object_type)s
-            and quarantine.payload_hash = hashed.payload_hash
-            and quarantine.mapping_version = %(mapping_version)s
-    )
+where {{ still_to_send("hashed.payload_hash") }}
 order by hashed.api_object, hashed.legacy_id

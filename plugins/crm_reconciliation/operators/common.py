@@ -263,9 +263,10 @@ class PushRun:
         summary: dict[str, Any] = {"reverted_run": revert_run_id, "dry_run": dry_run}
         try:
             with ledger_connections(self.warehouse, self.spec.name) as (reader, writer):
-                summary["revert"] = self.service(reader, writer).revert(revert_run_id, archive_created, dry_run)
+                service = self.service(reader, writer)
+                summary["revert"] = service.revert(revert_run_id, archive_created, dry_run)
                 if not dry_run:
-                    summary["verification"] = self.service(reader, writer).verify()
+                    summary["verification"] = service.verify()
         finally:
             self.limiter.close()
         summary.update(self.request_stats())
