@@ -1,13 +1,22 @@
-"""Small helpers shared by the integration and DAG tests: run the SQL steps as the DAG does."""
+"""Small helpers shared by the tests: run the SQL steps as the DAG does, kill a run mid-way,
+start the README's UI command and call its API."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -103,3 +112,71 @@ def kill_mid_run(script: str, run_id: str, ready: Callable[[], bool], seconds: f
         time.sleep(0.02)
     os.killpg(child.pid, signal.SIGKILL)  # mid-run, possibly while a batch is out
     child.wait(timeout=30)
+
+
+def call(base: str, method: str, path: str, token: str | None = None, body: dict | None = None) -> tuple[int, str]:
+    """One JSON request to a local server: (status, body text), errors included."""
+    request = urllib.request.Request(  # noqa: S310 - our own 127.0.0.1 server
+        base + path, method=method, data=None if body is None else json.dumps(body).encode()
+    )
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own 127.0.0.1 server
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@dataclass(frozen=True)
+class RunningUi:
+    base: str
+    token: str
+    password: str
+    database: str
+    airflow_home: Path
+
+
+@contextlib.contextmanager
+def running_ui(environment: dict[str, str], seconds: float = 240) -> Iterator[RunningUi]:
+    """The README's UI command (``python -m crm_reconciliation ui``) on a free port, in its own
+    process group, with ``environment`` over this one's (its AIRFLOW_* and CRM_RECON_* left out),
+    logged in as admin. On exit the whole group is stopped (SIGINT, then SIGKILL) and waited for:
+    LocalExecutor workers and the triggerer outlive the standalone parent."""
+    from crm_reconciliation.localdb import free_port
+
+    port = free_port()
+    inherited = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "CRM_RECON"))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crm_reconciliation", "ui", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**inherited, "PYTHONPATH": str(PROJECT_ROOT / "plugins"), "PYTHONUNBUFFERED": "1", **environment},
+        cwd=PROJECT_ROOT,
+        start_new_session=True,
+    )
+    try:
+        printed, deadline = "", time.monotonic() + seconds
+        for line in process.stdout:
+            printed += line
+            if line.startswith("AIRFLOW_HOME (temporary"):
+                break
+            assert time.monotonic() < deadline, "the UI did not come up"
+        password = re.search(r"user: admin  password: (\S+)", printed).group(1)
+        database = re.search(r"Database \(connection hubspot_postgres\): (\S+)", printed).group(1)
+        airflow_home = re.search(r"AIRFLOW_HOME \(temporary, for the airflow CLI next to it\): (\S+)", printed).group(1)
+        # Keep reading its output, so that it never blocks on a full pipe.
+        threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
+        base = f"http://127.0.0.1:{port}"
+        status, body = call(base, "POST", "/auth/token", body={"username": "admin", "password": password})
+        assert status in (200, 201), body
+        yield RunningUi(base, json.loads(body)["access_token"], password, database, Path(airflow_home))
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=60)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

@@ -9,14 +9,10 @@ reject → the run ends green with nothing sent.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 
@@ -25,11 +21,10 @@ import pytest
 
 from crm_reconciliation import review
 from crm_reconciliation.fake_hubspot import FakeCrm
-from crm_reconciliation.localdb import free_port
 from crm_reconciliation.paths import PROJECT_ROOT
 from crm_reconciliation.registry import default_registry
 from tests.dags.test_migration import seed_portal
-from tests.test_standalone_smoke import call
+from tests.helpers import call, running_ui
 
 pytestmark = pytest.mark.integration
 
@@ -96,59 +91,18 @@ class Ui:
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("review_ui")
-    portal = FakeCrm()
-    portal.__enter__()
-    port = free_port()
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "CRM_RECON"))}
-    connection = {"conn_type": "http", "host": portal.url.removeprefix("http://"), "schema": "http"}
-    environment |= {
-        "PYTHONPATH": str(PROJECT_ROOT / "plugins"),
-        "PYTHONUNBUFFERED": "1",
-        "CRM_RECON_REPORTS_DIR": str(tmp / "reports"),
-        "AIRFLOW_CONN_HUBSPOT_API": json.dumps(connection | {"password": portal.token}),
-        "CRM_RECON_RETRIES": "0",  # a failure shows at once instead of after a retry delay
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "crm_reconciliation", "ui", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=environment,
-        cwd=PROJECT_ROOT,
-        start_new_session=True,
-    )
-    try:
-        printed, deadline = "", time.monotonic() + 240
-        for line in process.stdout:
-            printed += line
-            if line.startswith("AIRFLOW_HOME (temporary"):
-                break
-            assert time.monotonic() < deadline, "the UI did not come up"
-        password = re.search(r"user: admin  password: (\S+)", printed).group(1)
-        database = re.search(r"Database \(connection hubspot_postgres\): (\S+)", printed).group(1)
-        base = f"http://127.0.0.1:{port}"
-        status, body = call(base, "POST", "/auth/token", body={"username": "admin", "password": password})
-        assert status in (200, 201), body
-        with psycopg.connect(database, autocommit=True) as db:
-            for name, records in seed_portal(db).items():  # the portal holds what the mirror shows
-                portal.seed(name, records)
-        threading_drain(process)
-        yield Ui(base, json.loads(body)["access_token"], password, database, portal)
-    finally:
-        os.killpg(process.pid, signal.SIGINT)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=60)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        portal.__exit__(None, None, None)
-
-
-def threading_drain(process: subprocess.Popen) -> None:
-    """Keep reading the UI's output so that it never blocks on a full pipe."""
-    import threading
-
-    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
+    with FakeCrm() as portal:
+        connection = {"conn_type": "http", "host": portal.url.removeprefix("http://"), "schema": "http"}
+        environment = {
+            "CRM_RECON_REPORTS_DIR": str(tmp / "reports"),
+            "AIRFLOW_CONN_HUBSPOT_API": json.dumps(connection | {"password": portal.token}),
+            "CRM_RECON_RETRIES": "0",  # a failure shows at once instead of after a retry delay
+        }
+        with running_ui(environment) as running:
+            with psycopg.connect(running.database, autocommit=True) as db:
+                for name, records in seed_portal(db).items():  # the portal holds what the mirror shows
+                    portal.seed(name, records)
+            yield Ui(running.base, running.token, running.password, running.database, portal)
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,9 @@ refuses callers without a token).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -23,62 +20,17 @@ from pathlib import Path
 import pytest
 
 from crm_reconciliation import local_env
-from crm_reconciliation.localdb import free_port
-from crm_reconciliation.paths import INCLUDE_DIR, PROJECT_ROOT
+from crm_reconciliation.paths import INCLUDE_DIR
+from tests.helpers import call, running_ui
 
 pytestmark = pytest.mark.integration
 
 DAG_ID = "crm_reconcile_companies"
 
 
-def call(base: str, method: str, path: str, token: str | None = None, body: dict | None = None) -> tuple[int, str]:
-    request = urllib.request.Request(  # noqa: S310 - our own 127.0.0.1 server
-        base + path, method=method, data=None if body is None else json.dumps(body).encode()
-    )
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own 127.0.0.1 server
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
 def test_trigger_through_the_api_and_read_the_report(tmp_path):
-    port = free_port()
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "CRM_RECON"))}
-    environment |= {
-        "PYTHONPATH": str(PROJECT_ROOT / "plugins"),
-        "PYTHONUNBUFFERED": "1",
-        "CRM_RECON_REPORTS_DIR": str(tmp_path / "reports"),
-    }
-    ui = subprocess.Popen(
-        [sys.executable, "-m", "crm_reconciliation", "ui", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=environment,
-        cwd=PROJECT_ROOT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        printed, deadline = "", time.monotonic() + 240
-        for line in ui.stdout:
-            printed += line
-            if line.startswith("AIRFLOW_HOME (temporary"):
-                break
-            assert time.monotonic() < deadline, "the UI did not come up"
-        password = re.search(r"user: admin  password: (\S+)", printed).group(1)
-        database = re.search(r"Database \(connection hubspot_postgres\): (\S+)", printed).group(1)
-        airflow_home = Path(
-            re.search(r"AIRFLOW_HOME \(temporary, for the airflow CLI next to it\): (\S+)", printed).group(1)
-        )
-        status, body = call(base, "POST", "/auth/token", body={"username": "admin", "password": password})
-        assert status in (200, 201), body
-        token = json.loads(body)["access_token"]
-
+    with running_ui({"CRM_RECON_REPORTS_DIR": str(tmp_path / "reports")}) as ui:
+        base, token = ui.base, ui.token
         assert call(base, "PATCH", f"/api/v2/dags/{DAG_ID}", token, {"is_paused": False})[0] == 200
         # The trigger form's checks: a value out of range is refused before any run, naming the param.
         status, body = call(
@@ -110,16 +62,7 @@ def test_trigger_through_the_api_and_read_the_report(tmp_path):
         assert status == 200, links
         assert f"/crm-reports/{DAG_ID}/{quoted}" in links
 
-        backfill_two_dates(base, token, airflow_home, database, tmp_path)
-    finally:
-        os.killpg(ui.pid, signal.SIGINT)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            ui.wait(timeout=60)
-        # What outlives the standalone parent (LocalExecutor workers, the triggerer) is still in
-        # its process group: end the whole group, not only the parent.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(ui.pid, signal.SIGKILL)
-        ui.wait()
+        backfill_two_dates(base, token, ui.airflow_home, ui.database, tmp_path)
 
 
 def backfill_two_dates(base: str, token: str, airflow_home: Path, database: str, tmp_path: Path) -> None:

@@ -56,12 +56,12 @@ def stage(db, wanted: dict[str, dict[str, str]]) -> None:
     stage_rows(db, [(hubspot_id, properties, "matched", 100) for hubspot_id, properties in wanted.items()])
 
 
-def push(target: str = "hubspot", **options) -> dict:
+def push(target: str = "hubspot", run_id: str = CONTEXT["run_id"], **options) -> dict:
     options = {"max_requests": 20, "window_seconds": 1.0, "backoff_base": 0.05, "progress_seconds": 0.5, **options}
     operator = PushOperator(
         task_id="push", object_type="companies", push_target=target, dry_run=False, min_confidence=90, **options
     )
-    return operator.execute(CONTEXT)
+    return operator.execute({**CONTEXT, "run_id": run_id})
 
 
 def ledger(db) -> dict[str, int]:

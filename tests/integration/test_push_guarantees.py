@@ -19,25 +19,18 @@ from crm_reconciliation.operators.push import PushOperator
 from crm_reconciliation.operators.revert import RevertOperator
 from crm_reconciliation.registry import default_registry
 from tests.helpers import PROJECT_ROOT, create_staging, insert_rows, kill_mid_run
-from tests.integration.test_push import stage
+from tests.integration.test_push import portal, stage
+from tests.integration.test_push import push as push_companies
 
 pytestmark = pytest.mark.integration
 
 REGISTRY = default_registry()
 CONTEXT = {"logical_date": datetime(2026, 3, 1, tzinfo=UTC), "dag_run": None}
-FAST = {"max_requests": 50, "window_seconds": 1.0, "backoff_base": 0.05, "progress_seconds": 0.5}
 
 
 def push(run_id: str, **options) -> dict:
-    operator = PushOperator(
-        task_id="push",
-        object_type="companies",
-        push_target="hubspot",
-        dry_run=False,
-        min_confidence=90,
-        **{**FAST, **options},
-    )
-    return operator.execute({**CONTEXT, "run_id": run_id})
+    """test_push's push to HubSpot, 50 requests a second unless told, as run ``run_id``."""
+    return push_companies("hubspot", run_id, **{"max_requests": 50, **options})
 
 
 def revert(run_id: str, reverted: str, dry_run: bool = False, **options) -> dict:
@@ -84,11 +77,6 @@ def ledger(db, run_id: str) -> dict[str, int]:
     return dict(rows.fetchall())
 
 
-def blank(ids) -> dict[str, dict]:
-    """Records the portal holds without any of the pushed properties."""
-    return {record_id: {} for record_id in ids}
-
-
 def with_bad_values(count: int, bad: set[int]) -> dict[str, dict[str, str]]:
     """``count`` updates; those numbered in ``bad`` carry a head count HubSpot cannot read."""
     return {
@@ -100,7 +88,7 @@ def with_bad_values(count: int, bad: set[int]) -> dict[str, dict[str, str]]:
 def test_three_invalid_inputs_among_a_hundred(db, connections, monkeypatch, tmp_path):
     wanted = with_bad_values(100, {5, 42, 77})
     stage(db, wanted)
-    with FakeCrm(seed={"companies": blank(wanted)}) as server:
+    with portal(wanted) as server:
         connections(server)
         # 3 % refused is over the 2 % allowed: the task fails, after sending the other 97.
         with pytest.raises(RuntimeError, match=r"HubSpot refused 3 of 100 payloads"):
@@ -136,7 +124,7 @@ def test_three_invalid_inputs_among_a_hundred(db, connections, monkeypatch, tmp_
 def test_a_quarantined_payload_is_sent_again_once_its_content_changes(db, connections):
     wanted = with_bad_values(10, {3})
     stage(db, wanted)
-    with FakeCrm(seed={"companies": blank(wanted)}) as server:
+    with portal(wanted) as server:
         connections(server)
         for run_id in ("first", "second"):
             push(run_id, max_refused_share=1.0)
@@ -154,7 +142,7 @@ def test_a_quarantined_payload_is_sent_again_once_its_content_changes(db, connec
 def test_verification_flags_a_value_changed_behind_our_back(db, connections, monkeypatch, tmp_path):
     wanted = with_bad_values(20, set())
     stage(db, wanted)
-    with FakeCrm(seed={"companies": blank(wanted)}) as server:
+    with portal(wanted) as server:
         connections(server)
         summary = push("run")
         assert summary["verification"]["outcomes"] == {"verified": 20}
@@ -266,7 +254,7 @@ def test_two_objects_pushing_at_once_share_one_limit(db, connections):
             for n, (hubspot_id, properties) in enumerate(contacts.items(), start=1)
         ],
     )
-    seed = {"companies": blank(companies), "contacts": blank(contacts)}
+    seed = {name: {key: {} for key in ids} for name, ids in (("companies", companies), ("contacts", contacts))}
     with FakeCrm(seed=seed, max_requests=10, window_seconds=1.0, latency_seconds=0.05) as server:
         connections(server)
         options = {"max_requests": 10, "window_seconds": 1.0, "dry_run": False, "push_target": "hubspot"}
@@ -290,7 +278,7 @@ def test_two_objects_pushing_at_once_share_one_limit(db, connections):
 def test_the_daily_quota_stops_the_push_cleanly_and_the_next_run_resumes(db, connections):
     wanted = with_bad_values(1000, set())
     stage(db, wanted)
-    with FakeCrm(seed={"companies": blank(wanted)}, daily_limit=12) as server:
+    with portal(wanted, daily_limit=12) as server:
         connections(server)
         first = push("day_one")
         assert first["stopped"].startswith("HubSpot's daily")
