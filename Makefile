@@ -5,22 +5,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
-export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)/dags
 
 .PHONY: install browser demo test lint airflow bench bench-matching bench-push lock
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt overrides.txt
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt overrides.txt pyproject.toml dev/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode \
-		-r requirements-dev.txt -c constraints.txt --overrides overrides.txt
+		-r requirements-dev.txt -e . -e ./dev -c constraints.txt --overrides overrides.txt
 	touch $(STAMP)
 
 install: $(STAMP)
 
 ## The main job: all four DAGs end to end on the embedded PostgreSQL and the bundled sample data.
 demo: install
-	$(BIN)/python -m crm_reconciliation demo
+	$(BIN)/python -m crm_reconciliation_dev demo $(ARGS)
 
 ## Headless Chromium (Debian's package) for the test that opens the report page; needs root, as on CI.
 browser:
@@ -38,21 +37,21 @@ lint: install
 
 ## Airflow UI (airflow standalone) on 127.0.0.1:8080, wired to the embedded database.
 airflow: install
-	$(BIN)/python -m crm_reconciliation ui
+	$(BIN)/python -m crm_reconciliation_dev ui
 
 ## The benchmark: every step at scale next to the COPY floor and the old approach (docs/benchmarks.md).
 ## Default 1,000,000 legacy vs ~1,000,000 HubSpot companies; ARGS=--quick for a minute's run.
 bench: install
-	$(BIN)/python scripts/bench.py $(ARGS)
+	$(BIN)/python -m crm_reconciliation_dev.benchmarks.pipeline $(ARGS)
 
 ## Probable matches: precision/recall on labelled data, FEBRL 4 through the contacts DAG side by side with
-## Splink (scripts/febrl_splink.py), then 100,000 unlinked vs 1,000,000 HubSpot companies.
+## Splink (crm_reconciliation_dev/benchmarks/febrl_splink.py), then 100,000 unlinked vs 1,000,000 HubSpot companies.
 bench-matching: install
-	$(BIN)/python scripts/bench_matching.py --scale
+	$(BIN)/python -m crm_reconciliation_dev.benchmarks.matching --scale
 
 ## Push: 50,000 updates to a local HubSpot stand-in limited to 190 requests / 10 s.
 bench-push: install
-	$(BIN)/python scripts/bench_push.py
+	$(BIN)/python -m crm_reconciliation_dev.benchmarks.push
 
 ## Re-freeze constraints.txt after editing requirements*.txt or overrides.txt (pins already there are kept).
 lock: install

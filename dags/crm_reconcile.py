@@ -1,7 +1,7 @@
 """Airflow DAGs: one ``crm_reconcile_<object>`` DAG per entry of include/config/objects.yaml."""
 
+from crm_reconciliation.common.registry import default_registry
 from crm_reconciliation.dag_factory import build_dag
-from crm_reconciliation.registry import default_registry
 
 _registry = default_registry()
 for _name, _spec in _registry.objects.items():

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta, timezone
 from airflow.sdk import DAG, Param
 
 from crm_reconciliation.alerts import alert_on_failure
+from crm_reconciliation.common.paths import SQL_DIR
+from crm_reconciliation.common.registry import default_registry
 from crm_reconciliation.operators.revert import RevertOperator
-from crm_reconciliation.registry import default_registry
 
 with DAG(
     dag_id="crm_revert",
@@ -17,6 +18,7 @@ with DAG(
     start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),  # noqa: UP017 - DAG files stay plain
     catchup=False,
     max_active_runs=1,
+    template_searchpath=[str(SQL_DIR)],
     params={
         "object_type": Param("companies", type="string", enum=list(default_registry().objects), title="Object type"),
         "run_id": Param(

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 from airflow.sdk import DAG, chain
 
 from crm_reconciliation.alerts import alert_on_failure
+from crm_reconciliation.common.paths import SQL_DIR
+from crm_reconciliation.common.registry import default_registry
 from crm_reconciliation.operators.sql_script import SqlScriptOperator
-from crm_reconciliation.paths import SQL_DIR
-from crm_reconciliation.registry import default_registry
 
 _settings = default_registry().defaults
 

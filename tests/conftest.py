@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from crm_reconciliation import local_env
+from crm_reconciliation_dev import local_env
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="crm-recon-test-airflow-"))
 local_env.apply(local_env.airflow_environment(_AIRFLOW_HOME, "postgresql://not-started-yet@127.0.0.1:1/none"))
@@ -30,7 +30,7 @@ OWNED_SCHEMAS = ("bronze", "staging", "hubspot")
 @pytest.fixture(scope="session")
 def database_uri() -> Iterator[str]:
     """A running PostgreSQL; Airflow's ``hubspot_postgres`` connection points at it."""
-    from crm_reconciliation.localdb import LocalPostgres
+    from crm_reconciliation_dev.localdb import LocalPostgres
 
     given = os.environ.get("CRM_RECON_TEST_DB_URI")
     if given:

@@ -21,9 +21,9 @@ from typing import Any
 
 import psycopg
 
-from crm_reconciliation.paths import PROJECT_ROOT
-from crm_reconciliation.registry import ObjectSpec, Registry, default_registry
-from crm_reconciliation.sql_templates import execute_script, render
+from crm_reconciliation.common.paths import PROJECT_ROOT
+from crm_reconciliation.common.registry import ObjectSpec, Registry, default_registry
+from crm_reconciliation.common.sql_templates import execute_script, render
 
 
 def registry_with(spec: ObjectSpec) -> Registry:
@@ -144,12 +144,12 @@ def running_ui(environment: dict[str, str], seconds: float = 240) -> Iterator[Ru
     process group, with ``environment`` over this one's (its AIRFLOW_* and CRM_RECON_* left out),
     logged in as admin. On exit the whole group is stopped (SIGINT, then SIGKILL) and waited for:
     LocalExecutor workers and the triggerer outlive the standalone parent."""
-    from crm_reconciliation.localdb import free_port
+    from crm_reconciliation_dev.localdb import free_port
 
     port = free_port()
     inherited = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "CRM_RECON"))}
     process = subprocess.Popen(
-        [sys.executable, "-m", "crm_reconciliation", "ui", "--port", str(port)],
+        [sys.executable, "-m", "crm_reconciliation_dev", "ui", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

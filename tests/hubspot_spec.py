@@ -1,6 +1,6 @@
 """Check requests (and the fake portal's answers) against HubSpot's own OpenAPI specs.
 
-Why: the fake portal (``crm_reconciliation.fake_hubspot``) is as strict as we made it, and a
+Why: the fake portal (``crm_reconciliation_dev.fake_hubspot``) is as strict as we made it, and a
 payload the fake and the client agree on can still be one HubSpot refuses. The specs are
 HubSpot's word on the shapes. They live outside the project (``../shared/hubspot-openapi``, one
 file per API: ``crm-<object>-v3.json``, ``crm-associations-v4.json``) and are not copied in;
@@ -24,8 +24,8 @@ from urllib.parse import urlparse
 import jsonschema
 import pytest
 
-from crm_reconciliation.fake_hubspot import object_type
-from crm_reconciliation.paths import PROJECT_ROOT
+from crm_reconciliation.common.paths import PROJECT_ROOT
+from crm_reconciliation_dev.fake_hubspot import object_type
 
 SPECS = PROJECT_ROOT.parent / "shared" / "hubspot-openapi"
 OBJECT_PATH = re.compile(r"(/crm/v3/objects/)([^/]+)(.*)")

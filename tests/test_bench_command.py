@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from crm_reconciliation.paths import PROJECT_ROOT
-from crm_reconciliation.registry import default_registry
+from crm_reconciliation.common.paths import PROJECT_ROOT
+from crm_reconciliation.common.registry import default_registry
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +33,8 @@ def test_bench_runs_every_step_next_to_the_floor_and_the_old_approach(tmp_path):
     result = subprocess.run(
         [
             sys.executable,
-            "scripts/bench.py",
+            "-m",
+            "crm_reconciliation_dev.benchmarks.pipeline",
             "--companies",
             "1500",
             "--small",

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from crm_reconciliation.paths import PROJECT_ROOT
+from crm_reconciliation.common.paths import PROJECT_ROOT
 
 pytestmark = [
     pytest.mark.integration,
@@ -61,7 +61,15 @@ def _assert_figures(row: list[str]) -> None:
 def output() -> str:
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "CRM_RECON"))}
     result = subprocess.run(
-        [sys.executable, "scripts/bench_matching.py", "--size", str(SIZE), "--febrl-records", str(RECORDS)],
+        [
+            sys.executable,
+            "-m",
+            "crm_reconciliation_dev.benchmarks.matching",
+            "--size",
+            str(SIZE),
+            "--febrl-records",
+            str(RECORDS),
+        ],
         capture_output=True,
         text=True,
         timeout=600,

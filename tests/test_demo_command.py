@@ -12,8 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from crm_reconciliation.paths import PROJECT_ROOT
-from crm_reconciliation.registry import default_registry
+from crm_reconciliation.common.paths import PROJECT_ROOT
+from crm_reconciliation.common.registry import default_registry
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ def test_demo_runs_every_dag_and_prints_a_summary():
     environment = _user_environment()
     before = {process.pid for process in psutil.process_iter()}
     result = subprocess.run(
-        [sys.executable, "-m", "crm_reconciliation", "demo"],
+        [sys.executable, "-m", "crm_reconciliation_dev", "demo"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -60,7 +60,7 @@ def test_demo_runs_every_dag_and_prints_a_summary():
 def test_ctrl_c_stops_the_server_and_removes_the_temporary_files():
     """Interrupted while Airflow migrates its metadata database, the demo still cleans up."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "crm_reconciliation", "demo"],
+        [sys.executable, "-m", "crm_reconciliation_dev", "demo"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 
-from crm_reconciliation import review
-from crm_reconciliation.fake_hubspot import FakeCrm
-from crm_reconciliation.paths import PROJECT_ROOT
-from crm_reconciliation.registry import default_registry
+from crm_reconciliation.common import review_queue as review
+from crm_reconciliation.common.paths import PROJECT_ROOT
+from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation_dev.fake_hubspot import FakeCrm
 from tests.dags.test_migration import seed_portal
 from tests.helpers import call, running_ui
 

@@ -6,12 +6,12 @@ import filecmp
 
 import pytest
 
-from crm_reconciliation.demo_mirror import load_demo_mirror
-from crm_reconciliation.paths import INCLUDE_DIR
-from crm_reconciliation.sample_data import Sizes, generate
+from crm_reconciliation.common.paths import INCLUDE_DIR
+from crm_reconciliation_dev.demo_mirror import DEMO_DIR, load_demo_mirror
+from crm_reconciliation_dev.sample_data import Sizes, generate
 
 BRONZE = INCLUDE_DIR / "bronze_layer"
-MIRROR = INCLUDE_DIR / "demo"
+MIRROR = DEMO_DIR
 
 
 def test_the_bundled_files_are_the_generator_output(tmp_path):

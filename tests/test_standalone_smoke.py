@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from crm_reconciliation import local_env
-from crm_reconciliation.paths import INCLUDE_DIR
+from crm_reconciliation.common.paths import INCLUDE_DIR
+from crm_reconciliation_dev import local_env
 from tests.helpers import call, running_ui
 
 pytestmark = pytest.mark.integration

@@ -1,7 +1,7 @@
-"""Commands: ``demo`` (the main job), ``ui`` (Airflow standalone on the embedded database),
-``mappings`` (the property mappings per object), ``render`` (a step's SQL as Airflow renders it),
-``sample-data`` (regenerate the bundled sample files), ``revert`` (undo one push run, as DAG
-``crm_revert`` does, with the connections of this environment)."""
+"""Commands users run: ``mappings`` (the property mappings per object), ``render`` (a step's SQL as
+Airflow renders it), ``revert`` (undo one push run, as DAG ``crm_revert`` does, with the
+connections of this environment). The demo and the local UI are development commands
+(``python -m crm_reconciliation_dev``)."""
 
 from __future__ import annotations
 
@@ -9,57 +9,40 @@ import argparse
 import json
 import logging
 
+from crm_reconciliation import __version__
+
 OBJECTS = ["companies", "contacts", "deals", "communications"]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crm_reconciliation", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="run every object DAG end to end on the sample data")
-    demo.add_argument("--objects", nargs="+", default=OBJECTS, choices=OBJECTS)
-    demo.add_argument("--conf", type=json.loads, default={}, help="run configuration (JSON), as in the trigger form")
-    demo.add_argument("--keep", action="store_true", help="keep the temporary database and AIRFLOW_HOME")
-    ui = commands.add_parser("ui", help="airflow standalone on 127.0.0.1:8080 with the embedded database")
-    ui.add_argument("--port", type=int, default=8080)
     mappings = commands.add_parser("mappings", help="print the legacy → HubSpot property mappings")
     mappings.add_argument("objects", nargs="*", help="object types (default: all)")
     render_step = commands.add_parser("render", help="print the SQL of a step for an object, rendered")
     render_step.add_argument("object")
     render_step.add_argument("template", help="e.g. reconcile/reconcile.sql, score/score.sql, ddl/create_staging.sql")
-    commands.add_parser("sample-data", help="regenerate include/bronze_layer and include/demo", add_help=False)
     revert = commands.add_parser("revert", help="undo one push run of one object (a dry run unless --live)")
     revert.add_argument("object", choices=OBJECTS)
     revert.add_argument("run_id", help="the DAG run id of the push to undo")
     revert.add_argument("--live", action="store_true", help="send the restores (default: record the plan only)")
     revert.add_argument("--archive-created", action="store_true", help="also archive the records the run created")
-    args, rest = parser.parse_known_args(argv)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.command == "demo":
-        from crm_reconciliation.demo import main as demo_main
-
-        return demo_main(args.objects, args.conf, keep=args.keep)
     if args.command == "mappings":
-        from crm_reconciliation.registry import default_registry
+        from crm_reconciliation.common.registry import default_registry
 
         print(mapping_table(default_registry(), args.objects or None))
         return 0
     if args.command == "render":
-        from crm_reconciliation.registry import default_registry
-        from crm_reconciliation.sql_templates import render
+        from crm_reconciliation.common.registry import default_registry
+        from crm_reconciliation.common.sql_templates import render
 
         registry = default_registry()
         print(render(args.template, params={"object": registry.template_params(args.object)}))
         return 0
-    if args.command == "revert":
-        return run_revert(args.object, args.run_id, live=args.live, archive_created=args.archive_created)
-    if args.command == "ui":
-        from crm_reconciliation.standalone import main as ui_main
-
-        return ui_main(args.port)
-    from crm_reconciliation.sample_data import main as sample_main
-
-    sample_main(rest)
-    return 0
+    return run_revert(args.object, args.run_id, live=args.live, archive_created=args.archive_created)
 
 
 def run_revert(object_type: str, run_id: str, live: bool, archive_created: bool) -> int:

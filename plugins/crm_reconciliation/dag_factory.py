@@ -1,7 +1,7 @@
 """Build the ``crm_reconcile_<object>`` DAG of one registry entry.
 
 One factory serves every object type, so the DAG ids, task ids, params and connection ids
-of the contract (``CONTRACT.md``) are written once.
+users and outside checks rely on are written once.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 from airflow.sdk import DAG, Param, chain
 
 from crm_reconciliation.alerts import alert_on_failure
+from crm_reconciliation.common.paths import DEFAULT_BRONZE_DIR, SQL_DIR
+from crm_reconciliation.common.registry import Registry
 from crm_reconciliation.operators.approve_push import PushApprovalOperator
 from crm_reconciliation.operators.bronze_load import BronzeLoadOperator
 from crm_reconciliation.operators.push import PushOperator
 from crm_reconciliation.operators.report import ReportOperator
 from crm_reconciliation.operators.sql_script import SqlScriptOperator
-from crm_reconciliation.paths import DEFAULT_BRONZE_DIR, SQL_DIR
-from crm_reconciliation.registry import Registry
 
 CONN_ID = "hubspot_postgres"
 # The score step, one named SQL output per file, in one transaction: the pairs the model scores,
@@ -149,7 +149,6 @@ def build_dag(registry: Registry, name: str) -> DAG:
         sql_step = {
             "object_type": spec.name,
             "conn_id": CONN_ID,
-            "params": {"object": registry.template_params(name)},
             "parameters": registry.sql_parameters(name),
         }
         steps = [

@@ -9,10 +9,10 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.exceptions import ParamValidationError
 
+from crm_reconciliation.common.paths import PROJECT_ROOT
+from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.common.sql_templates import render
 from crm_reconciliation.dag_factory import SCORE_SCRIPTS, build_dag
-from crm_reconciliation.paths import PROJECT_ROOT
-from crm_reconciliation.registry import default_registry
-from crm_reconciliation.sql_templates import render
 
 DAG_IDS = {"crm_reconcile_companies", "crm_reconcile_contacts", "crm_reconcile_deals", "crm_reconcile_communications"}
 
@@ -137,11 +137,9 @@ def test_airflow_renders_the_sql_as_the_helpers_do(dagbag, dag_id, task_id):
     Airflow renders these DAGs with its native environment; a template that behaves
     differently there (a macro's output compared as text, say) is caught here.
     """
-    task = dagbag.dags[dag_id].get_task(task_id)
-    sources = [task.sql] if isinstance(task.sql, str) else task.sql
-    rendered = [
-        task.render_template(source, {"params": task.params}, task.dag.get_template_env()) for source in sources
-    ]
+    task = copy.deepcopy(dagbag.dags[dag_id].get_task(task_id))
+    task.render_template_fields({"params": task.dag.params.dump(), "run_id": "render"})
+    rendered = [task.sql] if isinstance(task.sql, str) else task.sql
     name = dag_id.removeprefix("crm_reconcile_")
     templates = {
         "create_staging": ["ddl/create_staging.sql"],

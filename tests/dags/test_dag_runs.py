@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-from crm_reconciliation.demo_mirror import load_demo_mirror
+from crm_reconciliation.common.paths import INCLUDE_DIR, PROJECT_ROOT
+from crm_reconciliation.common.registry import default_registry
 from crm_reconciliation.operators.report import reports_dir
-from crm_reconciliation.paths import INCLUDE_DIR, PROJECT_ROOT
-from crm_reconciliation.registry import default_registry
+from crm_reconciliation_dev.demo_mirror import load_demo_mirror
 
 pytestmark = pytest.mark.integration
 

@@ -17,11 +17,11 @@ import pytest
 import requests
 from airflow.dag_processing.dagbag import DagBag
 
-from crm_reconciliation.demo_mirror import load_demo_mirror
-from crm_reconciliation.fake_hubspot import FakeCrm
-from crm_reconciliation.paths import PROJECT_ROOT
-from crm_reconciliation.push_service import same_value
-from crm_reconciliation.registry import default_registry
+from crm_reconciliation.common.paths import PROJECT_ROOT
+from crm_reconciliation.common.push_service import same_value
+from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation_dev.demo_mirror import load_demo_mirror
+from crm_reconciliation_dev.fake_hubspot import FakeCrm
 from tests.hubspot_spec import validate_all
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from crm_reconciliation.fake_hubspot import FakeCrm
+from crm_reconciliation_dev.fake_hubspot import FakeCrm
 
 
 @pytest.fixture

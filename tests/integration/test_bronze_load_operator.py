@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from crm_reconciliation.csv_dialect import BronzeFileError
+from crm_reconciliation.common.csv_dialect import BronzeFileError
+from crm_reconciliation.common.registry import default_registry
 from crm_reconciliation.operators.bronze_load import BronzeLoadOperator
-from crm_reconciliation.registry import default_registry
 from tests.helpers import create_staging
 
 pytestmark = pytest.mark.integration

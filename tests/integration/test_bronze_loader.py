@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from crm_reconciliation.bronze_loader import BronzeLoader, RejectRateExceeded
-from crm_reconciliation.csv_dialect import BronzeFileError
-from crm_reconciliation.registry import default_registry
+from crm_reconciliation.common.bronze_files import BronzeLoader, RejectRateExceeded
+from crm_reconciliation.common.csv_dialect import BronzeFileError
+from crm_reconciliation.common.registry import default_registry
 from tests.helpers import create_staging
 
 pytestmark = pytest.mark.integration

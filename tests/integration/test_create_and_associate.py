@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crm_reconciliation.fake_hubspot import FakeCrm
+from crm_reconciliation.common.registry import default_registry
 from crm_reconciliation.operators.push import PushOperator
-from crm_reconciliation.registry import default_registry
+from crm_reconciliation_dev.fake_hubspot import FakeCrm
 from tests.helpers import create_staging, insert_rows, kill_mid_run
 from tests.hubspot_spec import validate_all
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from crm_reconciliation.fake_hubspot import FakeCrm
+from crm_reconciliation_dev.fake_hubspot import FakeCrm
 from tests.hubspot_spec import SPECS, validate_all, validate_response
 
 pytestmark = pytest.mark.integration

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from crm_reconciliation.paths import PACKAGE_DIR
+from crm_reconciliation.common.paths import PACKAGE_DIR
 
 pytestmark = pytest.mark.integration
 
 OWNER = """
 import os, sys
-from crm_reconciliation.localdb import LocalPostgres
+from crm_reconciliation_dev.localdb import LocalPostgres
 server = LocalPostgres().start()
 print(server.base_dir, flush=True)
 os._exit(0)  # dies like kill -9: no atexit, no finally

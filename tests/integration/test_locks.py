@@ -8,8 +8,8 @@ import time
 import psycopg
 import pytest
 
+from crm_reconciliation.common.locks import lock_object
 from crm_reconciliation.hooks.warehouse import WarehouseHook
-from crm_reconciliation.locks import lock_object
 
 pytestmark = pytest.mark.integration
 

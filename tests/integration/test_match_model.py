@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from crm_reconciliation import matching_benchmark
-from crm_reconciliation.registry import default_registry
+from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation_dev.benchmarks import matching_data as matching_benchmark
 from tests.helpers import create_mirror, create_staging, insert_rows, run_reconcile_and_score
 
 pytestmark = pytest.mark.integration

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from crm_reconciliation.fake_hubspot import FakeCrm
+from crm_reconciliation.common.registry import default_registry
 from crm_reconciliation.operators.push import PushOperator
 from crm_reconciliation.operators.revert import RevertOperator
-from crm_reconciliation.registry import default_registry
+from crm_reconciliation_dev.fake_hubspot import FakeCrm
 from tests.helpers import PROJECT_ROOT, create_staging, insert_rows, kill_mid_run
 from tests.integration.test_push import portal, stage
 from tests.integration.test_push import push as push_companies

@@ -9,9 +9,9 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from PIL import Image
 
-from crm_reconciliation.demo_mirror import load_demo_mirror
+from crm_reconciliation.common.paths import PROJECT_ROOT
 from crm_reconciliation.operators.report import reports_dir
-from crm_reconciliation.paths import PROJECT_ROOT
+from crm_reconciliation_dev.demo_mirror import load_demo_mirror
 
 pytestmark = pytest.mark.integration
 
@@ -67,9 +67,8 @@ def test_the_report_shows_its_charts_offline(airflow_db, db, tmp_path):
 
 
 def test_a_database_older_than_the_learned_parameters_still_reports(db):
-    from crm_reconciliation.hooks.warehouse import WarehouseHook
+    from crm_reconciliation.common.registry import default_registry
     from crm_reconciliation.operators.report import ReportOperator
-    from crm_reconciliation.registry import default_registry
     from tests.helpers import create_staging
 
     registry = default_registry()
@@ -78,7 +77,8 @@ def test_a_database_older_than_the_learned_parameters_still_reports(db):
     db.execute("drop table staging.match_parameters")  # as a create_staging of an earlier version left it
 
     operator = ReportOperator(task_id="report", object_type="companies")
-    report, problem = operator._read(WarehouseHook(postgres_conn_id="hubspot_postgres"), registry, spec, "r1")
+    operator.ensure_rendered({"run_id": "r1"})
+    report, problem = operator._read("r1")
 
     assert problem is None
     assert report["parameters"] is None  # the page says the table is missing; the rest is read

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from crm_reconciliation.sql_templates import render, split_statements
+from crm_reconciliation.common.sql_templates import render, split_statements
 
 pytestmark = pytest.mark.integration
 

@@ -1,13 +1,16 @@
 """HTTP APIs that push updates: HubSpot's CRM batch API and the StackSync workflow API.
 
-Both hooks own their connection (host, token, settings) and return raw responses to the
-pusher, which decides about retries; transport errors (timeouts, dropped connections) are
-raised as ``requests`` exceptions. Tokens never reach a log line or a rendered command unless
-asked for explicitly.
+Both hooks are ``HttpHook``s: ``get_conn()`` builds the session (base URL, headers and TLS
+settings from the connection, the bearer token, a pool for the push's threads) and
+``run_and_check()`` sends each request. The send path returns every answer, whatever its status,
+to the pusher, which decides about retries; transport errors (timeouts, dropped connections)
+are raised as ``requests`` exceptions. Tokens never reach a log line or a rendered command
+unless asked for explicitly.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shlex
 import threading
@@ -16,6 +19,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from airflow.providers.http.hooks.http import HttpHook
+from requests import Request, Response, Session
+from requests.adapters import HTTPAdapter
 
 REQUEST_TIMEOUT_SECONDS = 30
 POOL_SIZE = 32  # connections kept per host: at least the push's requests in flight (push_concurrency ≤ 32)
@@ -37,93 +42,107 @@ def records_read(response: ApiResponse) -> dict[str, tuple[dict[str, Any], dict[
     }
 
 
-def base_url(connection: Any) -> str:
-    """``scheme://host[:port]`` of an HTTP connection whose host may or may not carry the scheme."""
-    host = connection.host or ""
-    base = host if "://" in host else f"{connection.schema or 'https'}://{host}"
-    return f"{base}:{connection.port}" if connection.port else base
+def _answer(response: Response) -> ApiResponse:
+    try:
+        body = response.json() if response.content else None
+    except ValueError:
+        body = response.text
+    return ApiResponse(response.status_code, body, dict(response.headers))
 
 
 class _TokenApiHook(HttpHook):
     """An HTTP connection with a bearer token (password, or ``token`` in extra; ``timeout`` in
     extra sets the request timeout in seconds, default 30)."""
 
-    def __init__(self, conn_id: str, timeout: float | None = None):
-        super().__init__(method="POST", http_conn_id=conn_id)
+    conn_name_attr = "http_conn_id"
+    # Extras that are this hook's settings: HttpHook would send every other extra as a header.
+    setting_extras: tuple[str, ...] = ("token",)
+
+    def __init__(self, http_conn_id: str, timeout: float | None = None):
+        super().__init__(method="POST", http_conn_id=http_conn_id, adapter=HTTPAdapter())
         self.timeout = timeout
-        self._session = None
-        self._settings: dict[str, Any] | None = None
+        self._session: Session | None = None
+        self._send_options: dict[str, Any] = {}
+        self._settings: dict[str, Any] = {}
+        self._token = ""
         self._opening = threading.Lock()
 
-    def _connection(self) -> tuple[str, str, dict[str, Any]]:
-        connection = self.get_connection(self.http_conn_id)
-        extra = connection.extra_dejson
-        return base_url(connection).rstrip("/"), connection.password or extra.get("token") or "", extra
+    def _set_base_url(self, connection: Any) -> None:
+        """As HttpHook does, except that a host without a scheme means https (HttpHook's default is
+        http, and a connection to these APIs given as ``api.hubapi.com`` always meant https)."""
+        super()._set_base_url(connection)
+        if not connection.schema and "://" not in (connection.host or ""):
+            self.base_url = "https" + self.base_url.removeprefix("http")
+
+    def warm_up(self) -> None:
+        """Resolve the connection and open the session now, so that a request leaves as soon as the
+        rate limiter lets it (a late first request would bunch the next ones in the server's window)."""
+        if self._session is not None:
+            return
+        with self._opening:  # the push's threads share one session (and its connection pool)
+            if self._session is not None:
+                return
+            connection = self.get_connection(self.http_conn_id)
+            self._settings = connection.extra_dejson
+            self._token = connection.password or self._settings.get("token") or ""
+            session = self.get_conn(
+                headers={"Authorization": f"Bearer {self._token}"},
+                extra_options={"timeout": self.timeout} if self.timeout else None,
+            )
+            for name in self.setting_extras:
+                session.headers.pop(name, None)
+            timeout = float(self.merged_extra.get("timeout") or REQUEST_TIMEOUT_SECONDS)
+            # Every status is an answer here: the pusher retries 429s and 5xx itself.
+            self._send_options = {**self.merged_extra, "timeout": timeout, "check_response": False}
+            self._session = session
 
     @property
     def settings(self) -> dict[str, Any]:
-        if self._settings is None:
-            self.base, self.token, self._settings = self._connection()
+        self.warm_up()
         return self._settings
 
     @property
     def app_key(self) -> str:
         """Who the rate limit belongs to: the app behind the token (hashed: never stored as is)."""
-        import hashlib
+        self.warm_up()
+        return hashlib.sha256(f"{self.base_url.rstrip('/')} {self._token}".encode()).hexdigest()[:24]
 
-        self.settings  # noqa: B018 - reads the connection once
-        return hashlib.sha256(f"{self.base} {self.token}".encode()).hexdigest()[:24]
+    def _url(self, path: str) -> str:
+        return self.url_from_endpoint(path.lstrip("/"))
 
-    def warm_up(self) -> None:
-        """Resolve the connection and open the session now, so that a request leaves as soon as the
-        rate limiter lets it (a late first request would bunch the next ones in the server's window)."""
-        import requests
-        from requests.adapters import HTTPAdapter
+    def _send(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None) -> Response:
+        self.warm_up()
+        prepared = self._session.prepare_request(Request(method, self._url(path), params=query, json=body))
+        return self.run_and_check(self._session, prepared, self._send_options)
 
-        with self._opening:  # the push's threads share one session (and its connection pool)
-            self.settings  # noqa: B018 - reads the connection once
-            if self._session is None:
-                session = requests.Session()
-                session.mount("https://", HTTPAdapter(pool_maxsize=POOL_SIZE))
-                session.mount("http://", HTTPAdapter(pool_maxsize=POOL_SIZE))
-                session.headers.update({"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
-                self._session = session
+    def request(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None) -> ApiResponse:
+        """One request; its answer whatever the status (a transport error raises)."""
+        return _answer(self._send(method, path, body, query))
 
     def post(self, path: str, body: Any = None, query: dict[str, Any] | None = None) -> ApiResponse:
         return self.request("POST", path, body, query)
 
-    def request(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None) -> ApiResponse:
-        self.warm_up()
-        url = self.base + path + (f"?{urlencode(query)}" if query else "")
-        timeout = self.timeout or float(self.settings.get("timeout", REQUEST_TIMEOUT_SECONDS))
-        data = None if body is None else json.dumps(body)
-        response = self._session.request(method, url, data=data, timeout=timeout)
+    def _probe(self) -> Response:
+        raise NotImplementedError
+
+    def test_connection(self) -> tuple[bool, str]:
+        """*Test connection* (UI and ``airflow connections test``): one cheap authenticated read."""
         try:
-            parsed = response.json() if response.content else None
-        except ValueError:
-            parsed = response.text
-        return ApiResponse(response.status_code, parsed, dict(response.headers))
+            self.check_response(self._probe())
+        except Exception as error:  # what Airflow shows: a refused token, an unknown host, a missing setting
+            return False, str(error)
+        return True, "Connection successfully tested"
 
     def as_curl(
         self, path: str, body: Any = None, query: dict[str, Any] | None = None, reveal_token: bool = False
     ) -> str:
         """The request as a runnable curl command; the token is redacted unless ``reveal_token``."""
-        self.settings  # noqa: B018
-        url = self.base + path + (f"?{urlencode(query)}" if query else "")
-        token = self.token if reveal_token else "***"
-        parts = [
-            "curl",
-            "-sS",
-            "-X",
-            "POST",
-            url,
-            "-H",
-            f"Authorization: Bearer {token}",
-            "-H",
-            "Content-Type: application/json",
-        ]
+        self.warm_up()
+        url = self._url(path) + (f"?{urlencode(query)}" if query else "")
+        token = self._token if reveal_token else "***"
+        parts = ["curl", "-sS", "-X", "POST", url, "-H", f"Authorization: Bearer {token}"]
         if body is not None:
-            parts += ["--data", json.dumps(body, ensure_ascii=False)]
+            parts += ["-H", "Content-Type: application/json", "--data", json.dumps(body, ensure_ascii=False)]
         return " ".join(shlex.quote(part) for part in parts)
 
 
@@ -131,10 +150,15 @@ class HubSpotApiHook(_TokenApiHook):
     """HubSpot's CRM v3 objects API (connection ``hubspot_api``: host api.hubapi.com, private-app token)."""
 
     default_conn_name = "hubspot_api"
+    conn_type = "hubspot_api"
     hook_name = "HubSpot CRM API"
 
-    def __init__(self, conn_id: str = default_conn_name, **kwargs: Any):
-        super().__init__(conn_id, **kwargs)
+    def __init__(self, http_conn_id: str = default_conn_name, **kwargs: Any):
+        super().__init__(http_conn_id, **kwargs)
+
+    def _probe(self) -> Response:
+        # The catalogue the preflight reads: the token needs its scope anyway, and it writes nothing.
+        return self._send("GET", "/crm/v3/properties/companies")
 
     def send_batch(self, api_object: str, inputs: list[dict], action: str = "update") -> ApiResponse:
         """``batch/update`` (inputs ``{id, properties}``) or ``batch/upsert`` (``{id, idProperty, properties}``)."""
@@ -158,13 +182,6 @@ class HubSpotApiHook(_TokenApiHook):
     def create_associations(self, from_object: str, to_object: str, inputs: list[dict]) -> ApiResponse:
         """v4 ``batch/create``: inputs ``{from: {id}, to: {id}, types: [{associationCategory, associationTypeId}]}``."""
         return self.post(f"/crm/v4/associations/{from_object}/{to_object}/batch/create", {"inputs": inputs})
-
-    def read_current(self, api_object: str, ids: list[str], properties: list[str]) -> dict[str, dict[str, Any]]:
-        """Current values of ``properties`` for records ``ids`` (to confirm an ambiguous send)."""
-        response = self.read_records(api_object, ids, properties)
-        if response.status not in (200, 207):
-            raise RuntimeError(f"batch/read answered {response.status}: {response.body}")
-        return {record_id: values for record_id, (values, _) in records_read(response).items()}
 
     def read_records(
         self, api_object: str, ids: list[str], properties: list[str], history: bool = False
@@ -195,10 +212,20 @@ class WorkflowApiHook(_TokenApiHook):
     """
 
     default_conn_name = "workflow_api"
+    conn_type = "workflow_api"
     hook_name = "Workflow API"
+    setting_extras = ("token", "workspace_id", "lookup_workflows", "update_workflows")
 
-    def __init__(self, conn_id: str = default_conn_name, **kwargs: Any):
-        super().__init__(conn_id, **kwargs)
+    def __init__(self, http_conn_id: str = default_conn_name, **kwargs: Any):
+        super().__init__(http_conn_id, **kwargs)
+
+    def _probe(self) -> Response:
+        # A lookup of no records: authenticated, and it proves the workspace and a workflow exist.
+        lookups = sorted(self.settings.get("lookup_workflows") or {})
+        if not lookups:
+            raise ValueError(f"connection {self.http_conn_id} names no lookup workflow")
+        path = self.workflow_path(self.workflow_id("lookup", lookups[0]))
+        return self._send("POST", path, query={"ids": "", "properties": ""})
 
     def workflow_path(self, workflow_id: str) -> str:
         workspace = self.settings.get("workspace_id")
@@ -213,15 +240,14 @@ class WorkflowApiHook(_TokenApiHook):
         return str(workflows[object_type])
 
     def run_workflow(self, workflow_id: str, query: dict[str, Any] | None = None, body: Any = None) -> Any:
-        """Run a workflow and return its parsed result; an HTTP error raises with the answer."""
-        response = self.post(self.workflow_path(workflow_id), body, query)
-        if response.status >= 400:
-            raise RuntimeError(f"workflow {workflow_id} answered {response.status}: {response.body}")
-        return response.body
+        """Run a workflow and return its parsed result; an error status raises (``check_response``)."""
+        response = self._send("POST", self.workflow_path(workflow_id), body, query)
+        self.check_response(response)
+        return _answer(response).body
 
     def query_by_icalps_id(self, object_type: str, icalps_id: str | int) -> Any:
         """The HubSpot record(s) carrying a legacy id, through the object's lookup workflow."""
-        from crm_reconciliation.registry import default_registry
+        from crm_reconciliation.common.registry import default_registry
 
         legacy_property = default_registry().get(object_type).legacy_id_property
         return self.run_workflow(self.workflow_id("lookup", object_type), query={legacy_property: str(icalps_id)})
@@ -238,9 +264,3 @@ class WorkflowApiHook(_TokenApiHook):
         """The lookup workflow by ids (it keeps no property history: ``history`` reads none)."""
         query = {"ids": ",".join(ids), "properties": ",".join(properties)}
         return self.post(self.workflow_path(self.workflow_id("lookup", object_type)), None, query)
-
-    def read_current(self, object_type: str, ids: list[str], properties: list[str]) -> dict[str, dict[str, Any]]:
-        result = self.run_workflow(
-            self.workflow_id("lookup", object_type), query={"ids": ",".join(ids), "properties": ",".join(properties)}
-        )
-        return {str(item["id"]): item.get("properties", {}) for item in (result or {}).get("results", [])}

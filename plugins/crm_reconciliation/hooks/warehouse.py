@@ -13,26 +13,8 @@ from typing import Any
 
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-from crm_reconciliation.locks import lock_object
-from crm_reconciliation.sql_templates import execute_script
-
-STEP_LOG_UPSERT = """
-insert into staging.reconciliation_log (
-    object_type, run_id, step, snapshot_date, source, rows_read, rows_loaded, rows_rejected,
-    rows_deleted, details, outcome, message, started_at, finished_at
-) values (
-    %(object_type)s, %(run_id)s, %(step)s, %(snapshot_date)s, %(source)s, %(rows_read)s,
-    %(rows_loaded)s, %(rows_rejected)s, %(rows_deleted)s, %(details)s, %(outcome)s, %(message)s,
-    %(started_at)s, clock_timestamp()
-)
-on conflict (object_type, run_id, step) do update set
-    snapshot_date = excluded.snapshot_date, source = excluded.source,
-    rows_read = excluded.rows_read, rows_loaded = excluded.rows_loaded,
-    rows_rejected = excluded.rows_rejected, rows_deleted = excluded.rows_deleted,
-    details = excluded.details, outcome = excluded.outcome, message = excluded.message,
-    started_at = excluded.started_at, finished_at = excluded.finished_at
-"""
-
+from crm_reconciliation.common.locks import lock_object
+from crm_reconciliation.common.sql_templates import execute_script, statement
 
 log = logging.getLogger(__name__)
 MESSAGE_MAX_CHARS = 1000
@@ -90,6 +72,11 @@ class WarehouseHook(PostgresHook):
                 self.lock_object(cursor, lock)
             return execute_script(cursor, script, parameters)
 
+    def existing_tables(self, names: list[str]) -> list[str]:
+        """Which of these ``staging`` tables exist (a push links only to objects that have one)."""
+        rows = self.get_records(statement("hook/existing_tables.sql"), parameters={"tables": names})
+        return [row[0] for row in rows]
+
     def log_step(
         self,
         *,
@@ -124,7 +111,7 @@ class WarehouseHook(PostgresHook):
             "started_at": started_at,
         }
         with self.get_conn() as connection, connection.cursor() as cursor:
-            cursor.execute(STEP_LOG_UPSERT, values)
+            cursor.execute(statement("hook/log_step.sql"), values)
 
     @contextmanager
     def step(self, *, object_type: str, run_id: str, step: str, **values: Any) -> Iterator[StepRecord]:

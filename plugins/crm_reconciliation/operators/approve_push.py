@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 
-from crm_reconciliation.operators.common import TARGETS, PushRun, dry_run_reason, flag, push_binds
+from crm_reconciliation.operators.base import CONN_ID, PushSelection
 
 
-class PushApprovalOperator(ApprovalOperator):
+class PushApprovalOperator(PushSelection, ApprovalOperator):
     """Wait for a person's approval (Airflow's "Required actions") when the run would create or
     overwrite more than ``max_records`` records, or it is the object's first live push; dry runs
     and small runs go straight through. The request shows the counts by action and a link to the
@@ -30,16 +30,10 @@ class PushApprovalOperator(ApprovalOperator):
     :param target_conn_ids: connection id per push target.
     """
 
-    template_fields: Sequence[str] = (
-        *ApprovalOperator.template_fields,
-        "require_approval",
-        "push_target",
-        "dry_run",
-        "min_confidence",
-        "create_missing",
-        "link_probable",
-    )
+    template_fields: Sequence[str] = (*ApprovalOperator.template_fields, *PushSelection.push_fields, "require_approval")
+    template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql"}
     ui_color = "#fff1c9"
+    uses_references = False
 
     def __init__(
         self,
@@ -52,28 +46,22 @@ class PushApprovalOperator(ApprovalOperator):
         min_confidence: float | str = "{{ params.min_confidence }}",
         create_missing: bool | str = "{{ params.create_missing }}",
         link_probable: bool | str = "{{ params.link_probable }}",
-        conn_id: str = "hubspot_postgres",
+        conn_id: str = CONN_ID,
         target_conn_ids: dict[str, str] | None = None,
         **kwargs: Any,
     ):
         super().__init__(subject=f"Approve the {object_type} push", body=None, **kwargs)
         self.object_type = object_type
+        self.conn_id = conn_id
+        self.init_selection(push_target, dry_run, min_confidence, create_missing, link_probable, target_conn_ids)
+        self.sql = "push/approval_counts.sql"
         self.require_approval = require_approval
         self.max_records = max_records
-        self.push_target = push_target
-        self.dry_run = dry_run
-        self.min_confidence = min_confidence
-        self.create_missing = create_missing
-        self.link_probable = link_probable
-        self.conn_id = conn_id
-        self.target_conn_ids = target_conn_ids or TARGETS
 
     def execute(self, context: Any) -> Any:
-        from crm_reconciliation.hooks.warehouse import WarehouseHook
-
-        warehouse = WarehouseHook(postgres_conn_id=self.conn_id)
-        with warehouse.step(object_type=self.object_type, run_id=context["run_id"], step=self.task_id) as step:
-            counts, reason = self._counts(warehouse, context)
+        self.ensure_rendered(context)
+        with self.step_log(context) as step:
+            counts, reason = self._counts(context)
             step.record(details={**counts, "approval": reason})
             if reason is None:
                 return {"approval": "not needed", **counts}
@@ -88,61 +76,33 @@ class PushApprovalOperator(ApprovalOperator):
             )
         return super().execute(context)
 
-    def _counts(self, warehouse: Any, context: Any) -> tuple[dict[str, Any], str | None]:
+    def _counts(self, context: Any) -> tuple[dict[str, Any], str | None]:
         """What the push would do, and why it must wait (None: it need not)."""
-        from crm_reconciliation.registry import default_registry
+        from crm_reconciliation.common.push_run import dry_run_reason, flag
 
-        registry = default_registry()
-        spec = registry.get(self.object_type)
-        conn_id = self.target_conn_ids.get(self.push_target, "")
-        dry = dry_run_reason(self.dry_run, conn_id)
+        dry = dry_run_reason(self.dry_run, self.target_conn_ids.get(self.push_target, ""))
         if dry:
             return {"dry_run": dry}, None
-        binds = push_binds(
-            registry,
-            spec,
-            context["run_id"],
-            self.push_target,
-            min_confidence=self.min_confidence,
-            create_missing=self.create_missing,
-            link_probable=self.link_probable,
-        )
-        run = PushRun(warehouse, registry, spec, binds, self.log)
-        with warehouse.get_conn() as connection:
-
-            def count(sql: str, where: str = "true") -> int:
-                query = f"select count(*) from ({sql}) as selected where {where}"  # noqa: S608 - rendered templates
-                return connection.execute(query, {**binds, "id_property": spec.legacy_id_property}).fetchone()[0]
-
-            counts = {
-                "overwrites": count(run.sql["select"]),
-                "creations": count(run.sql["select_create"]) if binds["create_missing"] else 0,
-                "links": count(run.sql["select"], "selected.properties ? %(id_property)s"),
-                "pushed_before": connection.execute(
-                    "select exists (select 1 from staging.push_log where object_type = %s and outcome = 'sent')",
-                    [spec.name],
-                ).fetchone()[0],
-            }
-        limit = self.max_records if self.max_records is not None else registry.defaults.approval_min_records
+        binds = {**self.binds(context), "id_property": self.spec.legacy_id_property}
+        counts = self.warehouse.run_script(self.sql, binds)
+        limit = self.max_records if self.max_records is not None else self.registry.defaults.approval_min_records
         if not flag(self.require_approval):
             self.log.warning(
-                "require_approval is off: the push of %s goes ahead without approval (%s)", spec.name, counts
+                "require_approval is off: the push of %s goes ahead without approval (%s)", self.object_type, counts
             )
             return counts, None
         if not counts["pushed_before"]:
-            return counts, "the first live push of " + spec.name
+            return counts, "the first live push of " + self.object_type
         if counts["overwrites"] + counts["creations"] > limit:
             return counts, f"{counts['overwrites'] + counts['creations']} records to write, more than {limit}"
         return counts, None
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         """Record the answer first: on a rejection the base class skips ``push`` by raising."""
-        from crm_reconciliation.hooks.warehouse import WarehouseHook
-
         if "error" not in event:
             approved = self.APPROVE in (event.get("chosen_options") or [])
             by = (event.get("responded_by_user") or {}).get("name") or "someone"
-            warehouse = WarehouseHook(postgres_conn_id=self.conn_id)
+            warehouse = self.warehouse
             started = context["ti"].start_date
             details = {"approved": approved, "by": by}
             step = {"object_type": self.object_type, "run_id": context["run_id"], "started_at": started}

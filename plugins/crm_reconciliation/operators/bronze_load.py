@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from crm_reconciliation.operators.base import CONN_ID, ObjectStepOperator
 
 
-class BronzeLoadOperator(BaseOperator):
+class BronzeLoadOperator(ObjectStepOperator):
     """Stream ``Bronze_<Table>.csv`` into ``bronze.<table>`` with COPY, rejects kept aside.
 
     For a run whose logical date is D, ``<bronze_dir>/D/`` is read when it exists. A snapshot
@@ -27,70 +27,63 @@ class BronzeLoadOperator(BaseOperator):
         limit: int | str | None = "{{ params.limit }}",
         allow_snapshot_drop: bool | str = "{{ params.allow_snapshot_drop }}",
         max_reject_rate: float | None = None,
-        conn_id: str = "hubspot_postgres",
+        conn_id: str = CONN_ID,
         **kwargs: Any,
     ):
-        super().__init__(**kwargs)
-        self.object_type = object_type
+        super().__init__(object_type=object_type, conn_id=conn_id, **kwargs)
         self.bronze_dir = bronze_dir
         self.limit = limit
         self.allow_snapshot_drop = allow_snapshot_drop
         self.max_reject_rate = max_reject_rate
-        self.conn_id = conn_id
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute_step(self, context: Any, step: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from crm_reconciliation.bronze_loader import BronzeLoader, SnapshotRefused
-        from crm_reconciliation.csv_dialect import BronzeFileError
-        from crm_reconciliation.hooks.warehouse import WarehouseHook
-        from crm_reconciliation.registry import default_registry
-        from crm_reconciliation.snapshots import choose_snapshot
+        from crm_reconciliation.common.bronze_files import BronzeLoader, SnapshotRefused
+        from crm_reconciliation.common.csv_dialect import BronzeFileError
+        from crm_reconciliation.common.snapshots import choose_snapshot
 
-        registry = default_registry()
-        spec = registry.get(self.object_type)
+        registry, spec = self.registry, self.spec
         max_reject_rate = registry.defaults.max_reject_rate if self.max_reject_rate is None else self.max_reject_rate
-        hook = WarehouseHook(postgres_conn_id=self.conn_id)
-        with hook.step(object_type=spec.name, run_id=context["run_id"], step=self.task_id) as step:
-            max_drop_rate = registry.defaults.max_drop_rate
-            if self.allow_snapshot_drop in (True, "True", "true"):
-                self.log.warning(
-                    "allow_snapshot_drop is on: this snapshot replaces the previous one even if it drops more "
-                    "than %.0f%% of its live records",
-                    max_drop_rate * 100,
-                )
-                max_drop_rate = None
-            run_date = (context.get("logical_date") or context["dag_run"].run_after).date()
-            snapshot = choose_snapshot(self.bronze_dir, run_date)
-            path = snapshot.file(spec.csv_file)
-            step.record(snapshot_date=snapshot.snapshot_date, source=str(path))
-            self.log.info(
-                "Snapshot for %s: %s (%s)",
-                run_date,
-                snapshot.folder,
-                "dated folder" if snapshot.dated else "no dated folder, using the base folder",
+        max_drop_rate = registry.defaults.max_drop_rate
+        if self.allow_snapshot_drop in (True, "True", "true"):
+            self.log.warning(
+                "allow_snapshot_drop is on: this snapshot replaces the previous one even if it drops more "
+                "than %.0f%% of its live records",
+                max_drop_rate * 100,
             )
-            try:
-                with hook.get_conn() as connection:
-                    result = BronzeLoader(connection, spec).load(
-                        path,
-                        snapshot_date=snapshot.snapshot_date,
-                        run_id=context["run_id"],
-                        limit=self.limit,
-                        max_reject_rate=max_reject_rate,
-                        max_drop_rate=max_drop_rate,
-                    )
-            except (BronzeFileError, SnapshotRefused) as error:
-                if getattr(error, "retryable", False):
-                    raise
-                raise AirflowFailException(str(error)) from error  # same file, same result: no retry
-            counts = {
-                "rows_read": result.rows_read,
-                "rows_loaded": result.rows_loaded,
-                "rows_rejected": result.rows_rejected,
-                "rows_deleted": result.rows_deleted,
-            }
-            step.record(**counts, details=result.as_details())
+            max_drop_rate = None
+        run_date = (context.get("logical_date") or context["dag_run"].run_after).date()
+        snapshot = choose_snapshot(self.bronze_dir, run_date)
+        path = snapshot.file(spec.csv_file)
+        step.record(snapshot_date=snapshot.snapshot_date, source=str(path))
+        self.log.info(
+            "Snapshot for %s: %s (%s)",
+            run_date,
+            snapshot.folder,
+            "dated folder" if snapshot.dated else "no dated folder, using the base folder",
+        )
+        try:
+            with self.warehouse.get_conn() as connection:
+                result = BronzeLoader(connection, spec).load(
+                    path,
+                    snapshot_date=snapshot.snapshot_date,
+                    run_id=context["run_id"],
+                    limit=self.limit,
+                    max_reject_rate=max_reject_rate,
+                    max_drop_rate=max_drop_rate,
+                )
+        except (BronzeFileError, SnapshotRefused) as error:
+            if getattr(error, "retryable", False):
+                raise
+            raise AirflowFailException(str(error)) from error  # same file, same result: no retry
+        counts = {
+            "rows_read": result.rows_read,
+            "rows_loaded": result.rows_loaded,
+            "rows_rejected": result.rows_rejected,
+            "rows_deleted": result.rows_deleted,
+        }
+        step.record(**counts, details=result.as_details())
         self.log.info(
             "Loaded bronze.%s from %s: read %d, loaded %d (of which soft-deleted %d), rejected %d%s",
             spec.bronze_table,

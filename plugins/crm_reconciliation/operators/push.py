@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
-from airflow.sdk import BaseOperator
+from crm_reconciliation.operators.base import CONN_ID, ObjectStepOperator, PushSelection
 
-from crm_reconciliation.operators.common import TARGETS, PushRun, dry_run_reason, flag, push_binds
+OPTIONS = (
+    "max_requests",
+    "window_seconds",
+    "concurrency",
+    "daily_reserve",
+    "max_refused_share",
+    "max_attempts",
+    "backoff_base",
+    "progress_seconds",
+)
 
 
-class PushOperator(BaseOperator):
+class PushOperator(PushSelection, ObjectStepOperator):
     """Send ``properties_to_update`` in batches, within the rate limit, recorded in ``staging.push_log``;
     with ``create_missing``, create the ``new`` records (upserted on their legacy id); then make
     the associations their legacy references imply (``staging.push_associations``).
@@ -43,14 +52,8 @@ class PushOperator(BaseOperator):
     :param daily_reserve: daily API calls left for others (default: the registry's push_daily_reserve).
     """
 
-    template_fields: Sequence[str] = (
-        "push_target",
-        "dry_run",
-        "min_confidence",
-        "create_missing",
-        "create_properties",
-        "link_probable",
-    )
+    template_fields: Sequence[str] = (*PushSelection.push_fields, "create_properties")
+    template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "json"}
     ui_color = "#d7f5d3"
 
     def __init__(
@@ -63,7 +66,7 @@ class PushOperator(BaseOperator):
         create_missing: bool | str = "{{ params.create_missing }}",
         create_properties: bool | str = "{{ params.create_properties }}",
         link_probable: bool | str = "{{ params.link_probable }}",
-        conn_id: str = "hubspot_postgres",
+        conn_id: str = CONN_ID,
         target_conn_ids: dict[str, str] | None = None,
         max_attempts: int = 6,
         backoff_base: float = 0.5,
@@ -75,16 +78,9 @@ class PushOperator(BaseOperator):
         daily_reserve: int | None = None,
         **kwargs: Any,
     ):
-        super().__init__(**kwargs)
-        self.object_type = object_type
-        self.push_target = push_target
-        self.dry_run = dry_run
-        self.min_confidence = min_confidence
-        self.create_missing = create_missing
+        super().__init__(object_type=object_type, conn_id=conn_id, **kwargs)
+        self.init_selection(push_target, dry_run, min_confidence, create_missing, link_probable, target_conn_ids)
         self.create_properties = create_properties
-        self.link_probable = link_probable
-        self.conn_id = conn_id
-        self.target_conn_ids = target_conn_ids or TARGETS
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.progress_seconds = progress_seconds
@@ -94,46 +90,22 @@ class PushOperator(BaseOperator):
         self.max_refused_share = max_refused_share
         self.daily_reserve = daily_reserve
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        from crm_reconciliation.hooks.warehouse import WarehouseHook
-        from crm_reconciliation.registry import default_registry
+    def execute_step(self, context: Any, step: Any) -> dict[str, Any]:
+        from crm_reconciliation.common.push_run import PushRun, dry_run_reason, flag
 
-        warehouse = WarehouseHook(postgres_conn_id=self.conn_id)
-        with warehouse.step(object_type=self.object_type, run_id=context["run_id"], step=self.task_id) as step:
-            if self.push_target not in self.target_conn_ids:
-                raise ValueError(f"push_target must be one of {sorted(self.target_conn_ids)}, not {self.push_target!r}")
-            registry = default_registry()
-            spec = registry.get(self.object_type)
-            binds = push_binds(
-                registry,
-                spec,
-                context["run_id"],
-                self.push_target,
-                min_confidence=self.min_confidence,
-                create_missing=self.create_missing,
-                link_probable=self.link_probable,
-            )
-            options = {
-                name: getattr(self, name)
-                for name in (
-                    "max_requests",
-                    "window_seconds",
-                    "concurrency",
-                    "daily_reserve",
-                    "max_refused_share",
-                    "max_attempts",
-                    "backoff_base",
-                    "progress_seconds",
-                )
-            }
-            run = PushRun(warehouse, registry, spec, binds, self.log, **options)
-            conn_id = self.target_conn_ids[self.push_target]
-            reason = dry_run_reason(self.dry_run, conn_id)
-            if reason:
-                summary = run.dry_run(reason)
-            else:
-                run.connect(self.push_target, conn_id)
-                summary = run.live(flag(self.create_properties))
-            step.record(rows_read=summary.get("updates", {}).get("selected", summary.get("dry_run")), details=summary)
-            run.raise_for_losses(summary)
+        if self.push_target not in self.target_conn_ids:
+            raise ValueError(f"push_target must be one of {sorted(self.target_conn_ids)}, not {self.push_target!r}")
+        options = {name: getattr(self, name) for name in OPTIONS}
+        run = PushRun(
+            self.warehouse, self.registry, self.spec, self.push_sql(), self.binds(context), self.log, **options
+        )
+        conn_id = self.target_conn_ids[self.push_target]
+        reason = dry_run_reason(self.dry_run, conn_id)
+        if reason:
+            summary = run.dry_run(reason)
+        else:
+            run.connect(self.push_target, conn_id)
+            summary = run.live(flag(self.create_properties))
+        step.record(rows_read=summary.get("updates", {}).get("selected", summary.get("dry_run")), details=summary)
+        run.raise_for_losses(summary)
         return summary

@@ -8,15 +8,17 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
+
+from crm_reconciliation.operators.base import CONN_ID, ObjectStepOperator
 
 STATUSES = ("matched", "probable", "conflict", "new", "rejected")
 
 
 def reports_dir() -> Path:
-    from crm_reconciliation.paths import PROJECT_ROOT
+    from crm_reconciliation.common.paths import PROJECT_ROOT
 
     return Path(os.environ.get("CRM_RECON_REPORTS_DIR") or PROJECT_ROOT / "reports")
 
@@ -311,7 +313,7 @@ def render_report(
     import jinja2
     import markupsafe
 
-    from crm_reconciliation.paths import INCLUDE_DIR
+    from crm_reconciliation.common.paths import INCLUDE_DIR
 
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(INCLUDE_DIR / "report")), autoescape=True, undefined=jinja2.StrictUndefined
@@ -347,7 +349,7 @@ def render_report(
     )
 
 
-class ReportOperator(BaseOperator):
+class ReportOperator(ObjectStepOperator):
     """Counts by status, the match-weight and confidence histograms, top conflicts and probable
     matches with their field differences and match-weight waterfalls, the run's learned match
     parameters, rejects by reason, the push outcome and every step's outcome, written to
@@ -355,76 +357,75 @@ class ReportOperator(BaseOperator):
 
     It runs after a failure upstream too (trigger rule all_done), writes the page, then fails
     without retry if a step of the run did not succeed, so that the run's state tells the truth.
+
+    :param object_type: the registry object reported on.
+    :param steps: the run's steps whose success the report vouches for.
+    :param conn_id: the warehouse connection.
     """
 
-    template_fields: Sequence[str] = ()
+    template_fields: Sequence[str] = ("sql",)
+    template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql"}
     ui_color = "#efe3f7"
     operator_extra_links = (ReportLink(),)
 
-    def __init__(
-        self, *, object_type: str, steps: Sequence[str] = (), conn_id: str = "hubspot_postgres", **kwargs: Any
-    ):
-        super().__init__(**kwargs)
-        self.object_type = object_type
-        self.steps = list(steps)  # the run's steps whose success the report vouches for
-        self.conn_id = conn_id
+    def __init__(self, *, object_type: str, steps: Sequence[str] = (), conn_id: str = CONN_ID, **kwargs: Any):
+        super().__init__(object_type=object_type, conn_id=conn_id, **kwargs)
+        self.steps = list(steps)
+        self.sql = "report/report.sql"
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute_step(self, context: Any, step: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from crm_reconciliation.hooks.warehouse import WarehouseHook
-        from crm_reconciliation.registry import default_registry
-
-        registry = default_registry()
-        spec = registry.get(self.object_type)
+        spec = self.spec
         run_id = context["run_id"]
-        hook = WarehouseHook(postgres_conn_id=self.conn_id)
-        with hook.step(object_type=spec.name, run_id=run_id, step=self.task_id) as step:
-            report, problem = self._read(hook, registry, spec, run_id)
-            steps = step_outcomes(self.steps, [row for row in report["steps"] if row["step"] != self.task_id])
-            html = render_report(
-                report,
-                steps=steps,
-                problem=problem,
-                object=spec.name,
-                run_id=run_id,
-                legacy_table=spec.legacy_table,
-                hubspot_table=spec.hubspot_table,
-                comparisons=[comparison.name for comparison in spec.model.comparisons],
-                match_threshold=spec.model.match_threshold,
-                probable_min_confidence=spec.matching.probable_min_confidence if spec.matching else None,
-                generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            )
-            folder = reports_dir() / spec.name
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / report_file_name(run_id)
-            path.write_text(html, encoding="utf-8")
-            (folder / "latest.html").write_text(html, encoding="utf-8")
-            counts = ", ".join(f"{status} {report['by_status'].get(status, 0)}" for status in STATUSES)
-            self.log.info(
-                "Report for %s: %s; push %s; written to %s", spec.name, counts, report.get("push") or "none", path
-            )
-            step.record(details={"path": str(path), "by_status": report["by_status"]})
-            if problem:
-                raise AirflowFailException(f"{problem} (report: {path})")
-            if any(row["outcome"] not in ("success", "skipped") for row in steps):
-                raise AirflowFailException(f"Run {run_id} did not succeed: {steps_summary(steps)} (report: {path})")
+        report, problem = self._read(run_id)
+        steps = step_outcomes(self.steps, [row for row in report["steps"] if row["step"] != self.task_id])
+        html = render_report(
+            report,
+            steps=steps,
+            problem=problem,
+            object=spec.name,
+            run_id=run_id,
+            legacy_table=spec.legacy_table,
+            hubspot_table=spec.hubspot_table,
+            comparisons=[comparison.name for comparison in spec.model.comparisons],
+            match_threshold=spec.model.match_threshold,
+            probable_min_confidence=spec.matching.probable_min_confidence if spec.matching else None,
+            generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        )
+        folder = reports_dir() / spec.name
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / report_file_name(run_id)
+        path.write_text(html, encoding="utf-8")
+        (folder / "latest.html").write_text(html, encoding="utf-8")
+        counts = ", ".join(f"{status} {report['by_status'].get(status, 0)}" for status in STATUSES)
+        self.log.info(
+            "Report for %s: %s; push %s; written to %s", spec.name, counts, report.get("push") or "none", path
+        )
+        step.record(details={"path": str(path), "by_status": report["by_status"]})
+        if problem:
+            raise AirflowFailException(f"{problem} (report: {path})")
+        if any(row["outcome"] not in ("success", "skipped") for row in steps):
+            raise AirflowFailException(f"Run {run_id} did not succeed: {steps_summary(steps)} (report: {path})")
         return {"path": str(path), "by_status": report["by_status"]}
 
-    def _read(self, hook: Any, registry: Any, spec: Any, run_id: str) -> tuple[dict[str, Any], str | None]:
+    def _read(self, run_id: str) -> tuple[dict[str, Any], str | None]:
         """The report's data, or an empty one and why when the staging tables do not exist (yet)."""
         from psycopg import errors
 
-        from crm_reconciliation.sql_templates import render
+        from crm_reconciliation.common.sql_templates import render
+
+        registry, spec = self.registry, self.spec
 
         def read(match_parameters: bool) -> Any:
-            sql = render(
-                "report/report.sql",
-                params={"object": registry.template_params(spec.name), "match_parameters": match_parameters},
-            )
+            # Rendered by Airflow; rendered here again only for a staging that predates match_parameters.
+            sql = self.sql
+            if not match_parameters:
+                params = {"object": registry.template_params(spec.name), "match_parameters": False}
+                sql = render("report/report.sql", params=params)
             # The object's lock: a report never mixes the tables of two runs' writes.
             binds = {"object_type": spec.name, "run_id": run_id, "mapping_version": registry.mapping_version(spec.name)}
-            return hook.run_script(sql, binds, lock=spec.name)
+            return self.warehouse.run_script(sql, binds, lock=spec.name)
 
         try:
             try:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
-from airflow.sdk import BaseOperator
+from crm_reconciliation.common.push_run import LEDGER_TEMPLATES, TARGETS
+from crm_reconciliation.operators.base import CONN_ID, ObjectStepOperator
 
-from crm_reconciliation.operators.common import TARGETS, PushRun, connection_missing, flag
 
-
-class RevertOperator(BaseOperator):
+class RevertOperator(ObjectStepOperator):
     """Restore the values run ``revert_run_id`` overwrote (``before_values`` in ``staging.push_log``,
     read from HubSpot before that push), leaving any property someone changed in HubSpot since;
     with ``archive_created``, archive the records that run created.
@@ -30,8 +29,10 @@ class RevertOperator(BaseOperator):
     :param concurrency: requests in flight at once (default: the registry's push_concurrency).
     """
 
-    template_fields: Sequence[str] = ("object_type", "revert_run_id", "dry_run", "archive_created")
+    template_fields: Sequence[str] = ("object_type", "revert_run_id", "dry_run", "archive_created", "sql")
+    template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "json"}
     ui_color = "#fde2c8"
+    uses_references = True  # its ledger templates include the dry run's associations
 
     def __init__(
         self,
@@ -40,59 +41,52 @@ class RevertOperator(BaseOperator):
         revert_run_id: str = "{{ params.run_id }}",
         dry_run: bool | str = "{{ params.dry_run }}",
         archive_created: bool | str = "{{ params.archive_created }}",
-        conn_id: str = "hubspot_postgres",
+        conn_id: str = CONN_ID,
         target_conn_ids: dict[str, str] | None = None,
         max_requests: int | None = None,
         window_seconds: float | None = None,
         concurrency: int | None = None,
         **kwargs: Any,
     ):
-        super().__init__(**kwargs)
-        self.object_type = object_type
+        super().__init__(object_type=object_type, conn_id=conn_id, **kwargs)
         self.revert_run_id = revert_run_id
         self.dry_run = dry_run
         self.archive_created = archive_created
-        self.conn_id = conn_id
+        self.sql = {name: f"push/{name}.sql" for name in LEDGER_TEMPLATES}
+        self.sql["run_target"] = "push/run_target.sql"
         self.target_conn_ids = target_conn_ids or TARGETS
         self.max_requests = max_requests
         self.window_seconds = window_seconds
         self.concurrency = concurrency
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        from crm_reconciliation.hooks.warehouse import WarehouseHook
-        from crm_reconciliation.registry import default_registry
+    def execute_step(self, context: Any, step: Any) -> dict[str, Any]:
+        from crm_reconciliation.common.push_run import PushRun, connection_missing, flag
 
-        warehouse = WarehouseHook(postgres_conn_id=self.conn_id)
-        with warehouse.step(object_type=self.object_type, run_id=context["run_id"], step=self.task_id) as step:
-            registry = default_registry()
-            spec = registry.get(self.object_type)
-            target = self._target(warehouse)
-            conn_id = self.target_conn_ids[target]
-            if connection_missing(conn_id):
-                raise ValueError(f"a revert reads HubSpot before it writes: connection {conn_id!r} is not defined")
-            binds = {
-                **registry.sql_parameters(spec.name),
-                "run_id": context["run_id"],
-                "target": target,
-                "api_object": spec.api_object,
-            }
-            options = {"max_requests": self.max_requests, "window_seconds": self.window_seconds}
-            run = PushRun(warehouse, registry, spec, binds, self.log, concurrency=self.concurrency, **options)
-            run.connect(target, conn_id)
-            summary = run.revert(self.revert_run_id, flag(self.archive_created), flag(self.dry_run))
-            step.record(rows_read=summary["revert"]["selected"], details=summary)
-            run.raise_for_losses(summary)
+        target = self._target()
+        conn_id = self.target_conn_ids[target]
+        if connection_missing(conn_id):
+            raise ValueError(f"a revert reads HubSpot before it writes: connection {conn_id!r} is not defined")
+        binds = {
+            **self.registry.sql_parameters(self.object_type),
+            "run_id": context["run_id"],
+            "target": target,
+            "api_object": self.spec.api_object,
+        }
+        options = {"max_requests": self.max_requests, "window_seconds": self.window_seconds}
+        run = PushRun(
+            self.warehouse, self.registry, self.spec, self.sql, binds, self.log, concurrency=self.concurrency, **options
+        )
+        run.connect(target, conn_id)
+        summary = run.revert(self.revert_run_id, flag(self.archive_created), flag(self.dry_run))
+        step.record(rows_read=summary["revert"]["selected"], details=summary)
+        run.raise_for_losses(summary)
         self.log.info("Revert of %s run %s: %s", self.object_type, self.revert_run_id, summary)
         return summary
 
-    def _target(self, warehouse: Any) -> str:
+    def _target(self) -> str:
         """The target the reverted run pushed to (a run pushes to one)."""
-        with warehouse.get_conn() as connection:
-            targets = connection.execute(
-                "select distinct target from staging.push_log"
-                " where object_type = %s and run_id = %s and outcome = 'sent'",
-                [self.object_type, self.revert_run_id],
-            ).fetchall()
+        binds = {"object_type": self.object_type, "run_id": self.revert_run_id}
+        targets = self.warehouse.get_records(self.sql["run_target"], parameters=binds)
         if not targets:
             raise ValueError(f"run {self.revert_run_id!r} sent nothing for {self.object_type}: nothing to revert")
         return targets[0][0]

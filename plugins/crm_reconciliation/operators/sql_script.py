@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from airflow.sdk import BaseOperator
+from crm_reconciliation.operators.base import CONN_ID, ObjectStepOperator
 
 
-class SqlScriptOperator(BaseOperator):
+class SqlScriptOperator(ObjectStepOperator):
     """Execute a rendered multi-statement script in one transaction and log the step.
 
     The script is rendered by Airflow (``template_ext``), so the exact SQL is visible in the
@@ -19,7 +19,6 @@ class SqlScriptOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("sql",)
-    template_ext: Sequence[str] = (".sql",)
     template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql"}
     ui_color = "#cdeafe"
 
@@ -29,32 +28,26 @@ class SqlScriptOperator(BaseOperator):
         sql: str | list[str],
         object_type: str,
         parameters: dict[str, Any] | None = None,
-        conn_id: str = "hubspot_postgres",
+        conn_id: str = CONN_ID,
         **kwargs: Any,
     ):
-        super().__init__(**kwargs)
+        super().__init__(object_type=object_type, conn_id=conn_id, **kwargs)
         self.sql = sql
-        self.object_type = object_type
         self.parameters = parameters or {}
-        self.conn_id = conn_id
 
-    def execute(self, context: Any) -> Any:
+    def execute_step(self, context: Any, step: Any) -> Any:
         from psycopg import errors
 
-        from crm_reconciliation.hooks.warehouse import WarehouseHook
-
-        hook = WarehouseHook(postgres_conn_id=self.conn_id)
-        with hook.step(object_type=self.object_type, run_id=context["run_id"], step=self.task_id) as step:
-            try:
-                summary = hook.run_script(
-                    self.sql, {**self.parameters, "run_id": context["run_id"]}, lock=self.object_type
-                )
-            except errors.Error as error:
-                hint = error.diag.message_hint
-                self.log.error(
-                    "%s failed: %s%s", self.task_id, error.diag.message_primary or error, f" — {hint}" if hint else ""
-                )
-                raise
-            step.record(details=summary if isinstance(summary, dict) else None)
+        try:
+            summary = self.warehouse.run_script(
+                self.sql, {**self.parameters, "run_id": context["run_id"]}, lock=self.object_type
+            )
+        except errors.Error as error:
+            hint = error.diag.message_hint
+            self.log.error(
+                "%s failed: %s%s", self.task_id, error.diag.message_primary or error, f" — {hint}" if hint else ""
+            )
+            raise
+        step.record(details=summary if isinstance(summary, dict) else None)
         self.log.info("%s done for %s%s", self.task_id, self.object_type, f": {summary}" if summary else "")
         return summary

@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from crm_reconciliation.csv_dialect import (
+from crm_reconciliation.common.csv_dialect import (
     BronzeFileError,
     detect_delimiter,
     detect_encoding,

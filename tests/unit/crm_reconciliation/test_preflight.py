@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from crm_reconciliation.preflight import PreflightFailed, definition, problems, required_properties, run_preflight
-from crm_reconciliation.registry import default_registry
+from crm_reconciliation.common.preflight import (
+    PreflightFailed,
+    definition,
+    problems,
+    required_properties,
+    run_preflight,
+)
+from crm_reconciliation.common.registry import default_registry
 
 REGISTRY = default_registry()
 

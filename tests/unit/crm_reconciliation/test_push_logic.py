@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import requests
 
+from crm_reconciliation.common.batches import CreateInput, DailyLimitReached, Pusher, PushInput
+from crm_reconciliation.common.rate_limit import RollingWindowLimiter
 from crm_reconciliation.hooks.crm_api import ApiResponse
-from crm_reconciliation.push import CreateInput, DailyLimitReached, Pusher, PushInput
-from crm_reconciliation.rate_limit import RollingWindowLimiter
 
 ITEMS = [PushInput(n, str(100 + n), {"city": f"Ville {n}"}, f"hash{n}") for n in range(3)]
 

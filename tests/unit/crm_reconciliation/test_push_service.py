@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from crm_reconciliation.common.batches import DailyLimitReached, Pusher
+from crm_reconciliation.common.push_service import PushService, same_value
+from crm_reconciliation.common.rate_limit import RollingWindowLimiter
 from crm_reconciliation.hooks.crm_api import ApiResponse
-from crm_reconciliation.push import DailyLimitReached, Pusher
-from crm_reconciliation.push_service import PushService, same_value
-from crm_reconciliation.rate_limit import RollingWindowLimiter
 
 
 class MemoryLedger:

@@ -1,0 +1,161 @@
+"""The environment of a local Airflow: a throwaway AIRFLOW_HOME on SQLite, wired to a database.
+
+Shared by the demo, the UI command and the tests so that all three run Airflow the same way.
+Call before Airflow is imported: Airflow reads its configuration once, at import.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from crm_reconciliation_dev import PROJECT_ROOT
+
+CONN_ENV = "AIRFLOW_CONN_HUBSPOT_POSTGRES"
+
+
+def airflow_environment(airflow_home: Path, database_uri: str) -> dict[str, str]:
+    """Settings for a local Airflow whose ``hubspot_postgres`` connection is ``database_uri``."""
+    airflow_home.mkdir(parents=True, exist_ok=True)
+    return {
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": "8080",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "CRM_RECON_RETRIES": "0",
+        CONN_ENV: database_uri,
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT / "dags"), os.environ.get("PYTHONPATH")])
+        ),
+    }
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM (and SIGHUP: the terminal closed) into SystemExit so that ``with``/``finally``
+    clean-ups run, as on Ctrl-C."""
+
+    def _exit(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, _exit)
+
+
+def ignore_interrupts() -> None:
+    """Ignore Ctrl-C, SIGTERM and SIGHUP from now on: a clean-up under way (bounded in time) finishes
+    instead of being cut short by a second Ctrl-C, which would leave servers behind."""
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+
+
+def become_subreaper() -> bool:
+    """Make this process the "child subreaper" of its descendants (Linux ``prctl``): one whose parent
+    dies (a LocalExecutor worker of a killed scheduler, the PostgreSQL server once ``pg_ctl`` has
+    returned) is handed to this process instead of to PID 1, so that this process can wait for it
+    and reap it (``reap_children``). Some PID 1s (in containers and VMs) never reap, which leaves
+    such processes defunct. Returns False where this is not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    pr_set_child_subreaper = 36
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(pr_set_child_subreaper, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def reap_children() -> list[int]:
+    """Wait for (reap) every child of this process that has exited; returns their pids.
+
+    Only zombies are waited for, so no live child's exit status is taken from its ``Popen``.
+    """
+    import psutil
+
+    reaped = []
+    for child in psutil.Process().children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE:
+                continue
+            if os.waitpid(child.pid, os.WNOHANG)[0] == child.pid:
+                reaped.append(child.pid)
+        except (psutil.Error, ChildProcessError):
+            continue
+    return reaped
+
+
+def apply(environment: dict[str, str]) -> None:
+    os.environ.update(environment)
+    for entry in reversed(environment["PYTHONPATH"].split(os.pathsep)):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+
+
+def migrate_metadata_db() -> None:
+    """``airflow db migrate`` in a child process, with this process's environment.
+
+    Interrupted (Ctrl-C reaches the child too), the child is killed and reaped before the caller
+    cleans up: ``subprocess.run`` waits only a quarter of a second for it, and a migration still
+    writing into the Airflow home would outlive the clean-up's removal of that folder.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        stdout, stderr = process.communicate()
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    if process.returncode:
+        raise RuntimeError(f"airflow db migrate failed:\n{stdout[-3000:]}{stderr[-3000:]}")
+
+
+@contextmanager
+def throwaway_stack(prefix: str = "crm-recon-bench-") -> Iterator[str]:
+    """An embedded PostgreSQL and a local Airflow environment in one folder, removed on exit.
+
+    Yields the database URI. For benchmarks, which build their own data.
+    """
+    from crm_reconciliation_dev.localdb import LocalPostgres
+
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        with LocalPostgres(base_dir=work / "pg") as server:
+            apply(airflow_environment(work / "airflow_home", server.uri))
+            yield server.uri
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run_task(dag: Any, task_id: str, run_id: str = "bench", params: dict[str, Any] | None = None) -> Any:
+    """Render and execute one task of ``dag`` in this process, as a worker would, minus the scheduler.
+
+    ``params`` override the DAG's defaults, as a trigger's conf does.
+    """
+    task = dag.get_task(task_id)
+    # The DAG's params too: a Human-in-the-loop task keeps only its own (Airflow merges both in a run).
+    merged = {**dag.params, **task.params, **(params or {})}
+    task.render_template_fields({"params": merged, "run_id": run_id}, dag.get_template_env())
+    return task.execute({"run_id": run_id, "logical_date": datetime(2026, 1, 1, tzinfo=UTC), "dag_run": None})

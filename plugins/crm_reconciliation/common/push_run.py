@@ -1,0 +1,269 @@
+"""What the push and revert operators share: the API client, the limiter shared by every push of
+one HubSpot app, the ledger's SQL, and the rule that decides when a push task fails."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TARGETS = {"workflow": "workflow_api", "hubspot": "hubspot_api"}
+WINDOW_MARGIN_SECONDS = 0.25
+LEDGER_TEMPLATES = (
+    "select",
+    "select_create",
+    "record_in_flight",
+    "record_outcomes",
+    "record_associations",
+    "dry_run",
+    "quarantine",
+    "verify_select",
+    "record_verification",
+    "revert_select",
+)
+
+
+def flag(value: bool | str) -> bool:
+    return value in (True, "True", "true")
+
+
+def dry_run_reason(dry_run: bool | str, conn_id: str) -> str | None:
+    """Why a push sends nothing (the param, or no connection for its target); None for a live push."""
+    if flag(dry_run):
+        return "the dry_run param is on"
+    if connection_missing(conn_id):
+        return f"connection {conn_id!r} is not defined"
+    return None
+
+
+def push_binds(registry: Any, spec: Any, run_id: str, target: str, **run: Any) -> dict[str, Any]:
+    """What the push SQL binds for one run (``run``: min_confidence, create_missing, link_probable)."""
+    return {
+        **registry.sql_parameters(spec.name),
+        "object_type": spec.name,
+        "run_id": run_id,
+        "target": target,
+        "min_confidence": float(run["min_confidence"]),
+        "push_probable": registry.defaults.push_probable,
+        "create_missing": flag(run["create_missing"]),
+        "link_probable": flag(run["link_probable"]),
+        "api_object": spec.api_object,
+    }
+
+
+def connection_missing(conn_id: str) -> bool:
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return True
+    return False
+
+
+class PushRun:
+    """One push (or revert) of one object: its SQL (``sql``: the push templates as Airflow rendered
+    them), client, shared limiter, one Pusher per endpoint.
+
+    ``options``: ``max_requests``, ``window_seconds``, ``concurrency``, ``daily_reserve``,
+    ``max_attempts``, ``backoff_base``, ``progress_seconds``, ``max_refused_share`` (None: the
+    registry's defaults).
+    """
+
+    def __init__(
+        self,
+        warehouse: Any,
+        registry: Any,
+        spec: Any,
+        sql: dict[str, str | None],
+        binds: dict[str, Any],
+        log: Any,
+        **options: Any,
+    ):
+        self.warehouse, self.registry, self.spec, self.log = warehouse, registry, spec, log
+        self.sql, self.binds = sql, binds
+        self.settings = registry.defaults
+        defaults = {
+            "max_requests": self.settings.push_max_requests,
+            "window_seconds": self.settings.push_window_seconds,
+            "concurrency": self.settings.push_concurrency,
+            "daily_reserve": self.settings.push_daily_reserve,
+            "max_refused_share": self.settings.push_max_refused_share,
+            "max_attempts": 6,
+            "backoff_base": 0.5,
+            "progress_seconds": 10.0,
+        }
+        self.options = {
+            name: default if options.get(name) is None else options[name] for name, default in defaults.items()
+        }
+        self.pushers: dict[str, Any] = {}
+
+    # -- wiring -------------------------------------------------------------------------------------
+
+    def connect(self, target: str, conn_id: str) -> None:
+        """The API client of ``target`` and the limiter it shares with every push of the same app."""
+        from crm_reconciliation.common.rate_limit import SharedLimiter
+        from crm_reconciliation.hooks.crm_api import HubSpotApiHook, WorkflowApiHook
+
+        self.target = target
+        self.client = HubSpotApiHook(conn_id) if target == "hubspot" else WorkflowApiHook(conn_id)
+
+        def database() -> Any:
+            connection = self.warehouse.get_conn()
+            connection.autocommit = True
+            return connection
+
+        # A margin on the server's window: a request is booked here before it leaves and counted
+        # there when it arrives, and a thread may take a while between the two.
+        self.limiter = SharedLimiter(
+            database,
+            self.client.app_key,
+            self.options["max_requests"],
+            self.options["window_seconds"] + WINDOW_MARGIN_SECONDS,
+            self.options["daily_reserve"],
+        )
+
+    def pusher(self, api_object: str) -> Any:
+        from crm_reconciliation.common.batches import Pusher
+
+        key = api_object if self.target == "hubspot" else self.spec.name
+        if key not in self.pushers:
+            self.pushers[key] = Pusher(
+                self.client,
+                key,
+                self.limiter,
+                max_attempts=self.options["max_attempts"],
+                backoff_base=self.options["backoff_base"],
+            )
+        return self.pushers[key]
+
+    def service(self, reader: Any, writer: Any) -> Any:
+        from crm_reconciliation.common.push_service import PushLedger, PushService
+
+        return PushService(
+            PushLedger(reader, writer, self.sql, self.binds),
+            self.client,
+            self.pusher,
+            concurrency=self.options["concurrency"],
+            batch_size=self.settings.push_batch_size,
+            progress_seconds=self.options["progress_seconds"],
+            logger=self.log,
+        )
+
+    def request_stats(self) -> dict[str, int]:
+        stats = [pusher.stats for pusher in self.pushers.values()]
+        return {
+            "requests": sum(s.requests for s in stats),
+            "throttled": sum(s.throttled for s in stats),
+            "retries": sum(s.retries for s in stats),
+            "confirmed_by_read": sum(s.confirmed_by_read for s in stats),
+            "split_requests": sum(s.split_requests for s in stats),
+        }
+
+    # -- push -------------------------------------------------------------------------------------
+
+    def dry_run(self, reason: str) -> dict[str, Any]:
+        summary = self.warehouse.run_script(self.sql["dry_run"], self.binds, lock=self.spec.name) or {}
+        self.log.warning(
+            "DRY RUN (%s): for %s, %d updates, %d creations and %d associations recorded in staging.push_log and "
+            "staging.push_associations with outcome 'dry_run'; nothing sent.",
+            reason,
+            self.spec.name,
+            summary.get("dry_run", 0),
+            summary.get("dry_run_creations", 0),
+            summary.get("dry_run_associations", 0),
+        )
+        return {**summary, "reason": reason}
+
+    def live(self, create_properties: bool) -> dict[str, Any]:
+        from crm_reconciliation.common.preflight import run_preflight
+        from crm_reconciliation.common.push_service import ledger_connections
+
+        hubspot = self.target == "hubspot"
+        if self.binds["create_missing"] and not hubspot:
+            raise ValueError(
+                "create_missing needs push_target=hubspot: the workflow API updates records, it cannot create them"
+            )
+        summary: dict[str, Any] = {}
+        if hubspot:
+            summary["properties_created"] = run_preflight(
+                self.spec,
+                self.pusher(self.spec.api_object).call,
+                self.client,
+                self.settings.property_group,
+                create_properties,
+                self.log,
+            )
+        else:
+            self.log.warning(
+                "The workflow target cannot show the portal's properties: no preflight check; "
+                "a batch naming a property the portal lacks is refused whole"
+            )
+        self.log.info(
+            "Limit %d requests / %g s shared by every push of this HubSpot app, %d in flight at most",
+            self.options["max_requests"],
+            self.options["window_seconds"],
+            self.options["concurrency"],
+        )
+        try:
+            with ledger_connections(self.warehouse, self.spec.name) as (reader, writer):
+                service = self.service(reader, writer)
+                summary["updates"] = service.updates()
+                if self.binds["create_missing"] and not service.stopped:
+                    summary["creations"] = service.creations(self.spec.legacy_id_property)
+                if hubspot and self.sql["associations"] and not service.stopped:
+                    summary["associations"] = service.associations()
+                elif self.sql["associations"] and not hubspot:
+                    self.log.warning(
+                        "The workflow target cannot make associations: run a push with push_target=hubspot"
+                    )
+                summary.update(service.ledger.quarantine())
+                summary["verification"] = service.verify()
+                if service.stopped:
+                    summary["stopped"] = service.stopped
+        finally:
+            self.limiter.close()
+        summary.update(self.request_stats())
+        return summary
+
+    def raise_for_losses(self, summary: dict[str, Any]) -> None:
+        """A run never ends green after a loss (a payload that could not be sent), nor when HubSpot
+        refused more than ``max_refused_share`` of what it was sent (after sending the rest)."""
+        phases = [summary.get(name, {}).get("outcomes", {}) for name in ("updates", "creations", "revert")]
+        links = summary.get("associations", {}).get("outcomes", {})
+        failed = sum(p.get("failed", 0) for p in phases) + links.get("failed", 0)
+        refused = sum(p.get("rejected", 0) for p in phases)
+        handled = sum(p.get(k, 0) for p in phases for k in ("sent", "rejected", "failed"))
+        share = refused / handled if handled else 0.0
+        problems = []
+        if failed:
+            problems.append(f"{failed} payloads could not be sent (a retry resends only what did not land)")
+        if share > self.options["max_refused_share"]:
+            problems.append(
+                f"HubSpot refused {refused} of {handled} payloads ({share:.1%}, more than the "
+                f"{self.options['max_refused_share']:.1%} allowed); each is in staging.push_log with HubSpot's message"
+            )
+        if links.get("rejected"):
+            problems.append(f"{links['rejected']} associations were refused (see staging.push_associations)")
+        if problems:
+            raise RuntimeError(f"{self.spec.name}: " + "; ".join(problems))
+        if refused:
+            self.log.warning("HubSpot refused %d of %d payloads (within the share allowed)", refused, handled)
+        if summary.get("stopped"):
+            self.log.warning("%s stopped early: %s", self.spec.name, summary["stopped"])
+
+    # -- revert -------------------------------------------------------------------------------------
+
+    def revert(self, revert_run_id: str, archive_created: bool, dry_run: bool) -> dict[str, Any]:
+        from crm_reconciliation.common.push_service import ledger_connections
+
+        summary: dict[str, Any] = {"reverted_run": revert_run_id, "dry_run": dry_run}
+        try:
+            with ledger_connections(self.warehouse, self.spec.name) as (reader, writer):
+                service = self.service(reader, writer)
+                summary["revert"] = service.revert(revert_run_id, archive_created, dry_run)
+                if not dry_run:
+                    summary["verification"] = service.verify()
+        finally:
+            self.limiter.close()
+        summary.update(self.request_stats())
+        return summary

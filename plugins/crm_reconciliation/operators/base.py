@@ -1,0 +1,146 @@
+"""What every object step shares: its registry entry, the warehouse hook and a step-log row on
+success and on failure, so that no operator writes its own bookkeeping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from crm_reconciliation.common.push_run import LEDGER_TEMPLATES, TARGETS, push_binds
+
+CONN_ID = "hubspot_postgres"
+
+
+class ObjectStep:
+    """Mixed into an operator of one registry object (``object_type``) on the warehouse ``conn_id``.
+
+    Its SQL templates are rendered by Airflow (``template_ext``), with ``params.object`` (the
+    registry entry's template parameters) and ``present`` (the referenced objects' staging
+    tables that exist) in their context, so the Rendered Template tab shows what the step runs.
+    """
+
+    template_ext: Sequence[str] = (".sql",)
+    uses_references = False  # whether its templates need ``present`` (a database lookup at render)
+    present: Sequence[str] = ()
+    _rendered = False
+
+    object_type: str
+    conn_id: str
+    task_id: str
+
+    @cached_property
+    def warehouse(self) -> Any:
+        from crm_reconciliation.hooks.warehouse import WarehouseHook
+
+        return WarehouseHook(postgres_conn_id=self.conn_id)
+
+    @cached_property
+    def registry(self) -> Any:
+        from crm_reconciliation.common.registry import default_registry
+
+        return default_registry()
+
+    @property
+    def spec(self) -> Any:
+        return self.registry.get(self.object_type)
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        if jinja_env is None and not self.has_dag():  # type: ignore[attr-defined]
+            from crm_reconciliation.common.sql_templates import environment
+
+            jinja_env = environment()  # a task run outside a DAG (the revert command, tests)
+        self.object_type = self.render_template(self.object_type, context, jinja_env)  # type: ignore[attr-defined]
+        extra: dict[str, Any] = {}
+        if self.object_type in self.registry.objects:  # not for a step over every object (maintenance)
+            params = self.registry.template_params(self.object_type)
+            extra["params"] = {**context["params"], "object": params}
+        if self.uses_references:
+            extra["present"] = self.warehouse.existing_tables(
+                [m["reference"]["staging_table"] for m in params["mappings"] if m["reference"]]
+            )
+        super().render_template_fields({**context, **extra}, jinja_env)  # type: ignore[misc]
+        self.present = extra.get("present", [])
+        self._rendered = True
+
+    def ensure_rendered(self, context: Any) -> None:
+        """Render now, with the DAG params' defaults, when Airflow did not (``execute`` called
+        directly, as the revert command does)."""
+        if not self._rendered:
+            from airflow.sdk.definitions.param import ParamsDict
+
+            from crm_reconciliation.dag_factory import run_params
+
+            self.render_template_fields({"params": ParamsDict(run_params()).dump(), **context})
+
+    @contextmanager
+    def step_log(self, context: Any, **values: Any) -> Iterator[Any]:
+        """The step's row in ``staging.reconciliation_log``: 'success' with what it recorded, else 'failed'."""
+        with self.warehouse.step(
+            object_type=self.object_type, run_id=context["run_id"], step=self.task_id, **values
+        ) as step:
+            yield step
+
+
+class ObjectStepOperator(ObjectStep, BaseOperator):
+    """An object step: ``execute_step`` runs inside the step log.
+
+    :param object_type: the registry object the step works on.
+    :param conn_id: the warehouse connection.
+    """
+
+    def __init__(self, *, object_type: str, conn_id: str = CONN_ID, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.object_type = object_type
+        self.conn_id = conn_id
+
+    def execute(self, context: Any) -> Any:
+        self.ensure_rendered(context)
+        with self.step_log(context) as step:
+            return self.execute_step(context, step)
+
+    def execute_step(self, context: Any, step: Any) -> Any:
+        raise NotImplementedError
+
+
+class PushSelection(ObjectStep):
+    """The run params that decide what a push sends, shared by the push and its approval gate;
+    ``sql`` holds every push template, rendered by Airflow (what the Rendered Template tab shows)."""
+
+    push_fields: Sequence[str] = ("push_target", "dry_run", "min_confidence", "create_missing", "link_probable", "sql")
+    uses_references = True
+
+    def init_selection(
+        self,
+        push_target: str,
+        dry_run: bool | str,
+        min_confidence: float | str,
+        create_missing: bool | str,
+        link_probable: bool | str,
+        target_conn_ids: dict[str, str] | None,
+    ) -> None:
+        self.push_target = push_target
+        self.dry_run = dry_run
+        self.min_confidence = min_confidence
+        self.create_missing = create_missing
+        self.link_probable = link_probable
+        self.target_conn_ids = target_conn_ids or TARGETS
+        self.sql = {name: f"push/{name}.sql" for name in (*LEDGER_TEMPLATES, "associations")}
+
+    def binds(self, context: Any) -> dict[str, Any]:
+        return push_binds(
+            self.registry,
+            self.spec,
+            context["run_id"],
+            self.push_target,
+            min_confidence=self.min_confidence,
+            create_missing=self.create_missing,
+            link_probable=self.link_probable,
+        )
+
+    def push_sql(self) -> dict[str, str | None]:
+        """The rendered templates; no associations when none of the objects referenced has a table."""
+        return {**self.sql, "associations": self.sql["associations"] if self.present else None}

@@ -1,0 +1,133 @@
+"""The review page inside the Airflow UI (``/crm-review/``): the queue of conflicts and probable
+twins per object, each item side by side, and a verdict recorded under the logged-in user.
+
+Behind Airflow's own authentication (its session cookie or a bearer token) and DAG
+permissions: reading needs the DAG-run read permission of the object's DAG, recording the edit
+one. Writes resist cross-site requests: they need the ``X-CRM-Review`` header (a cross-site
+form cannot send it, a cross-site script cannot without a CORS preflight the server never
+grants) and an ``Origin`` (or ``Referer``), when the browser sends one, naming this server.
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads the endpoints' annotations, which
+# name classes local to ``create_app``.
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+from crm_reconciliation.common.paths import INCLUDE_DIR
+
+CONN_ID = "hubspot_postgres"
+CSRF_HEADER = "x-crm-review"
+
+
+def create_app() -> Any:
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+    from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
+    from fastapi import Depends, FastAPI, HTTPException, Request
+    from fastapi.responses import HTMLResponse, PlainTextResponse
+    from pydantic import BaseModel
+
+    from crm_reconciliation.common import review_queue as review
+    from crm_reconciliation.common.registry import default_registry
+
+    app = FastAPI(title="CRM review")
+    readable = [Depends(requires_access_dag("GET", DagAccessEntity.RUN))]
+    writable = [Depends(requires_access_dag("PUT", DagAccessEntity.RUN))]
+
+    def object_of(dag_id: str) -> str:
+        for name, spec in default_registry().objects.items():
+            if spec.dag_id == dag_id:
+                return name
+        raise HTTPException(status_code=404, detail=f"no object DAG {dag_id}")
+
+    @contextmanager
+    def database():
+        from crm_reconciliation.hooks.warehouse import WarehouseHook
+
+        with WarehouseHook(postgres_conn_id=CONN_ID).get_conn() as connection:
+            yield connection
+
+    def same_site(request: Request) -> None:
+        if request.headers.get(CSRF_HEADER) != "1":
+            raise HTTPException(status_code=403, detail="a decision is recorded from the review page only")
+        origin = request.headers.get("origin") or request.headers.get("referer")
+        if origin and urlsplit(origin).netloc != request.headers.get("host"):
+            raise HTTPException(status_code=403, detail="a decision cannot come from another site")
+
+    class DecisionBody(BaseModel):
+        legacy_id: int
+        hubspot_id: str | None = None
+        verdict: str
+        comment: str | None = None
+
+    @app.get("/", response_class=HTMLResponse)
+    def page(user: GetUserDep) -> HTMLResponse:
+        html = (INCLUDE_DIR / "review" / "review.html").read_text(encoding="utf-8")
+        headers = {"Content-Security-Policy": "frame-ancestors 'self'", "Cache-Control": "no-store"}
+        return HTMLResponse(html, headers=headers)
+
+    @app.get("/api/objects")
+    def objects(user: GetUserDep) -> dict[str, Any]:
+        registry = default_registry()
+        listed = [{"name": name, "dag_id": spec.dag_id} for name, spec in registry.objects.items() if spec.matching]
+        return {"objects": listed, "reviewer": user.get_name()}
+
+    @app.get("/api/{dag_id}/queue", dependencies=readable)
+    def queue(
+        dag_id: str, status: str | None = None, search: str | None = None, offset: int = 0, limit: int = 50
+    ) -> dict[str, Any]:
+        with database() as connection:
+            try:
+                return review.queue(connection, default_registry(), object_of(dag_id), status, search, offset, limit)
+            except review.DecisionRefused as refusal:
+                raise HTTPException(status_code=400, detail=str(refusal)) from None
+
+    @app.get("/api/{dag_id}/items/{legacy_id}", dependencies=readable)
+    def item(dag_id: str, legacy_id: int) -> dict[str, Any]:
+        with database() as connection:
+            found = review.item(connection, default_registry(), object_of(dag_id), legacy_id)
+        if found is None:
+            raise HTTPException(status_code=404, detail=f"no legacy record {legacy_id}")
+        return found
+
+    @app.post("/api/{dag_id}/decisions", dependencies=writable)
+    def decide(dag_id: str, body: DecisionBody, request: Request, user: GetUserDep) -> dict[str, Any]:
+        same_site(request)
+        decision = review.Decision(body.legacy_id, body.hubspot_id, body.verdict, body.comment)
+        with database() as connection:
+            try:
+                decision_id = review.record(
+                    connection, default_registry(), object_of(dag_id), decision, user.get_name()
+                )
+            except review.DecisionRefused as refusal:
+                raise HTTPException(status_code=400, detail=str(refusal)) from None
+        return {"decision_id": decision_id, "reviewer": user.get_name()}
+
+    @app.get("/api/{dag_id}/export.csv", dependencies=readable)
+    def export(dag_id: str, status: str | None = None) -> PlainTextResponse:
+        with database() as connection:
+            text = review.export_csv(connection, default_registry(), object_of(dag_id), status)
+        disposition = f'attachment; filename="{dag_id}-review.csv"'
+        return PlainTextResponse(text, media_type="text/csv", headers={"Content-Disposition": disposition})
+
+    @app.post("/api/{dag_id}/import", dependencies=writable)
+    async def import_(dag_id: str, request: Request, user: GetUserDep) -> Any:
+        """A CSV as exported, verdicts filled in (the body, text/csv): all recorded, or none."""
+        from starlette.concurrency import run_in_threadpool
+
+        same_site(request)
+        try:
+            text = (await request.body()).decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise HTTPException(status_code=400, detail=f"the CSV is not UTF-8: {error}") from None
+
+        def run() -> dict[str, Any]:
+            with database() as connection:
+                return review.import_csv(connection, default_registry(), object_of(dag_id), text, user.get_name())
+
+        result = await run_in_threadpool(run)
+        if result["errors"]:
+            raise HTTPException(status_code=400, detail={"message": "; ".join(result["errors"]), **result})
+        return result
+
+    return app
