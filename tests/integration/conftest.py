@@ -19,7 +19,7 @@ def connections(monkeypatch):
             "AIRFLOW_CONN_HUBSPOT_API",
             json.dumps(
                 {
-                    "conn_type": "http",
+                    "conn_type": "hubspot_api",
                     "host": host,
                     "schema": "http",
                     "password": server.token,
@@ -31,7 +31,7 @@ def connections(monkeypatch):
             "AIRFLOW_CONN_WORKFLOW_API",
             json.dumps(
                 {
-                    "conn_type": "http",
+                    "conn_type": "workflow_api",
                     "host": host,
                     "schema": "http",
                     "password": server.token,

@@ -61,5 +61,5 @@ def test_the_read_back_payload_matches_the_spec(monkeypatch):
         "post",
         lambda self, path, body=None, query=None: sent.append(body) or ApiResponse(200, {"results": []}, {}),
     )
-    HubSpotApiHook().read_current("companies", ["1", "2"], ["city", "industry"])
+    HubSpotApiHook().read_records("companies", ["1", "2"], ["city", "industry"])
     jsonschema.validate(sent[0], request_schema("companies", "read"))

@@ -263,12 +263,7 @@ class PushService:
     # -- updates ------------------------------------------------------------------------------------
 
     def _read(self, api_object: str, ids: list[str], properties: list[str], history: bool = False) -> dict:
-        from crm_reconciliation.hooks.crm_api import records_read
-
-        response = self.pusher(api_object).call(lambda: self.client.read_records(api_object, ids, properties, history))
-        if response.status not in (200, 207):
-            raise RequestFailed(f"batch/read answered {response.status}: {str(response.body)[:300]}")
-        return records_read(response)
+        return self.pusher(api_object).read(ids, properties, history)
 
     def updates(self) -> dict[str, Any]:
         counts = PhaseCounts(selected=self.ledger.count("select"))

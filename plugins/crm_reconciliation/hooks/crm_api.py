@@ -59,7 +59,7 @@ class _TokenApiHook(HttpHook):
     setting_extras: tuple[str, ...] = ("token",)
 
     def __init__(self, http_conn_id: str, timeout: float | None = None):
-        super().__init__(method="POST", http_conn_id=http_conn_id, adapter=HTTPAdapter())
+        super().__init__(method="POST", http_conn_id=http_conn_id, adapter=HTTPAdapter(pool_maxsize=POOL_SIZE))
         self.timeout = timeout
         self._session: Session | None = None
         self._send_options: dict[str, Any] = {}
@@ -111,6 +111,9 @@ class _TokenApiHook(HttpHook):
         return self.url_from_endpoint(path.lstrip("/"))
 
     def _send(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None) -> Response:
+        """``run_and_check`` on the shared session. Not ``run``: it builds a session (and reads the
+        connection) per request, and keeps the method and options on the hook, where the push's
+        threads would race on them."""
         self.warm_up()
         prepared = self._session.prepare_request(Request(method, self._url(path), params=query, json=body))
         return self.run_and_check(self._session, prepared, self._send_options)

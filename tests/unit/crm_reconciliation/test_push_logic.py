@@ -22,9 +22,10 @@ class ScriptedClient:
             raise answer
         return answer
 
-    def read_current(self, key, ids, properties):
+    def read_records(self, key, ids, properties, history=False):
         self.reads += 1
-        return {record_id: self.current[record_id] for record_id in ids if record_id in self.current}
+        results = [{"id": i, "properties": self.current[i]} for i in ids if i in self.current]
+        return ApiResponse(200, {"results": results}, {})
 
 
 def pusher(client, sleeps=None):

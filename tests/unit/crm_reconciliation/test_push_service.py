@@ -90,9 +90,6 @@ class MemoryPortal:
 
         return self._answer(work)
 
-    def read_current(self, api_object, ids, properties):
-        return {i: self.records[i] for i in ids if i in self.records}
-
 
 def service(ledger, portal, concurrency=4):
     limiter = RollingWindowLimiter(1000, 1.0)
