@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 
-.PHONY: install browser demo test lint airflow bench bench-matching bench-push lock
+.PHONY: install browser demo test test-unit lint airflow bench bench-matching bench-push lock
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt overrides.txt pyproject.toml dev/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ browser:
 test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+## The unit lane: tests/unit only (no database, no DAG run), well under a minute.
+test-unit: install
+	$(BIN)/python -m pytest -m unit -q
 
 lint: install
 	$(BIN)/ruff check .

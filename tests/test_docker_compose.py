@@ -51,7 +51,10 @@ def test_official_airflow_shape(compose):
         assert environment["AIRFLOW_CONN_HUBSPOT_POSTGRES"].startswith("postgresql://")
         assert "@hubspot-db:5432/" in environment["AIRFLOW_CONN_HUBSPOT_POSTGRES"]
         targets = {volume["target"] for volume in service["volumes"]}
-        assert {"/opt/airflow/dags", "/opt/airflow/plugins", "/opt/airflow/include", "/opt/airflow/reports"} <= targets
+        assert {"/opt/airflow/dags", "/opt/airflow/include", "/opt/airflow/reports"} <= targets
+        # The package comes installed in the image; nothing of the development tooling is mounted.
+        sources = {Path(volume["source"]).name for volume in service["volumes"] if volume["type"] == "bind"}
+        assert not sources & {"plugins", "dev", "tests"}
         assert service["build"]["context"] == str(PROJECT_ROOT)
 
 
@@ -61,3 +64,14 @@ def test_image_is_pinned_and_installs_the_requirements():
     assert "requirements.txt" in dockerfile
     assert "constraints.txt" in dockerfile
     assert "apache-airflow==3.3.2" in (PROJECT_ROOT / "requirements.txt").read_text(encoding="utf-8")
+
+
+def test_the_image_installs_the_product_package_only():
+    copied = [
+        line.split()[-2]
+        for line in (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines()
+        if line.startswith("COPY")
+    ]
+    assert "plugins/crm_reconciliation" in copied
+    assert not [source for source in copied if source.startswith(("dev", "tests", ".")) or source == "plugins"]
+    assert "RUN pip install --no-cache-dir /opt/airflow/src" in (PROJECT_ROOT / "Dockerfile").read_text()

@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 
-from airflow.sdk import DAG, Param, chain
+from airflow.sdk import DAG, chain
 
 from crm_reconciliation.alerts import alert_on_failure
-from crm_reconciliation.common.paths import DEFAULT_BRONZE_DIR, SQL_DIR
+from crm_reconciliation.common.params import run_params
+from crm_reconciliation.common.paths import SQL_DIR
 from crm_reconciliation.common.registry import Registry
 from crm_reconciliation.operators.approve_push import PushApprovalOperator
 from crm_reconciliation.operators.bronze_load import BronzeLoadOperator
@@ -35,86 +36,6 @@ SCORE_SCRIPTS = (
     "score/review_apply.sql",
 )
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def run_params() -> dict[str, Param]:
-    """The trigger form: every field optional, the defaults are the nightly run's."""
-    return {
-        "bronze_dir": Param(
-            DEFAULT_BRONZE_DIR,
-            type="string",
-            minLength=1,
-            title="Bronze folder",
-            description="Folder holding the Bronze_<Table>.csv exports (absolute, or relative to the "
-            "project). A dated sub-folder <bronze_dir>/YYYY-MM-DD/ matching the run's logical date "
-            "is used instead when it exists.",
-        ),
-        "limit": Param(
-            None,
-            type=["null", "integer"],
-            minimum=1,
-            title="Row limit",
-            description="Process only the first N legacy rows of the file; empty for all.",
-        ),
-        "dry_run": Param(
-            False,
-            type="boolean",
-            title="Dry run",
-            description="When on, the push step builds and records every payload but sends nothing.",
-        ),
-        "min_confidence": Param(
-            90,
-            type="number",
-            minimum=0,
-            maximum=100,
-            title="Minimum confidence",
-            description="Lowest match confidence (0-100) that may be pushed to HubSpot.",
-        ),
-        "push_target": Param(
-            "workflow",
-            type="string",
-            enum=["workflow", "hubspot"],
-            title="Push target",
-            description="workflow: the workflow API (connection workflow_api); hubspot: HubSpot's CRM "
-            "batch API (connection hubspot_api).",
-        ),
-        "create_missing": Param(
-            False,
-            type="boolean",
-            title="Create missing records",
-            description="When on, push also creates the records HubSpot lacks (status new), upserted on their "
-            "legacy-id property so that a replay never creates a second; a dry run counts them.",
-        ),
-        "create_properties": Param(
-            False,
-            type="boolean",
-            title="Create missing custom properties",
-            description="When on, a live push to HubSpot first creates the mapped custom properties the portal "
-            "lacks (group icalps; the legacy id with unique values); off, it stops and lists them.",
-        ),
-        "link_probable": Param(
-            False,
-            type="boolean",
-            title="Link probable twins",
-            description="When on, push writes the legacy id onto each probable twin at or above min_confidence "
-            "(with its differences), so that the two stay linked; off, probable twins wait for review.",
-        ),
-        "require_approval": Param(
-            True,
-            type="boolean",
-            title="Require approval of a big push",
-            description="When on, a live push that would create or overwrite more than approval_min_records "
-            "records, or an object's first live push, waits in approve_push for a person to approve it in the UI. "
-            "Off for a trusted automated run (its log says the gate was skipped).",
-        ),
-        "allow_snapshot_drop": Param(
-            False,
-            type="boolean",
-            title="Allow a shrinking snapshot",
-            description="When on, load_bronze replaces the previous snapshot even when the new one drops more "
-            "than max_drop_rate (include/config/objects.yaml) of its live records; leave off for the nightly run.",
-        ),
-    }
 
 
 def build_dag(registry: Registry, name: str) -> DAG:

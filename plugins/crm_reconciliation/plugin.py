@@ -13,8 +13,8 @@ from typing import ClassVar
 from airflow.plugins_manager import AirflowPlugin
 
 from crm_reconciliation.operators.report import ReportLink
-from crm_reconciliation.views.reports import create_app as create_reports_app
-from crm_reconciliation.views.review import create_app as create_review_app
+from crm_reconciliation.views.report_page import create_app as create_reports_app
+from crm_reconciliation.views.review_page import create_app as create_review_app
 
 
 class CrmReconciliationPlugin(AirflowPlugin):

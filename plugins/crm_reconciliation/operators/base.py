@@ -72,7 +72,7 @@ class ObjectStep:
         if not self._rendered:
             from airflow.sdk.definitions.param import ParamsDict
 
-            from crm_reconciliation.dag_factory import run_params
+            from crm_reconciliation.common.params import run_params
 
             self.render_template_fields({"params": ParamsDict(run_params()).dump(), **context})
 

@@ -1,0 +1,66 @@
+"""The package's import tree: product code never reaches into the development tooling, and each
+layer imports only the layers below it (common ← hooks ← operators ← dag factory, views, CLI)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import crm_reconciliation
+
+PACKAGE = Path(crm_reconciliation.__file__).resolve().parent
+DAGS = PACKAGE.parents[1] / "dags"
+# What each layer may import from the package (besides itself).
+ALLOWED = {
+    "common": {"common", "hooks"},
+    "hooks": {"common", "hooks"},
+    "operators": {"common", "hooks", "operators"},
+    "views": {"common", "hooks", "operators", "views"},
+}
+
+
+def imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def edges() -> dict[str, set[str]]:
+    files = [*PACKAGE.rglob("*.py"), *DAGS.glob("*.py"), PACKAGE.parent / "crm_reconciliation_plugin.py"]
+    return {str(path.relative_to(PACKAGE.parents[1])): imports(path) for path in files}
+
+
+def test_the_tree_is_drawn_from_every_module():
+    tree = edges()
+    assert "plugins/crm_reconciliation/operators/push.py" in tree
+    assert "crm_reconciliation.operators.base" in tree["plugins/crm_reconciliation/operators/push.py"]
+
+
+def test_product_code_never_imports_the_development_package():
+    offenders = {
+        module: sorted(name for name in names if name.split(".")[0] == "crm_reconciliation_dev")
+        for module, names in edges().items()
+    }
+    assert {module: names for module, names in offenders.items() if names} == {}
+
+
+@pytest.mark.parametrize("layer", sorted(ALLOWED))
+def test_each_layer_imports_only_the_layers_below(layer):
+    wrong = {}
+    for path in (PACKAGE / layer).rglob("*.py"):
+        reached = {
+            name.split(".")[1]
+            for name in imports(path)
+            if name.startswith("crm_reconciliation.") and name.count(".") >= 1
+        }
+        reached -= {"__version__"}
+        if reached - ALLOWED[layer]:
+            wrong[path.name] = sorted(reached - ALLOWED[layer])
+    assert wrong == {}
