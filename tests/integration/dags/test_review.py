@@ -8,7 +8,7 @@ import pytest
 from crm_reconciliation.common import review_queue as review
 from crm_reconciliation.common.registry import default_registry
 from crm_reconciliation.operators.report import reports_dir
-from tests.dags.test_migration import dags, portal  # noqa: F401 - fixtures
+from tests.integration.dags.test_migration import dags, portal  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.integration
 
