@@ -12,6 +12,7 @@ import pytest
 from crm_reconciliation.common.bronze_files import BronzeLoader, RejectRateExceeded
 from crm_reconciliation.common.csv_dialect import BronzeFileError
 from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.hooks.warehouse import WarehouseHook
 from tests.helpers import create_staging
 
 pytestmark = pytest.mark.integration
@@ -37,8 +38,7 @@ def write_csv(path: Path, rows: list[list[str]], *, encoding="utf-8", delimiter=
 @pytest.fixture
 def loader(db):
     create_staging(db, COMPANIES)
-    with __import__("psycopg").connect(db.info.dsn) as connection:
-        yield BronzeLoader(connection, COMPANIES)
+    return BronzeLoader(WarehouseHook(), COMPANIES)  # hubspot_postgres: the test database
 
 
 def load(loader, path, **options):

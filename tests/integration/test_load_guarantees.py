@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 from datetime import date
 
-import psycopg
 import pytest
 
 from crm_reconciliation.common.bronze_files import BronzeLoader, SnapshotDropRefused
 from crm_reconciliation.common.csv_dialect import BronzeFileError
 from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.hooks.warehouse import WarehouseHook
 from tests.helpers import create_staging
 
 pytestmark = pytest.mark.integration
@@ -28,8 +28,7 @@ HEADER = "Comp_CompanyId,Comp_Name,Addr_City,Comp_Deleted"
 @pytest.fixture
 def loader(db):
     create_staging(db, COMPANIES)
-    with psycopg.connect(db.info.dsn) as connection:
-        yield BronzeLoader(connection, COMPANIES)
+    return BronzeLoader(WarehouseHook(), COMPANIES)  # hubspot_postgres: the test database
 
 
 def load(loader, path, **options):

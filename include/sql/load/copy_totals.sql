@@ -3,11 +3,11 @@
 -- the start of a quoted field changes at least one of them.
 with source as (
     select concat(
-        {%- for column in layout.quoted_columns %}
+        {%- for column in layout.columns | map("identifier") %}
         bronze_row.{{ column }}{{ "," if not loop.last }}
         {%- endfor %}
     ) as joined
-    from bronze.{{ object.bronze_table }} as bronze_row
+    from bronze.{{ object.bronze_table | identifier }} as bronze_row
 ),
 
 totals as (

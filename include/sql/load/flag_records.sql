@@ -7,10 +7,10 @@ with source as (
     select
         bronze_row.ctid as row_ctid,
         bronze_row._source_line,
-        staging.crm_legacy_id(bronze_row.{{ layout.id_column }}) as legacy_id,
-        nullif(btrim(bronze_row.{{ layout.id_column }}), '') as raw_id,
-        nullif(btrim(bronze_row.{{ layout.deleted_column }}), '') as raw_flag
-    from bronze.{{ object.bronze_table }} as bronze_row
+        staging.crm_legacy_id(bronze_row.{{ layout.id_column | identifier }}) as legacy_id,
+        nullif(btrim(bronze_row.{{ layout.id_column | identifier }}), '') as raw_id,
+        nullif(btrim(bronze_row.{{ layout.deleted_column | identifier }}), '') as raw_flag
+    from bronze.{{ object.bronze_table | identifier }} as bronze_row
 ),
 
 -- What the soft-delete column says, by the object's deleted_flag setting: false (live),

@@ -11,14 +11,14 @@ from (
     select
         ctid as row_ctid,
         _source_line,
-        {%- for column in layout.quoted_columns %}
+        {%- for column in layout.columns | map("identifier") %}
         coalesce(regexp_count({{ column }}, '\r\n?|\n'), 0){{ " +" if not loop.last }}
         {%- endfor %}
         as breaks
-    from bronze.{{ object.bronze_table }}
+    from bronze.{{ object.bronze_table | identifier }}
 ) as counted;
 
-update bronze.{{ object.bronze_table }} as bronze_row
+update bronze.{{ object.bronze_table | identifier }} as bronze_row
 set _source_line = lines.line
 from _bronze_lines as lines
 where bronze_row.ctid = lines.row_ctid and bronze_row._source_line <> lines.line;

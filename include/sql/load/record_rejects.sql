@@ -33,8 +33,8 @@ select
         'duplicate id ' || flags.legacy_id || ' (line ' || flags.first_line || ' kept)'
     ),
     array_to_string(array[
-        {#- bound_columns: a % in a file's column name must not read as a placeholder #}
-        {%- for column in layout.bound_columns %}
+        {#- a % in a file's column name must not read as a placeholder: written %% #}
+        {%- for column in layout.columns | map("identifier") | map("replace", "%", "%%") %}
         case
             when bronze_row.{{ column }} is null then ''
             when strpos(bronze_row.{{ column }}, %(delimiter)s) > 0
@@ -45,6 +45,6 @@ select
         {%- endfor %}
     ], %(delimiter)s),
     'rejected'
-from bronze.{{ object.bronze_table }} as bronze_row
+from bronze.{{ object.bronze_table | identifier }} as bronze_row
 inner join _bronze_flags as flags on bronze_row.ctid = flags.row_ctid
 where bronze_row.ctid = any(array(select rejected.row_ctid from _bronze_flags as rejected where rejected.rejected))

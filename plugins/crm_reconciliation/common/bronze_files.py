@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import psycopg
-from psycopg import sql
 
 from crm_reconciliation.common.csv_dialect import (
     BronzeFileError,
@@ -39,17 +38,16 @@ from crm_reconciliation.common.csv_dialect import (
     iter_records,
     sniff,
 )
-from crm_reconciliation.common.locks import lock_object
-from crm_reconciliation.common.sql_templates import execute_script, render
+from crm_reconciliation.common.sql_templates import execute_script, quote_identifier, render
 
 if TYPE_CHECKING:
     from crm_reconciliation.common.registry import ObjectSpec
+    from crm_reconciliation.hooks.warehouse import WarehouseHook
 
 log = logging.getLogger(__name__)
 
 COPY_CHUNK_ROWS = 5_000
 READ_CHUNK_BYTES = 1 << 20
-PARSE_REJECTS = "_bronze_parse_rejects"
 POSTGRES_ENCODINGS = {"utf-8": "UTF8", "utf-8-sig": "UTF8", "cp1252": "WIN1252"}
 # Bronze columns the loader owns; a file column may not take these names.
 RESERVED_COLUMNS = ("legacy_id", "_is_deleted", "_source_line", "_source_file", "_snapshot_date", "_run_id")
@@ -83,13 +81,8 @@ class ColumnLayout:
 
     @property
     def quoted_columns(self) -> list[str]:
-        """The columns as SQL identifiers, for templates: extra columns are named by the file."""
-        return [sql.Identifier(column).as_string() for column in self.columns]
-
-    @property
-    def bound_columns(self) -> list[str]:
-        """The same for statements with bound values, where the driver reads ``%`` as a placeholder."""
-        return [column.replace("%", "%%") for column in self.quoted_columns]
+        """The columns as the templates' ``identifier`` filter writes them (extra columns are named by the file)."""
+        return [quote_identifier(column) for column in self.columns]
 
 
 def plan_columns(spec: ObjectSpec, fmt: CsvFormat, path: Path) -> ColumnLayout:
@@ -120,6 +113,16 @@ def plan_columns(spec: ObjectSpec, fmt: CsvFormat, path: Path) -> ColumnLayout:
         id_column=spec.legacy_id_column.lower(),
         deleted_column=spec.deleted_column.lower(),
         extra_columns=extras,
+    )
+
+
+def expected_layout(spec: ObjectSpec) -> ColumnLayout:
+    """The layout of a file whose header is the registry's columns, in the registry's order."""
+    return ColumnLayout(
+        columns=tuple(spec.bronze_columns),
+        id_column=spec.legacy_id_column.lower(),
+        deleted_column=spec.deleted_column.lower(),
+        extra_columns=(),
     )
 
 
@@ -230,10 +233,14 @@ class _ByteScan:
 
 
 class BronzeLoader:
-    """Load ``Bronze_<Table>.csv`` of one object type into its bronze table."""
+    """Load ``Bronze_<Table>.csv`` of one object type into its bronze table.
 
-    def __init__(self, connection: psycopg.Connection, spec: ObjectSpec):
-        self.connection, self.spec = connection, spec
+    The warehouse hook gives the connection, one per load: the whole load is one transaction on
+    it (the object's lock first, savepoints inside). Every statement is a ``load/`` template.
+    """
+
+    def __init__(self, hook: WarehouseHook, spec: ObjectSpec):
+        self.hook, self.spec = hook, spec
 
     def load(
         self,
@@ -271,43 +278,35 @@ class BronzeLoader:
             "delimiter": fmt.delimiter,
             **self.spec.deleted_flag.binds(),
         }
-        try:
-            with self.connection.cursor() as cursor:
-                lock_object(cursor, self.spec.name)
-                cursor.execute(
-                    "select set_config('crm_recon.source_file', %(source_file)s, true),"
-                    " set_config('crm_recon.snapshot_date', %(snapshot_date)s::text, true),"
-                    " set_config('crm_recon.run_id', %(run_id)s, true)",
-                    binds,
-                )
-                cursor.execute(
-                    sql.SQL(
-                        "create temp table {} (_line bigint, field text, reason text, raw_text text, outcome text)"
-                        " on commit drop"
-                    ).format(sql.Identifier(PARSE_REJECTS))
-                )
-                previous_live = cursor.execute(
-                    sql.SQL("select count(*) from {} where not _is_deleted").format(self._table())
-                ).fetchone()[0]
-                cursor.execute("savepoint bronze_snapshot")
-                started = time.perf_counter()
-                method, records = self._copy(cursor, path, fmt, layout, limit)
-                copy_done = time.perf_counter()
-                self._execute(cursor, "load/flag_records.sql", layout, binds)
-                self._execute(cursor, "load/record_rejects.sql", layout, binds)
-                result = self._count(cursor, path, fmt, method, records, previous_live)
-                refusal = self._refusal(result, snapshot_date, limit, max_reject_rate, max_drop_rate)
-                if refusal:
-                    self._keep_only_rejects(cursor, snapshot_date)
-                else:
-                    self._execute(cursor, "load/apply_flags.sql", layout, binds)
-            self.connection.commit()
+        # Leaving the block commits, or rolls back if anything failed, then closes the connection.
+        with self.hook.get_conn() as connection:
+            with connection.cursor() as cursor:
+                self.hook.lock_object(cursor, self.spec.name)
+                self._execute(cursor, "load/source_settings.sql", layout, binds)
+                self._execute(cursor, "load/parse_rejects.sql", layout)
+                previous_live = self._execute(cursor, "load/previous_live.sql", layout)["previous_live"]
+                with tempfile.TemporaryFile("w+b") as saved_rejects:
+                    with connection.transaction("bronze_snapshot") as snapshot:
+                        started = time.perf_counter()
+                        method, records = self._copy(cursor, path, fmt, layout, limit)
+                        copy_done = time.perf_counter()
+                        self._execute(cursor, "load/flag_records.sql", layout, binds)
+                        self._execute(cursor, "load/record_rejects.sql", layout, binds)
+                        result = self._count(cursor, path, fmt, layout, method, records, previous_live)
+                        refusal = self._refusal(result, snapshot_date, limit, max_reject_rate, max_drop_rate)
+                        if refusal:
+                            # Undo the new snapshot but keep its rejects, so that the user sees why.
+                            self._copy_out(cursor, "load/save_rejects.sql", layout, binds, saved_rejects)
+                            raise psycopg.Rollback(snapshot)
+                        self._execute(cursor, "load/apply_flags.sql", layout, binds)
+                    if refusal:
+                        self._execute(cursor, "load/forget_rejects.sql", layout, binds)
+                        saved_rejects.seek(0)
+                        self._copy_in(cursor, "load/restore_rejects.sql", layout, saved_rejects)
+            connection.commit()
             result.seconds.update(
                 copy=round(copy_done - started, 3), checks_and_commit=round(time.perf_counter() - copy_done, 3)
             )
-        except BaseException:
-            self.connection.rollback()
-            raise
         if refusal:
             raise refusal
         self._warn_if_suspicious(result)
@@ -324,9 +323,8 @@ class BronzeLoader:
         """Why the new snapshot must not replace the previous one, if it must not."""
         table, path = f"bronze.{self.spec.bronze_table}", result.source_file
         if result.reject_rate > max_reject_rate:
-            look = (
-                "select line_number, field, reason, raw_text from staging.bronze_rejects "  # noqa: S608 - for the reader
-                f"where object_type = '{self.spec.name}' and snapshot_date = '{snapshot_date}' order by line_number"
+            look = " ".join(
+                render("load/show_rejects.sql", object_type=self.spec.name, snapshot_date=snapshot_date).split()
             )
             return RejectRateExceeded(
                 f"{path}: {result.rows_rejected} of {result.rows_read} rows rejected ({result.reject_rate:.1%}), "
@@ -369,28 +367,18 @@ class BronzeLoader:
                 result.source_file,
             )
 
-    def _table(self) -> sql.Identifier:
-        return sql.Identifier("bronze", self.spec.bronze_table)
-
-    def _replace_rows(self, cursor: psycopg.Cursor, layout: ColumnLayout) -> None:
-        """Empty the bronze table (numbering restarts) and give it the file's extra columns."""
-        cursor.execute(sql.SQL("truncate {} restart identity").format(self._table()))
-        for column in layout.extra_columns:
-            cursor.execute(
-                sql.SQL("alter table {} add column if not exists {} text").format(self._table(), sql.Identifier(column))
-            )
-
     def _copy(
         self, cursor: psycopg.Cursor, path: Path, fmt: CsvFormat, layout: ColumnLayout, limit: int | None
     ) -> tuple[str, int]:
         """Fill the bronze table: COPY parses the file when it reads it as the export means it, else
         Python does, record by record. Returns the method and the number of records in the file."""
         if limit is None and fmt.encoding in POSTGRES_ENCODINGS:
-            cursor.execute("savepoint bronze_copy")
             try:
-                records = self._copy_file(cursor, path, fmt, layout)
-            except psycopg.errors.DataError as error:
-                cursor.execute("rollback to savepoint bronze_copy")
+                with cursor.connection.transaction("bronze_copy") as attempt:
+                    records = self._copy_file(cursor, path, fmt, layout)
+                    if records is None:
+                        raise psycopg.Rollback(attempt)
+            except psycopg.errors.DataError as error:  # rolled back to the savepoint
                 log.info(
                     "COPY could not read %s as it is (%s); reading it record by record",
                     path,
@@ -399,23 +387,15 @@ class BronzeLoader:
             else:
                 if records is not None:
                     return "copy", records
-                cursor.execute("rollback to savepoint bronze_copy")
         elif limit is None:
             log.info("%s is %s, which COPY cannot read as such: reading it record by record", path, fmt.encoding)
         return "parsed", self._copy_records(cursor, path, fmt, layout, limit)
 
     def _copy_file(self, cursor: psycopg.Cursor, path: Path, fmt: CsvFormat, layout: ColumnLayout) -> int | None:
         """COPY the file's bytes; None when COPY's reading cannot be proven to be the export's."""
-        self._replace_rows(cursor, layout)
-        columns = sql.SQL(", ").join(sql.Identifier(column) for column in layout.columns)
-        statement = sql.SQL(
-            "copy {table} ({columns}) from stdin (format csv, header true, delimiter {delimiter},"
-            " encoding {encoding}, force_null ({columns}), freeze true)"
-        ).format(
-            table=self._table(),
-            columns=columns,
-            delimiter=sql.Literal(fmt.delimiter),
-            encoding=sql.Literal(POSTGRES_ENCODINGS[fmt.encoding]),
+        self._execute(cursor, "load/replace_rows.sql", layout)
+        statement = self._render(
+            "load/copy_file.sql", layout, delimiter=fmt.delimiter, encoding=POSTGRES_ENCODINGS[fmt.encoding]
         )
         scan, totals = _ByteScan(), None
         # A file with quotes is read by Python too, in a thread beside the COPY (which waits on
@@ -453,14 +433,10 @@ class BronzeLoader:
         self, cursor: psycopg.Cursor, path: Path, fmt: CsvFormat, layout: ColumnLayout, limit: int | None
     ) -> int:
         """Read record by record; COPY the well-formed ones, set aside those PostgreSQL cannot take."""
-        self._replace_rows(cursor, layout)
-        columns = [sql.Identifier("_source_line")] + [sql.Identifier(column) for column in layout.columns]
-        copy_records = sql.SQL("copy {} ({}) from stdin (format csv)").format(
-            self._table(), sql.SQL(", ").join(columns)
-        )
+        self._execute(cursor, "load/replace_rows.sql", layout)
         records = 0
         with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as reject_file:
-            with cursor.copy(copy_records) as copy:
+            with cursor.copy(self._render("load/copy_records.sql", layout)) as copy:
                 stream = _RecordStream(copy, reject_file, fmt)
                 for record in iter_records(path, fmt, self.spec.legacy_id_column):
                     if limit is not None and records >= limit:
@@ -469,54 +445,24 @@ class BronzeLoader:
                     stream.add(record)
                 stream.flush()
             reject_file.seek(0)
-            copy_rejects = sql.SQL("copy {} from stdin (format csv)").format(sql.Identifier(PARSE_REJECTS))
-            with cursor.copy(copy_rejects) as copy:
-                while chunk := reject_file.read(READ_CHUNK_BYTES):
-                    copy.write(chunk)
+            self._copy_in(cursor, "load/copy_parse_rejects.sql", layout, reject_file)
         return records
 
-    def _keep_only_rejects(self, cursor: psycopg.Cursor, snapshot_date: date) -> None:
-        """Undo the new snapshot but keep its rejects, so that the user can see why it was refused."""
-        columns = (
-            "object_type, snapshot_date, run_id, source_file, line_number, field, reason, raw_text, outcome,"
-            " rejected_at"
-        )
-        which = {"object_type": self.spec.name, "snapshot_date": snapshot_date}
-        with tempfile.TemporaryFile("w+b") as saved:
-            with cursor.copy(
-                f"copy (select {columns} from staging.bronze_rejects"  # noqa: S608 - constant column list
-                " where object_type = %(object_type)s and snapshot_date = %(snapshot_date)s) to stdout",
-                which,
-            ) as copy:
-                for data in copy:
-                    saved.write(data)
-            cursor.execute("rollback to savepoint bronze_snapshot")
-            cursor.execute(
-                "delete from staging.bronze_rejects where object_type = %(object_type)s"
-                " and snapshot_date = %(snapshot_date)s",
-                which,
-            )
-            saved.seek(0)
-            with cursor.copy(f"copy staging.bronze_rejects ({columns}) from stdin") as copy:
-                while chunk := saved.read(READ_CHUNK_BYTES):
-                    copy.write(chunk)
-
     def _count(
-        self, cursor: psycopg.Cursor, path: Path, fmt: CsvFormat, method: str, records: int, previous_live: int
+        self,
+        cursor: psycopg.Cursor,
+        path: Path,
+        fmt: CsvFormat,
+        layout: ColumnLayout,
+        method: str,
+        records: int,
+        previous_live: int,
     ) -> LoadResult:
         """The load's counts, proven: records in the table plus records set aside = records in the file."""
-        cursor.execute(
-            sql.SQL(
-                "select"
-                " (select count(*) from {table}),"
-                " (select count(*) from {parse_rejects} where outcome = 'rejected'),"
-                " (select count(*) from {parse_rejects} where outcome = 'repaired'),"
-                " count(*) filter (where rejected),"
-                " count(*) filter (where is_deleted and not rejected)"
-                " from _bronze_flags"
-            ).format(table=self._table(), parse_rejects=sql.Identifier(PARSE_REJECTS))
+        counts = self._execute(cursor, "load/count_records.sql", layout)
+        in_table, parse_rejects, flagged_rejects, repaired, deleted = (
+            counts[name] for name in ("in_table", "parse_rejects", "flagged_rejects", "repaired", "deleted")
         )
-        in_table, parse_rejects, repaired, flagged_rejects, deleted = cursor.fetchone()
         if in_table + parse_rejects != records:
             raise BronzeFileError(
                 path,
@@ -538,9 +484,24 @@ class BronzeLoader:
             previous_live=previous_live,
         )
 
+    def _render(self, template: str, layout: ColumnLayout, **values: object) -> str:
+        """A ``load/`` template for this object and this file's layout (``values``: COPY's options)."""
+        return render(template, object=self.spec.template_params(), layout=layout, **values)
+
     def _execute(
         self, cursor: psycopg.Cursor, template: str, layout: ColumnLayout, binds: dict | None = None
     ) -> dict | None:
-        """Render a ``load/`` template for this object and this file's layout, and run it."""
-        context = {"object": self.spec.template_params(), "layout": layout}
-        return execute_script(cursor, render(template, **context), binds)
+        """Render a ``load/`` template and run it; the merged JSON summary its SELECTs return."""
+        return execute_script(cursor, self._render(template, layout), binds)
+
+    def _copy_in(self, cursor: psycopg.Cursor, template: str, layout: ColumnLayout, source: IO) -> None:
+        """Run a ``COPY ... from stdin`` template, feeding it ``source`` in chunks."""
+        with cursor.copy(self._render(template, layout)) as copy:
+            while chunk := source.read(READ_CHUNK_BYTES):
+                copy.write(chunk)
+
+    def _copy_out(self, cursor: psycopg.Cursor, template: str, layout: ColumnLayout, binds: dict, target: IO) -> None:
+        """Run a ``COPY ... to stdout`` template (values bound client-side), writing into ``target``."""
+        with cursor.copy(self._render(template, layout), binds) as copy:
+            for data in copy:
+                target.write(data)

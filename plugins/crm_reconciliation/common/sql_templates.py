@@ -15,14 +15,46 @@ import jinja2
 from crm_reconciliation.common.paths import SQL_DIR
 
 
+def quote_identifier(name: object) -> str:
+    """``name`` as a PostgreSQL delimited identifier: in double quotes, a double quote doubled.
+
+    Always quoted, so a name keeps its case and may be a keyword or hold any character; the
+    Jinja filter ``identifier`` of the templates (column names come from the files themselves).
+    """
+    text = str(name)
+    if not text or "\x00" in text:
+        raise ValueError(f"not a PostgreSQL identifier: {text!r}")
+    return '"' + text.replace('"', '""') + '"'
+
+
+def quote_literal(value: object) -> str:
+    """``value`` as a PostgreSQL string literal, as ``quote_literal()`` writes it: in single quotes,
+    a single quote doubled, and with a backslash doubled in an ``E''`` string.
+
+    The Jinja filter ``literal``, for the few places that take no bound value (the options of
+    COPY); everywhere else values are bound.
+    """
+    text = str(value)
+    if "\x00" in text:
+        raise ValueError("a PostgreSQL string cannot hold a NUL character")
+    quoted = "'" + text.replace("'", "''") + "'"
+    return "E" + quoted.replace("\\", "\\\\") if "\\" in text else quoted
+
+
+# The filters the SQL templates use.
+SQL_FILTERS = {"identifier": quote_identifier, "literal": quote_literal}
+
+
 @cache
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(SQL_DIR)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
         autoescape=False,  # noqa: S701 - SQL, not HTML; values are bound, never pasted
     )
+    env.filters.update(SQL_FILTERS)
+    return env
 
 
 def render(template: str, **context: object) -> str:

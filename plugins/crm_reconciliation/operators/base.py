@@ -49,22 +49,33 @@ class ObjectStep:
         return self.registry.get(self.object_type)
 
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
-        if jinja_env is None and not self.has_dag():  # type: ignore[attr-defined]
-            from crm_reconciliation.common.sql_templates import environment
+        from crm_reconciliation.common.sql_templates import environment
 
-            jinja_env = environment()  # a task run outside a DAG (the revert command, tests)
+        # The SQL in the project's own environment (plain text, the filters the templates use), the
+        # same one the loader and the commands render with; the other fields as Airflow renders them.
+        sql_env = environment()
+        jinja_env = jinja_env or (self.get_template_env() if self.has_dag() else sql_env)  # type: ignore[attr-defined]
         self.object_type = self.render_template(self.object_type, context, jinja_env)  # type: ignore[attr-defined]
         extra: dict[str, Any] = {}
         if self.object_type in self.registry.objects:  # not for a step over every object (maintenance)
             params = self.registry.template_params(self.object_type)
             extra["params"] = {**context["params"], "object": params}
+        extra.update(self.template_context())
         if self.uses_references:
             extra["present"] = self.warehouse.existing_tables(
                 [m["reference"]["staging_table"] for m in params["mappings"] if m["reference"]]
             )
-        super().render_template_fields({**context, **extra}, jinja_env)  # type: ignore[misc]
+        full = {**context, **extra}
+        others = [name for name in self.template_fields if name != "sql"]  # type: ignore[attr-defined]
+        self._do_render_template_fields(self, others, full, jinja_env, set())  # type: ignore[attr-defined]
+        if "sql" in self.template_fields:  # type: ignore[attr-defined]
+            self.sql = self.render_template(self.sql, full, sql_env)  # type: ignore[attr-defined]
         self.present = extra.get("present", [])
         self._rendered = True
+
+    def template_context(self) -> dict[str, Any]:
+        """More names for this step's templates (beyond ``params.object`` and ``present``)."""
+        return {}
 
     def ensure_rendered(self, context: Any) -> None:
         """Render now, with the DAG params' defaults, when Airflow did not (``execute`` called

@@ -3,9 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from crm_reconciliation.operators.base import CONN_ID, ObjectStepOperator
+
+# Every template the loader runs (include/sql/load/), shown as the step's Rendered Template.
+LOAD_TEMPLATES = (
+    "source_settings",
+    "parse_rejects",
+    "previous_live",
+    "replace_rows",
+    "copy_file",
+    "copy_totals",
+    "number_lines",
+    "copy_records",
+    "copy_parse_rejects",
+    "count_records",
+    "flag_records",
+    "record_rejects",
+    "save_rejects",
+    "restore_rejects",
+    "apply_flags",
+    "forget_rejects",
+)
 
 
 class BronzeLoadOperator(ObjectStepOperator):
@@ -16,7 +36,8 @@ class BronzeLoadOperator(ObjectStepOperator):
     (unless ``allow_snapshot_drop``), is refused and the previous one kept.
     """
 
-    template_fields: Sequence[str] = ("bronze_dir", "limit", "allow_snapshot_drop")
+    template_fields: Sequence[str] = ("bronze_dir", "limit", "allow_snapshot_drop", "sql")
+    template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "json"}
     ui_color = "#fde9c8"
 
     def __init__(
@@ -35,6 +56,19 @@ class BronzeLoadOperator(ObjectStepOperator):
         self.limit = limit
         self.allow_snapshot_drop = allow_snapshot_drop
         self.max_reject_rate = max_reject_rate
+        self.sql = {name: f"load/{name}.sql" for name in LOAD_TEMPLATES}
+
+    def template_context(self) -> dict[str, Any]:
+        """The loader renders these templates for each file's header and dialect; the Rendered
+        Template shows them for a UTF-8, comma-separated file with the registry's columns."""
+        from crm_reconciliation.common.bronze_files import expected_layout
+
+        return {
+            "object": self.spec.template_params(),
+            "layout": expected_layout(self.spec),
+            "delimiter": ",",
+            "encoding": "UTF8",
+        }
 
     def execute_step(self, context: Any, step: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
@@ -64,15 +98,14 @@ class BronzeLoadOperator(ObjectStepOperator):
             "dated folder" if snapshot.dated else "no dated folder, using the base folder",
         )
         try:
-            with self.warehouse.get_conn() as connection:
-                result = BronzeLoader(connection, spec).load(
-                    path,
-                    snapshot_date=snapshot.snapshot_date,
-                    run_id=context["run_id"],
-                    limit=self.limit,
-                    max_reject_rate=max_reject_rate,
-                    max_drop_rate=max_drop_rate,
-                )
+            result = BronzeLoader(self.warehouse, spec).load(
+                path,
+                snapshot_date=snapshot.snapshot_date,
+                run_id=context["run_id"],
+                limit=self.limit,
+                max_reject_rate=max_reject_rate,
+                max_drop_rate=max_drop_rate,
+            )
         except (BronzeFileError, SnapshotRefused) as error:
             if getattr(error, "retryable", False):
                 raise

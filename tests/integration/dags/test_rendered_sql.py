@@ -35,6 +35,7 @@ def test_airflow_tasks_render_shows_the_reconcile_sql(airflow_db):
         ("push", ["insert into staging.push_log", "push_associations", "verification", "revert_of"]),
         ("approve_push", ["pushed_before", "from staging.contacts_reconciliation"]),
         ("report", ["from staging.contacts_reconciliation", "'by_status'"]),
+        ("load_bronze", ['copy bronze."person" ("pers_personid"', "create temp table _bronze_flags"]),
     ],
 )
 def test_the_push_approval_and_report_sql_is_the_rendered_template(airflow_db, task_id, shown):
@@ -64,3 +65,32 @@ def test_mappings_command_prints_all_59(capsys):
 def test_render_command_prints_a_step(capsys):
     assert cli_main(["render", "companies", "score/score.sql"]) == 0
     assert "update staging.companies_reconciliation as reconciliation" in capsys.readouterr().out
+
+
+def test_every_sql_file_a_task_runs_is_one_of_its_templates():
+    """The files of include/sql that tasks run are all in some task's templated ``sql`` (what the
+    Rendered Template tab shows), or included by one; the rest are the hooks' statements and the
+    review page's queries."""
+    import re
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from crm_reconciliation.common.paths import PROJECT_ROOT, SQL_DIR
+
+    files = {str(path.relative_to(SQL_DIR)) for path in SQL_DIR.rglob("*.sql")}
+    by_text = {(SQL_DIR / name).read_text(): name for name in files}  # parsing reads a file's text in
+    named = set()
+    for dag in DagBag(dag_folder=str(PROJECT_ROOT / "dags")).dags.values():
+        for task in dag.tasks:
+            sql = getattr(task, "sql", None) if "sql" in task.template_fields else None
+            sources = sql.values() if isinstance(sql, dict) else [sql] if isinstance(sql, str) else sql or []
+            named |= {by_text.get(source, source) for source in sources}
+    shown, todo = set(), list(named)
+    while todo:  # what the rendered templates include or import is in the rendered text too
+        name = todo.pop()
+        shown.add(name)
+        todo += set(re.findall(r"\{%-?\s*(?:include|from|import)\s+\"([^\"]+)\"", (SQL_DIR / name).read_text())) - shown
+    not_for_tasks = {name for name in files if name.split("/")[0] in ("hook", "review")}
+    not_for_tasks |= {"load/show_rejects.sql"}  # a query quoted in an error message, never run
+    assert files - not_for_tasks - shown == set()
+    assert named <= files
