@@ -1,8 +1,9 @@
 """Small helpers shared by the tests: run the SQL steps as the DAG does, kill a run mid-way,
-start the README's UI command and call its API."""
+start the README's UI command and call its API, stop a command and everything it started."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import psycopg
 
 from crm_reconciliation.common.paths import PROJECT_ROOT
@@ -107,11 +109,98 @@ def kill_mid_run(script: str, run_id: str, ready: Callable[[], bool], seconds: f
     child = subprocess.Popen(
         [sys.executable, "-c", script, run_id], env=os.environ.copy(), cwd=PROJECT_ROOT, start_new_session=True
     )
-    deadline = time.monotonic() + seconds
-    while not ready() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    os.killpg(child.pid, signal.SIGKILL)  # mid-run, possibly while a batch is out
-    child.wait(timeout=30)
+    try:
+        deadline = time.monotonic() + seconds
+        while not ready() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        end_process_tree(child, first=signal.SIGKILL)  # mid-run, possibly while a batch is out
+
+
+def process_tree(pid: int, leader: bool = True) -> list[psutil.Process]:
+    """The members of process group ``pid`` (and ``pid`` itself: pass ``leader=False`` once it has
+    been reaped, its number may be reused) and every descendant of them, as they are now."""
+    found: dict[int, psutil.Process] = {}
+    if leader:
+        with contextlib.suppress(psutil.Error):
+            found[pid] = psutil.Process(pid)
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, OSError):
+            if process.pid != os.getpid() and os.getpgid(process.pid) == pid:
+                found[process.pid] = process
+    for process in list(found.values()):
+        with contextlib.suppress(psutil.Error):
+            for child in process.children(recursive=True):
+                found.setdefault(child.pid, child)
+    return list(found.values())
+
+
+def alive(process: psutil.Process) -> bool:
+    """Still running: neither gone nor an exited process waiting to be reaped (a zombie)."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def describe(process: psutil.Process) -> str:
+    try:
+        return f"{process.pid} {' '.join(process.cmdline())[:160] or process.name()}"
+    except psutil.Error:
+        return str(process.pid)
+
+
+def end_process_tree(
+    process: subprocess.Popen, first: signal.Signals = signal.SIGINT, seconds: float = 60
+) -> list[str]:
+    """Stop ``process`` (the leader of a process group of its own) and everything it started.
+
+    ``first`` goes to its group; whatever of the tree is left after ``seconds`` (its group, and every
+    descendant seen meanwhile: servers in sessions of their own, orphans reparented elsewhere) gets
+    SIGKILL. Waits for all of them (and reaps the ones handed to this process). Returns the ones
+    that needed SIGKILL, described.
+    """
+    from crm_reconciliation_dev import local_env
+
+    seen = {member.pid: member for member in process_tree(process.pid, leader=process.poll() is None)}
+    for member in seen.values():
+        with contextlib.suppress(psutil.Error, OSError):
+            if os.getpgid(member.pid) == process.pid:  # the group (the leader's pid stays its id while it lives)
+                os.killpg(process.pid, first)
+                break
+    deadline = time.monotonic() + (0 if first == signal.SIGKILL else seconds)
+    while True:
+        if process.poll() is None:
+            seen.update({member.pid: member for member in process_tree(process.pid)})
+        local_env.reap_children(only=set(seen) - {process.pid})  # its orphans, handed to this process
+        left = [member for member in seen.values() if alive(member)]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    killed = [describe(member) for member in left]
+    for member in left:
+        with contextlib.suppress(psutil.Error):
+            member.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while any(alive(member) for member in left) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    local_env.reap_children(only=set(seen) - {process.pid})
+    return killed
+
+
+def run_command(arguments: Sequence[str], timeout: float, **options: Any) -> subprocess.CompletedProcess:
+    """``subprocess.run(..., capture_output=True, text=True)`` in a process group of its own: on a
+    timeout the whole tree is killed, not only the direct child (which would leave its servers)."""
+    process = subprocess.Popen(
+        list(arguments), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, **options
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        end_process_tree(process, first=signal.SIGKILL)  # on a timeout all of it; else only strays
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def call(base: str, method: str, path: str, token: str | None = None, body: dict | None = None) -> tuple[int, str]:
@@ -136,47 +225,70 @@ class RunningUi:
     password: str
     database: str
     airflow_home: Path
+    process: subprocess.Popen
+    data_dir: Path | None  # the embedded PostgreSQL's folder (None when a database was configured)
+
+
+def ui_environment(environment: dict[str, str]) -> dict[str, str]:
+    """This process's environment without its AIRFLOW_* and CRM_RECON_* settings, then ``environment``:
+    the UI command sees what a user who configured only ``environment`` has."""
+    inherited = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "CRM_RECON"))}
+    return {**inherited, "PYTHONPATH": str(PROJECT_ROOT / "plugins"), "PYTHONUNBUFFERED": "1", **environment}
 
 
 @contextlib.contextmanager
 def running_ui(environment: dict[str, str], seconds: float = 240) -> Iterator[RunningUi]:
-    """The README's UI command (``python -m crm_reconciliation ui``) on a free port, in its own
-    process group, with ``environment`` over this one's (its AIRFLOW_* and CRM_RECON_* left out),
-    logged in as admin. On exit the whole group is stopped (SIGINT, then SIGKILL) and waited for:
-    LocalExecutor workers and the triggerer outlive the standalone parent."""
+    """The README's UI command (``python -m crm_reconciliation_dev ui``, as ``make airflow`` runs it)
+    on a free port, in its own process group, with ``environment`` over this one's (its AIRFLOW_* and
+    CRM_RECON_* left out), logged in as admin. On exit the command gets SIGINT, as from Ctrl-C, and
+    whatever of its tree is left after 30 s is killed and waited for (see ``end_process_tree``)."""
     from crm_reconciliation_dev.localdb import free_port
 
     port = free_port()
-    inherited = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "CRM_RECON"))}
     process = subprocess.Popen(
         [sys.executable, "-m", "crm_reconciliation_dev", "ui", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**inherited, "PYTHONPATH": str(PROJECT_ROOT / "plugins"), "PYTHONUNBUFFERED": "1", **environment},
+        env=ui_environment(environment),
         cwd=PROJECT_ROOT,
         start_new_session=True,
     )
     try:
-        printed, deadline = "", time.monotonic() + seconds
-        for line in process.stdout:
-            printed += line
-            if line.startswith("AIRFLOW_HOME (temporary"):
-                break
-            assert time.monotonic() < deadline, "the UI did not come up"
+        deadline = time.monotonic() + seconds
+        # Read in a thread, for ever (so that it never blocks on a full pipe): a UI that hangs before
+        # its banner must fail the test, not hang it.
+        lines: collections.deque[str] = collections.deque(maxlen=3000)
+        banner: list[str] = []
+        shown = threading.Event()
+
+        def read() -> None:
+            for line in process.stdout:
+                lines.append(line)
+                if line.startswith("AIRFLOW_HOME (temporary"):
+                    banner.append("".join(lines))
+                    shown.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        while not shown.wait(1):
+            assert process.poll() is None, "the UI command ended:\n" + "".join(lines)[-3000:]
+            assert time.monotonic() < deadline, "the UI did not come up:\n" + "".join(lines)[-3000:]
+        printed = banner[0]
         password = re.search(r"user: admin  password: (\S+)", printed).group(1)
         database = re.search(r"Database \(connection hubspot_postgres\): (\S+)", printed).group(1)
+        data_dir = re.search(r"\(embedded, data in (\S+)\)", printed)
         airflow_home = re.search(r"AIRFLOW_HOME \(temporary, for the airflow CLI next to it\): (\S+)", printed).group(1)
-        # Keep reading its output, so that it never blocks on a full pipe.
-        threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
         base = f"http://127.0.0.1:{port}"
         status, body = call(base, "POST", "/auth/token", body={"username": "admin", "password": password})
         assert status in (200, 201), body
-        yield RunningUi(base, json.loads(body)["access_token"], password, database, Path(airflow_home))
+        yield RunningUi(
+            base,
+            json.loads(body)["access_token"],
+            password,
+            database,
+            Path(airflow_home),
+            process,
+            Path(data_dir.group(1)) if data_dir else None,
+        )
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=60)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        end_process_tree(process, signal.SIGINT, seconds=30)

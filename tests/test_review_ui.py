@@ -23,8 +23,8 @@ from crm_reconciliation.common import review_queue as review
 from crm_reconciliation.common.paths import PROJECT_ROOT
 from crm_reconciliation.common.registry import default_registry
 from crm_reconciliation_dev.fake_hubspot import FakeCrm
-from tests.dags.test_migration import seed_portal
 from tests.helpers import call, running_ui
+from tests.integration.dags.test_migration import seed_portal
 
 pytestmark = pytest.mark.integration
 

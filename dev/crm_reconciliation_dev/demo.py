@@ -17,7 +17,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +34,8 @@ LOG_DIR = PROJECT_ROOT / ".build" / "demo-logs"
 # Airflow's listener marker (``airflow.listeners.hookimpl``), without importing Airflow before its settings.
 hookimpl = pluggy.HookimplMarker("airflow")
 KEPT_LOGS = 20  # older demo logs are removed, so that daily use does not fill the disk
+# States Airflow gives a task instance without running it (a listener hears nothing of those).
+NOT_RUN_STATES = ("upstream_failed", "skipped", "removed")
 PROGRESS_HEADER = f"{'object':<16}{'task':<16}{'state':<16}{'rows':>8}{'seconds':>9}"
 
 
@@ -101,47 +103,103 @@ def step_rows(entry: tuple[Any, Any, Any] | None) -> int | None:
     return None
 
 
+def returned_rows(value: Any) -> int | None:
+    """The rows a task handled, from its return value (a count, or a summary as steps log them)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, dict):
+        return step_rows((value.get("rows_loaded"), value.get("rows_read"), value))
+    return None
+
+
+StepLog = Callable[[str, str, str], tuple[int | None, str | None]]
+
+
+def step_log_reader(connection: Any) -> StepLog:
+    """(rows, failure message) of one step of one run, from ``staging.reconciliation_log``."""
+    import psycopg
+
+    def read(object_type: str, run_id: str, step: str) -> tuple[int | None, str | None]:
+        try:
+            entry = connection.execute(
+                "select rows_loaded, rows_read, details, message from staging.reconciliation_log"
+                " where object_type = %s and run_id = %s and step = %s",
+                (object_type, run_id, step),
+            ).fetchone()
+        except psycopg.Error:  # no staging schema yet (create_staging failed)
+            return None, None
+        return (step_rows(entry[:3]), entry[3]) if entry else (None, None)
+
+    return read
+
+
 class TaskProgress:
     """An Airflow listener (``airflow.sdk.listener``): one line per task instance as it finishes.
 
     ``dag.test()`` runs the tasks one after the other in this process, and the task runner calls
-    the listeners when a task succeeds, fails or skips itself; ``finish_run`` then adds the tasks
-    that never ran (skipped, upstream_failed). The rows come from the task's step log.
+    the listeners when a task succeeds, fails or skips itself; the tasks the run ends without
+    running them (upstream_failed, skipped) are read from the metadata database on the next
+    call, and at the end of the run (``finish_run``). The rows come from the task's step log, else
+    from its return value; a failed task's line ends with the message of its step log.
     """
 
-    def __init__(self, console: TextIO, rows: Callable[[str, str, str], int | None]):
+    def __init__(self, console: TextIO, step_log: StepLog):
         self.console = console
-        self.rows = rows
+        self.step_log = step_log
         self.reported: set[tuple[str, str, str]] = set()
+        self.task_order: dict[str, list[str]] = {}  # dag id → task ids, in the DAG's order
 
-    def line(self, dag_id: str, run_id: str, task_id: str, state: str, seconds: float | None) -> None:
+    def line(
+        self, dag_id: str, run_id: str, task_id: str, state: str, seconds: float | None, task_instance: Any = None
+    ) -> None:
         name = dag_id.removeprefix("crm_reconcile_")
+        rows, message = None, None
         try:
-            rows = self.rows(name, run_id, task_id)
-        except Exception:  # the progress line must never fail a task
-            rows = None
+            rows, message = self.step_log(name, run_id, task_id)
+            if rows is None and task_instance is not None and state == "success":
+                rows = returned_rows(task_instance.xcom_pull(task_ids=task_id))
+        except Exception as error:  # the progress line must never fail a task
+            log.debug("No rows for %s: %s", task_id, error)
         self.reported.add((dag_id, run_id, task_id))
         shown_rows = "-" if rows is None else str(rows)
         shown_seconds = "-" if seconds is None else f"{seconds:.1f}"
-        print(f"{name:<16}{task_id:<16}{state:<16}{shown_rows:>8}{shown_seconds:>9}", file=self.console, flush=True)
+        text = f"{name:<16}{task_id:<16}{state:<16}{shown_rows:>8}{shown_seconds:>9}"
+        if message and state not in ("success", "skipped"):
+            first = message.splitlines()[0]
+            text += f"  {first[:117]}..." if len(first) > 120 else f"  {first}"
+        print(text, file=self.console, flush=True)
 
     def _finished(self, task_instance: Any, state: str) -> None:
+        dag_id, run_id = task_instance.dag_id, task_instance.run_id
+        with contextlib.suppress(Exception):  # first the tasks the run ended without running them
+            self.catch_up(dag_id, run_id, only=NOT_RUN_STATES, but=task_instance.task_id)
         start, end = getattr(task_instance, "start_date", None), getattr(task_instance, "end_date", None)
         seconds = (end - start).total_seconds() if start and end else None
-        self.line(task_instance.dag_id, task_instance.run_id, task_instance.task_id, state, seconds)
+        self.line(dag_id, run_id, task_instance.task_id, state, seconds, task_instance)
 
-    def finish_run(self, dag: Any, run_id: str) -> None:
-        """Lines for the run's tasks that finished without running (in the DAG's order)."""
+    def catch_up(self, dag_id: str, run_id: str, only: Collection[str] | None = None, but: str | None = None) -> None:
+        """Lines for the run's task instances not reported yet (in ``only`` states; all when None),
+        from Airflow's metadata database, in the DAG's order."""
         from airflow.models.dagrun import DagRun
 
-        instances = {ti.task_id: ti for ti in DagRun.fetch_task_instances(dag_id=dag.dag_id, run_id=run_id)}
-        for task_id in dag.task_ids:
-            ti = instances.get(task_id)
-            if (dag.dag_id, run_id, task_id) in self.reported:
+        order = self.task_order.get(dag_id, [])
+        instances = DagRun.fetch_task_instances(dag_id=dag_id, run_id=run_id)
+        for ti in sorted(instances, key=lambda ti: order.index(ti.task_id) if ti.task_id in order else len(order)):
+            state = str(getattr(ti.state, "value", ti.state))
+            if (dag_id, run_id, ti.task_id) in self.reported or ti.task_id == but or (only and state not in only):
                 continue
-            state = str(ti.state.value if hasattr(ti.state, "value") else ti.state) if ti else "not created"
-            seconds = (ti.end_date - ti.start_date).total_seconds() if ti and ti.start_date and ti.end_date else None
-            self.line(dag.dag_id, run_id, task_id, state, seconds)
+            seconds = (ti.end_date - ti.start_date).total_seconds() if ti.start_date and ti.end_date else None
+            self.line(dag_id, run_id, ti.task_id, state, seconds)
+
+    def start_run(self, dag: Any) -> None:
+        self.task_order[dag.dag_id] = list(dag.task_ids)
+
+    def finish_run(self, dag: Any, run_id: str) -> None:
+        """Lines for the run's tasks not reported yet: those it ended without running them."""
+        self.catch_up(dag.dag_id, run_id)
+        for task_id in dag.task_ids:
+            if (dag.dag_id, run_id, task_id) not in self.reported:
+                self.line(dag.dag_id, run_id, task_id, "not created", None)
 
     # The listener hooks (names and arguments as in airflow.sdk._shared.listeners.spec.taskinstance).
     @hookimpl
@@ -171,24 +229,6 @@ def listening(progress: TaskProgress) -> Iterator[None]:
         manager.pm.unregister(progress)  # ListenerManager has add_listener and clear (all) only
 
 
-def step_log_reader(connection: Any) -> Callable[[str, str, str], int | None]:
-    """Rows of one step of one run, read from ``staging.reconciliation_log`` on ``connection``."""
-    import psycopg
-
-    def rows(object_type: str, run_id: str, step: str) -> int | None:
-        try:
-            entry = connection.execute(
-                "select rows_loaded, rows_read, details from staging.reconciliation_log"
-                " where object_type = %s and run_id = %s and step = %s",
-                (object_type, run_id, step),
-            ).fetchone()
-        except psycopg.Error:  # no staging schema yet (create_staging failed)
-            return None
-        return step_rows(entry)
-
-    return rows
-
-
 def run_dags(
     object_names: list[str], conf: dict[str, Any], console: TextIO | None = None
 ) -> dict[str, tuple[str, str]]:
@@ -214,6 +254,8 @@ def run_dags(
             print(PROGRESS_HEADER, file=console, flush=True)
         for name in object_names:
             dag = bag.get_dag(f"crm_reconcile_{name}")
+            if progress is not None:
+                progress.start_run(dag)
             run = dag.test(run_conf=conf)
             if progress is not None:
                 progress.finish_run(dag, run.run_id)
@@ -244,7 +286,7 @@ def summary(outcomes: dict[str, tuple[str, str]]) -> str:
                 " from staging.reconciliation_log where object_type = %s and run_id = %s and step = 'load_bronze'",
                 (name, run_id),
             )
-            row = cursor.fetchone() or ("-", "-", "-", "-", "-")
+            row = ["-" if value is None else value for value in cursor.fetchone() or [None] * 5]
             load.append(f"{name:<16}{state:<10}{row[0]:>8}{row[1]:>8}{row[2]:>10}{row[3]:>9}  {row[4]}")
             staging_table = default_registry().get(name).staging_table
             table = sql.Identifier("staging", staging_table)
@@ -297,6 +339,9 @@ def summary(outcomes: dict[str, tuple[str, str]]) -> str:
 
 def main(object_names: list[str], conf: dict[str, Any], keep: bool = False, verbose: bool = False) -> int:
     local_env.exit_on_sigterm()
+    # The database's server, once pg_ctl has returned, is then this process's child: waited for when
+    # it stops, instead of left to PID 1 (which, on some machines, never reaps it).
+    local_env.become_subreaper()
     log_file = None if verbose else new_log_file()
     if log_file:
         print(f"Logs (Airflow's and the tasks', kept after the demo): {log_file}", flush=True)
@@ -310,8 +355,13 @@ def main(object_names: list[str], conf: dict[str, Any], keep: bool = False, verb
             return _run(cleanup, say, console, object_names, conf, keep, log_file)
         except BaseException as error:
             if log_file:
-                say(f"The demo stopped ({type(error).__name__}: {error}); the logs: {log_file}")
+                if isinstance(error, KeyboardInterrupt | SystemExit):
+                    say(f"Interrupted: cleaning up. The logs: {log_file}")
+                else:
+                    say(f"The demo failed ({type(error).__name__}: {error}). The logs: {log_file}")
             raise
+        finally:
+            local_env.ignore_interrupts()  # the clean-up (stopping the database) is not cut short
 
 
 def _run(

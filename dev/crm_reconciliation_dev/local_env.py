@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,15 +83,18 @@ def become_subreaper() -> bool:
         return False
 
 
-def reap_children() -> list[int]:
-    """Wait for (reap) every child of this process that has exited; returns their pids.
+def reap_children(only: Collection[int] | None = None, exclude: Collection[int] = ()) -> list[int]:
+    """Wait for (reap) the children of this process that have exited; returns their pids.
 
-    Only zombies are waited for, so no live child's exit status is taken from its ``Popen``.
+    Only zombies are waited for, and not those in ``exclude``: a child a ``Popen`` owns is left to
+    it (pass its pid), else it would lose the exit status. ``only``: just these pids.
     """
     import psutil
 
     reaped = []
     for child in psutil.Process().children():
+        if child.pid in exclude or (only is not None and child.pid not in only):
+            continue
         try:
             if child.status() != psutil.STATUS_ZOMBIE:
                 continue

@@ -33,7 +33,7 @@ from crm_reconciliation_dev import local_env
 from crm_reconciliation_dev.localdb import LocalPostgres
 
 STARTUP_TIMEOUT_SECONDS = 180
-GRACE_SECONDS = 5.0  # from SIGINT to SIGKILL
+GRACE_SECONDS = 3.0  # from SIGINT to SIGKILL (the scheduler and the API server were seen running 5 s after SIGINT)
 KILL_WAIT_SECONDS = 3.0
 
 
@@ -86,8 +86,8 @@ def _wait_for_end(standalone: subprocess.Popen, excluded: set[int], seconds: flo
     """Wait up to ``seconds`` for every Airflow process to end, reaping them; returns those left."""
     deadline = time.monotonic() + seconds
     while True:
-        standalone.poll()  # its Popen reaps it first, so that it keeps its exit status
-        local_env.reap_children()
+        standalone.poll()
+        local_env.reap_children(exclude=() if standalone.returncode is not None else (standalone.pid,))
         left = airflow_processes(standalone.pid, excluded)
         if (not left and standalone.returncode is not None) or time.monotonic() > deadline:
             return left
