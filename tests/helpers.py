@@ -233,7 +233,7 @@ def ui_environment(environment: dict[str, str]) -> dict[str, str]:
     """This process's environment without its AIRFLOW_* and CRM_RECON_* settings, then ``environment``:
     the UI command sees what a user who configured only ``environment`` has."""
     inherited = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "CRM_RECON"))}
-    return {**inherited, "PYTHONPATH": str(PROJECT_ROOT / "plugins"), "PYTHONUNBUFFERED": "1", **environment}
+    return {**inherited, "PYTHONUNBUFFERED": "1", **environment}
 
 
 @contextlib.contextmanager

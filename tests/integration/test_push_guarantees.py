@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -18,7 +17,7 @@ from crm_reconciliation.common.registry import default_registry
 from crm_reconciliation.operators.push import PushOperator
 from crm_reconciliation.operators.revert import RevertOperator
 from crm_reconciliation_dev.fake_hubspot import FakeCrm
-from tests.helpers import PROJECT_ROOT, create_staging, insert_rows, kill_mid_run
+from tests.helpers import PROJECT_ROOT, create_staging, insert_rows, kill_mid_run, run_command
 from tests.integration.test_push import portal, stage
 from tests.integration.test_push import push as push_companies
 
@@ -56,15 +55,12 @@ def report_page(run_id: str, monkeypatch, tmp_path) -> str:
 
 def revert_from_the_shell(reverted: str) -> dict:
     """``python -m crm_reconciliation revert companies <run>`` (a dry run): its printed summary."""
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(str(PROJECT_ROOT / p) for p in ("plugins", "."))}
-    result = subprocess.run(
+    environment = dict(os.environ)  # no PYTHONPATH: the command is installed
+    result = run_command(
         [sys.executable, "-m", "crm_reconciliation", "revert", "companies", reverted],
         cwd=PROJECT_ROOT,
         env=environment,
-        capture_output=True,
-        text=True,
         timeout=120,
-        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.splitlines()

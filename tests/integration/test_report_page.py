@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
@@ -12,6 +11,7 @@ from PIL import Image
 from crm_reconciliation.common.paths import PROJECT_ROOT
 from crm_reconciliation.operators.report import reports_dir
 from crm_reconciliation_dev.demo_mirror import load_demo_mirror
+from tests.helpers import run_command
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +45,7 @@ def test_the_report_shows_its_charts_offline(airflow_db, db, tmp_path):
     assert 'aria-label="match weight histogram"' in html
     assert '<tr class="prior"><td>prior</td>' in html, "the learned parameters have no prior row"
     screenshot = tmp_path / "report-companies.png"
-    result = subprocess.run(
+    result = run_command(
         [
             chromium,
             *CHROMIUM_FLAGS,
@@ -53,10 +53,7 @@ def test_the_report_shows_its_charts_offline(airflow_db, db, tmp_path):
             f"--screenshot={screenshot}",
             page.as_uri(),
         ],
-        capture_output=True,
-        text=True,
         timeout=120,
-        check=False,
     )
     assert screenshot.is_file(), result.stderr[-2000:]
     print(f"screenshot: {screenshot}")

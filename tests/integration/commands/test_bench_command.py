@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 
 import pytest
 
 from crm_reconciliation.common.paths import PROJECT_ROOT
 from crm_reconciliation.common.registry import default_registry
+from tests.helpers import run_command
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,7 @@ def _table_rows(text: str, heading: str) -> list[list[str]]:
 def test_bench_runs_every_step_next_to_the_floor_and_the_old_approach(tmp_path):
     output = tmp_path / "benchmarks.md"
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "CRM_RECON"))}
-    result = subprocess.run(
+    result = run_command(
         [
             sys.executable,
             "-m",
@@ -44,12 +44,9 @@ def test_bench_runs_every_step_next_to_the_floor_and_the_old_approach(tmp_path):
             "--write",
             str(output),
         ],
-        capture_output=True,
-        text=True,
         timeout=300,
-        env=environment | {"PYTHONPATH": str(PROJECT_ROOT / "plugins")},
+        env=environment,
         cwd=PROJECT_ROOT,
-        check=False,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     written = output.read_text(encoding="utf-8")

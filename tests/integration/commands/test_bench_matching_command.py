@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import subprocess
 import sys
 
 import pytest
 
 from crm_reconciliation.common.paths import PROJECT_ROOT
+from tests.helpers import run_command
 
 pytestmark = [
     pytest.mark.integration,
@@ -60,7 +60,7 @@ def _assert_figures(row: list[str]) -> None:
 @pytest.fixture(scope="module")
 def output() -> str:
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "CRM_RECON"))}
-    result = subprocess.run(
+    result = run_command(
         [
             sys.executable,
             "-m",
@@ -70,12 +70,9 @@ def output() -> str:
             "--febrl-records",
             str(RECORDS),
         ],
-        capture_output=True,
-        text=True,
         timeout=600,
-        env=environment | {"PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT / "dags")])},
+        env=environment,
         cwd=PROJECT_ROOT,
-        check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-4000:]
     return result.stdout

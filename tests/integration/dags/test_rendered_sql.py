@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import pytest
 
 from crm_reconciliation.cli import main as cli_main
+from tests.helpers import run_command
 
 pytestmark = pytest.mark.integration
 
 
 def test_airflow_tasks_render_shows_the_reconcile_sql(airflow_db):
-    result = subprocess.run(
+    result = run_command(
         [sys.executable, "-m", "airflow", "tasks", "render", "crm_reconcile_deals", "reconcile", "2026-03-01"],
-        capture_output=True,
-        text=True,
         timeout=180,
-        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     rendered = result.stdout
@@ -40,12 +37,9 @@ def test_airflow_tasks_render_shows_the_reconcile_sql(airflow_db):
 )
 def test_the_push_approval_and_report_sql_is_the_rendered_template(airflow_db, task_id, shown):
     """Not only the SQL steps: what push, approve_push and report run is shown before they run."""
-    result = subprocess.run(
+    result = run_command(
         [sys.executable, "-m", "airflow", "tasks", "render", "crm_reconcile_contacts", task_id, "2026-03-01"],
-        capture_output=True,
-        text=True,
         timeout=180,
-        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     for text in shown:

@@ -30,7 +30,7 @@ LOGS = re.compile(r"^Logs \(Airflow's and the tasks', kept after the demo\): (\S
 def _user_environment() -> dict[str, str]:
     """The environment of a user who configured nothing."""
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "CRM_RECON"))}
-    return environment | {"PYTHONPATH": str(PROJECT_ROOT / "plugins"), "PYTHONUNBUFFERED": "1"}
+    return environment | {"PYTHONUNBUFFERED": "1"}  # no PYTHONPATH: the commands are installed
 
 
 def _task_ids() -> dict[str, list[str]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 import urllib.error
@@ -21,7 +20,7 @@ import pytest
 
 from crm_reconciliation.common.paths import INCLUDE_DIR
 from crm_reconciliation_dev import local_env
-from tests.helpers import call, running_ui
+from tests.helpers import call, run_command, running_ui
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +79,7 @@ def backfill_two_dates(base: str, token: str, airflow_home: Path, database: str,
     cli_environment = {**os.environ, **local_env.airflow_environment(airflow_home, database)}
 
     def backfill(from_date: str, *options: str) -> None:
-        result = subprocess.run(
+        result = run_command(
             [
                 sys.executable,
                 "-m",
@@ -100,10 +99,7 @@ def backfill_two_dates(base: str, token: str, airflow_home: Path, database: str,
                 *options,
             ],
             env=cli_environment,
-            capture_output=True,
-            text=True,
             timeout=120,
-            check=False,
         )
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
         deadline = time.monotonic() + 300
