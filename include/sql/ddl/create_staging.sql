@@ -296,6 +296,62 @@ create index if not exists push_associations_run_idx on staging.push_association
 
 create index if not exists push_log_run_idx on staging.push_log (object_type, run_id);
 
+-- The portal's catalogue, as the push's preflight last read it (push_target=hubspot): each
+-- property's type, field type and options (label and value) per object; the pipelines and
+-- their stages; the owners. What the push converts values to, and what reconcile compares with.
+create table if not exists staging.portal_properties (
+    api_object text not null,
+    name text not null,
+    type text not null,
+    field_type text,
+    options jsonb not null default '[]'::jsonb,
+    external_options boolean not null default false,
+    has_unique_value boolean not null default false,
+    read_only boolean not null default false,
+    fetched_at timestamptz not null default now(),
+    primary key (api_object, name)
+);
+
+create table if not exists staging.portal_pipelines (
+    api_object text not null,
+    pipeline_id text not null,
+    pipeline_label text,
+    stage_id text not null,
+    stage_label text,
+    is_default boolean not null default false,
+    is_closed boolean not null default false,
+    probability numeric,
+    fetched_at timestamptz not null default now(),
+    primary key (api_object, pipeline_id, stage_id)
+);
+
+create table if not exists staging.portal_owners (
+    owner_id text primary key,
+    email text,
+    first_name text,
+    last_name text,
+    fetched_at timestamptz not null default now()
+);
+
+-- Values the portal cannot take (issue 23): a (property, value) of one record's payload held
+-- back, never sent, with the reason and the options the portal allows; the rest of the record
+-- still goes. One row per run, record and property; a run replaces its own rows.
+create table if not exists staging.push_held_values (
+    object_type text not null,
+    run_id text not null,
+    legacy_id bigint not null,
+    action text not null check (action in ('update', 'create')),
+    api_object text not null,
+    property text not null,
+    value text,
+    reason text not null,
+    allowed jsonb,
+    recorded_at timestamptz not null default now(),
+    primary key (object_type, run_id, legacy_id, api_object, property)
+);
+
+create index if not exists push_held_values_value_idx on staging.push_held_values (object_type, property, value);
+
 create index if not exists bronze_rejects_object_snapshot_idx
 on staging.bronze_rejects (object_type, snapshot_date);
 
