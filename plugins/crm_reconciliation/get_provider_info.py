@@ -41,7 +41,14 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-name": "HubSpot CRM API",
                 "connection-type": "hubspot_api",
                 "ui-field-behaviour": _token_form("Private app token", "api.hubapi.com"),
-                "conn-fields": {"timeout": _TIMEOUT},
+                "conn-fields": {
+                    "api_version": {
+                        "label": "API version",
+                        "description": "HubSpot's date-based API version (default 2026-09); v3 for the legacy paths",
+                        "schema": {"type": ["string", "null"], "pattern": "^(20[0-9]{2}-(03|09)|v3)$"},
+                    },
+                    "timeout": _TIMEOUT,
+                },
             },
             {
                 "hook-class-name": "crm_reconciliation.hooks.crm_api.WorkflowApiHook",

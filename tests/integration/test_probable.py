@@ -120,7 +120,7 @@ def test_probable_twin_with_explained_score_and_diff(db):
     assert row["score_components"]["rules"]  # which blocking rules found the pair
     assert "Probable twin: HubSpot 101 (confidence 100): match weight +" in row["notes"]
     assert "name exact +" in row["notes"]
-    assert row["properties_to_update"]["industry"] == "Aerospace"
+    assert row["properties_to_update"]["industry"] == "AVIATION_AEROSPACE"  # through the value map of industry
     assert "icalps_company_id" not in row["properties_to_update"]  # linking is off by default
 
 

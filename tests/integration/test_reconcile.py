@@ -146,9 +146,10 @@ def test_every_status_with_its_reason(scenario):
 def test_only_writable_differing_properties_are_pushed(scenario):
     reconcile(scenario)
     result = rows(scenario)
-    assert result[1]["properties_to_update"] == {"industry": "Aerospace"}
+    # industry is an enumeration: the legacy 'Aerospace' is read through the registry's value map.
+    assert result[1]["properties_to_update"] == {"industry": "AVIATION_AEROSPACE"}
     assert result[1]["field_diffs"] == {
-        "industry": {"legacy": "Aerospace", "hubspot": "Semiconductors", "action": "update"}
+        "industry": {"legacy": "AVIATION_AEROSPACE", "hubspot": "Semiconductors", "action": "update"}
     }
     assert result[2]["properties_to_update"] == {}
     assert result[2]["field_diffs"] == {}

@@ -333,6 +333,27 @@ create table if not exists staging.portal_owners (
     fetched_at timestamptz not null default now()
 );
 
+-- An enumeration's keys (crm_option_key) → option value: each option's value and label as the
+-- last preflight read them (staging.portal_properties), then the registry's value maps
+-- (``value_maps``: property → legacy value → option value). An option's own value wins over a
+-- label, a label over a value map.
+create or replace function staging.crm_option_lookup(api_object text, property text, value_maps jsonb) returns jsonb
+language sql stable parallel safe
+as $fn$
+    select coalesce(jsonb_object_agg(entry.key, entry.value order by entry.rank desc), '{}'::jsonb)
+    from (
+        select staging.crm_option_key(legacy.key) as key, legacy.value, 2 as rank
+        from jsonb_each_text(value_maps -> property) as legacy
+        union all
+        select staging.crm_option_key(choice.option ->> field.name), choice.option ->> 'value', field.rank
+        from staging.portal_properties as catalogue
+        cross join jsonb_array_elements(catalogue.options) as choice (option)
+        cross join (values ('label', 1), ('value', 0)) as field (name, rank)
+        where catalogue.api_object = crm_option_lookup.api_object and catalogue.name = crm_option_lookup.property
+    ) as entry
+    where entry.key is not null
+$fn$;
+
 -- Values the portal cannot take (issue 23): a (property, value) of one record's payload held
 -- back, never sent, with the reason and the options the portal allows; the rest of the record
 -- still goes. One row per run, record and property; a run replaces its own rows.

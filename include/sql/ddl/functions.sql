@@ -2,13 +2,30 @@
 -- the canonical form compared and pushed. NULL means "no value"; callers tell "unparsable"
 -- from "empty" by testing the source with staging.crm_text.
 
+-- Blanks, no-break and zero-width spaces and byte-order marks around a value are no part of it
+-- (a portal refuses a non-text value that carries them).
 create or replace function staging.crm_text(value text) returns text
 language sql immutable parallel safe
-as $fn$ select nullif(btrim(value, E' \t\r\n\u00a0'), '') $fn$;
+as $fn$ select nullif(btrim(value, E' \t\r\n\u00a0\u2007\u202f\u200b\ufeff'), '') $fn$;
 
+-- The one address of '<jean@x.fr>', 'Jean <jean@x.fr>' or 'mailto:jean@x.fr', lower case;
+-- anything else as written (lower case): the push holds back what is no address.
 create or replace function staging.crm_email(value text) returns text
 language sql immutable parallel safe
-as $fn$ select lower(staging.crm_text(value)) $fn$;
+as $fn$
+    select staging.crm_text(regexp_replace(
+        coalesce(substring(lower(staging.crm_text(value)) from '^[^<>]*<([^<>]+)>$'), lower(staging.crm_text(value))),
+        '^mailto:', ''
+    ))
+$fn$;
+
+-- One e-mail address a portal accepts: a local part, one @, a domain with a dot, no blanks.
+create or replace function staging.crm_is_email(value text) returns boolean
+language sql immutable parallel safe
+as $fn$
+    select value ~* '^[a-z0-9.!#$%&''*+/=?^_`{|}~-]+@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$'
+        and value !~ '\.\.'
+$fn$;
 
 -- Host of a web address: no scheme, no www., no path, query or port; lower case.
 create or replace function staging.crm_domain(value text) returns text
@@ -278,17 +295,24 @@ end
 $fn$;
 
 -- The HubSpot activity object a legacy row becomes (registry ``activities``, bound as JSON):
--- the first property of picked_by whose value (case ignored) an object lists, else the default.
+-- the first property of picked_by that has a value decides (the action; the type only when
+-- the action is blank): the object listing that value (case ignored), else the default.
 create or replace function staging.crm_activity_object(properties jsonb, activities jsonb) returns text
 language sql immutable parallel safe
 as $fn$
     select coalesce(
         (
             select picked.name
-            from jsonb_array_elements_text(activities -> 'picked_by') with ordinality as source (property, position)
+            from (
+                select properties ->> source.property as value
+                from jsonb_array_elements_text(activities -> 'picked_by') with ordinality as source (property, position)
+                where staging.crm_text(properties ->> source.property) is not null
+                order by source.position
+                limit 1
+            ) as deciding
             cross join jsonb_each(activities -> 'objects') as picked (name, spec)
-            where (picked.spec -> 'when') ? lower(properties ->> source.property)
-            order by source.position, picked.name
+            where (picked.spec -> 'when') ? lower(deciding.value)
+            order by picked.name
             limit 1
         ),
         activities ->> 'default'
@@ -298,7 +322,8 @@ $fn$;
 -- An activity's properties in its object's own names, from the row's canonical values: those
 -- whose sources include a key of ``changed`` (NULL: all of them, for a creation). A property
 -- from several sources joins their values with a blank line; one with a value map takes the
--- mapped value, and is left out when the value is not in the map.
+-- mapped value, or keeps its own when the map lacks it (the push converts it to one of the
+-- portal's options or holds it back: never dropped unseen).
 create or replace function staging.crm_activity_properties(
     object text, properties jsonb, changed jsonb, activities jsonb
 ) returns jsonb
@@ -309,10 +334,13 @@ as $fn$
         select
             target.name,
             case
-                when target.spec ? 'values' then (
-                    select mapped.value from jsonb_each_text(target.spec -> 'values') as mapped
-                    where lower(mapped.key) = lower(joined.value)
-                    limit 1
+                when target.spec ? 'values' then coalesce(
+                    (
+                        select mapped.value from jsonb_each_text(target.spec -> 'values') as mapped
+                        where lower(mapped.key) = lower(joined.value)
+                        limit 1
+                    ),
+                    joined.value
                 )
                 else joined.value
             end as value
@@ -326,4 +354,73 @@ as $fn$
         where joined.touched
     ) as target
     where target.value is not null
+$fn$;
+
+-- How an enumeration's options are looked up: case, accents, punctuation and spaces ignored
+-- ('New Business', 'newbusiness' and 'NEW_BUSINESS' are one key).
+create or replace function staging.crm_option_key(value text) returns text
+language sql immutable parallel safe
+as $fn$ select replace(staging.crm_fold(value), ' ', '') $fn$;
+
+-- A value as the portal takes it for a property of type ``type`` / ``field_type``:
+-- {"value": …} or {"reason": …}. ``lookup``: an enumeration's option keys (crm_option_key of
+-- each option's value and label, then of the value map's legacy values) → option value;
+-- ``allowed``: its option values. '' (a clear) passes. A type the catalogue does not give
+-- (no preflight read: the workflow target) passes as it is.
+create or replace function staging.crm_portal_value(
+    value text, type text, field_type text, lookup jsonb, allowed jsonb, is_email boolean
+) returns jsonb
+language plpgsql immutable parallel safe
+as $fn$
+declare
+    v text := staging.crm_text(value);
+    part text;
+    parts text [] := '{}';
+    found text;
+    moment timestamptz;
+begin
+    if value = '' then
+        return jsonb_build_object('value', '');
+    elsif v is null then
+        return jsonb_build_object('reason', 'only blanks');
+    elsif is_email then
+        v := staging.crm_email(v);
+        if not staging.crm_is_email(v) then
+            return jsonb_build_object('reason', 'not one e-mail address a portal accepts');
+        end if;
+        return jsonb_build_object('value', v);
+    elsif type = 'enumeration' and coalesce(jsonb_array_length(allowed), 0) > 0 then
+        foreach part in array case when field_type = 'checkbox' then string_to_array(v, ';') else array[v] end loop
+            continue when staging.crm_text(part) is null;
+            found := case when allowed ? staging.crm_text(part) then staging.crm_text(part) end;
+            found := coalesce(found, lookup ->> staging.crm_option_key(part));
+            if found is null or not allowed ? found then
+                return jsonb_build_object('reason', format('%s is not one of its options', quote_literal(staging.crm_text(part))));
+            end if;
+            parts := parts || found;
+        end loop;
+        return jsonb_build_object('value', array_to_string(parts, ';'));
+    elsif type = 'number' then
+        found := staging.crm_number_text(staging.crm_number(v));
+        return case when found is null then jsonb_build_object('reason', 'not a number')
+            else jsonb_build_object('value', found) end;
+    elsif type in ('date', 'datetime') then
+        moment := staging.crm_timestamp(v, 'UTC');
+        return case
+            when moment is null then jsonb_build_object('reason', format('not a %s', type))
+            when type = 'date' then jsonb_build_object('value', staging.crm_iso_date(moment))
+            else jsonb_build_object('value', staging.crm_iso_datetime(moment))
+        end;
+    elsif type = 'bool' then
+        found := case
+            when staging.crm_fold(v) in ('true', 'yes', 'oui', 'vrai', '1', 'y', 'o') then 'true'
+            when staging.crm_fold(v) in ('false', 'no', 'non', 'faux', '0', 'n') then 'false'
+        end;
+        return case when found is null then jsonb_build_object('reason', 'not a yes/no value')
+            else jsonb_build_object('value', found) end;
+    elsif type in ('string', 'phone_number') then
+        return jsonb_build_object('value', case when field_type in ('text', 'textarea', 'html') then value else v end);
+    end if;
+    return jsonb_build_object('value', case when type is null then value else v end);
+end
 $fn$;

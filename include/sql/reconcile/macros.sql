@@ -1,5 +1,16 @@
 {#- How each transform turns a value into the canonical text that is compared and pushed. -#}
 
+{#- An enumeration's value as the portal's option (staging.crm_option_lookup: its values and
+    labels as the last preflight read them, then the registry's value maps), else as written.
+    The lookup is one uncorrelated subquery: computed once per statement, not per row. -#}
+{%- macro option_value(mapping, source) -%}
+coalesce(
+    (select staging.crm_option_lookup('{{ mapping.api_object }}', '{{ mapping.property }}', %(value_maps)s::jsonb))
+        ->> staging.crm_option_key({{ source }}),
+    staging.crm_text({{ source }})
+)
+{%- endmacro -%}
+
 {%- macro legacy_value(mapping, source) -%}
 {%- set t = mapping.transform -%}
 {%- if t == "text" -%} staging.crm_text({{ source }})
@@ -11,13 +22,15 @@
 {%- elif t == "datetime" -%} staging.crm_iso_datetime(staging.crm_timestamp({{ source }}, settings.legacy_timezone))
 {%- elif t == "note_body" -%} left(staging.crm_text({{ source }}), 65536)
 {%- elif t == "deal_stage" -%} deal_stage.hubspot_stage_id
+{%- elif t == "option" -%} {{ option_value(mapping, source) }}
 {%- elif mapping.reference -%} ref_{{ mapping.property }}.hubspot_id
 {%- endif -%}
 {%- endmacro -%}
 
 {%- macro hubspot_value(mapping, source) -%}
 {%- set t = mapping.transform -%}
-{%- if t == "email" -%} staging.crm_email({{ source }})
+{%- if t == "option" -%} {{ option_value(mapping, source) }}
+{%- elif t == "email" -%} staging.crm_email({{ source }})
 {%- elif t == "domain" -%} staging.crm_domain({{ source }})
 {%- elif t == "phone" -%} staging.crm_phone({{ source }}, settings.phone_country_code)
 {%- elif t == "number" -%} staging.crm_number_text(staging.crm_number({{ source }}))

@@ -45,8 +45,14 @@ class PushInput:
     properties: dict[str, str]
     payload_hash: str
 
+    @property
+    def trace_id(self) -> str:
+        """HubSpot's ``objectWriteTraceId``: with one on every input, a refused input comes back
+        in a 207 beside the applied ones instead of refusing the whole batch."""
+        return str(self.legacy_id)
+
     def payload(self) -> dict[str, Any]:
-        return {"id": self.hubspot_id, "properties": self.properties}
+        return {"id": self.hubspot_id, "properties": self.properties, "objectWriteTraceId": self.trace_id}
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,17 @@ class CreateInput:
     def hubspot_id(self) -> str:  # what a 207's errors name for an upsert: the unique value
         return str(self.legacy_id)
 
+    @property
+    def trace_id(self) -> str:
+        return str(self.legacy_id)
+
     def payload(self) -> dict[str, Any]:
-        return {"id": str(self.legacy_id), "idProperty": self.id_property, "properties": self.properties}
+        return {
+            "id": str(self.legacy_id),
+            "idProperty": self.id_property,
+            "properties": self.properties,
+            "objectWriteTraceId": self.trace_id,
+        }
 
 
 @dataclass
@@ -192,23 +207,28 @@ class Pusher:
             str((result.get("properties") or {}).get(id_property)): str(result.get("id"))
             for result in body.get("results", [])
         }
-        failed = Pusher._errors_by_id(body)
+        failed = Pusher._errors_by_input(body)
         outcomes = []
         for item in batch:
-            if item.hubspot_id in by_value:
+            error = failed.get(("trace", item.trace_id)) or failed.get(("id", item.hubspot_id))
+            if error is None and item.hubspot_id in by_value:
                 outcomes.append(Outcome(item, "sent", response.status, None, 1, by_value[item.hubspot_id]))
             else:
-                error = failed.get(item.hubspot_id, "neither in the results nor in the errors of the answer")
+                error = error or "neither in the results nor in the errors of the answer"
                 outcomes.append(Outcome(item, "rejected", response.status, error, 1))
         return outcomes
 
     @staticmethod
-    def _errors_by_id(body: dict) -> dict[str, str]:
-        failed: dict[str, str] = {}
+    def _errors_by_input(body: dict) -> dict[tuple[str, str], str]:
+        """A 207's errors by the input they name: ``("trace", objectWriteTraceId)`` or ``("id", id)``."""
+        failed: dict[tuple[str, str], str] = {}
         for error in body.get("errors", []):
             context = error.get("context") or {}
+            message = f"{error.get('category', 'error')}: {error.get('message', '')}"
+            for value in context.get("objectWriteTraceId", []):
+                failed["trace", str(value)] = message
             for record_id in [str(value) for key in ("id", "ids") for value in context.get(key, [])]:
-                failed[record_id] = f"{error.get('category', 'error')}: {error.get('message', '')}"
+                failed["id", record_id] = message
         return failed
 
     def read(
@@ -241,9 +261,10 @@ class Pusher:
     def push(self, batch: list[PushInput], maybe_sent: bool = False) -> list[Outcome]:
         """Send ``batch`` until each input is sent, rejected, or out of attempts.
 
-        ``maybe_sent``: an earlier attempt may have landed (a killed run): confirm first. A batch
-        HubSpot refuses whole (400: one invalid value refuses them all) is split in halves until
-        the refused inputs stand alone, each with HubSpot's message; the rest is sent.
+        ``maybe_sent``: an earlier attempt may have landed (a killed run): confirm first. Every
+        input carries its trace id, so HubSpot answers a refused input in a 207 beside the applied
+        ones; a batch it still refuses whole (400) is split in halves until the refused inputs
+        stand alone, each with HubSpot's message; the rest is sent.
         """
         done = self._push(batch, maybe_sent)
         self.stats.count(done)
@@ -322,12 +343,13 @@ class Pusher:
     @staticmethod
     def _multi_status(pending: list[PushInput], body: dict, attempt: int) -> list[Outcome]:
         """HubSpot's 207: ``results`` were applied, each of ``errors`` names the ids it failed."""
-        failed = Pusher._errors_by_id(body)
+        failed = Pusher._errors_by_input(body)
         applied = {str(result.get("id")) for result in body.get("results", [])}
         outcomes = []
         for item in pending:
-            if item.hubspot_id in failed:
-                outcomes.append(Outcome(item, "rejected", 207, failed[item.hubspot_id], attempt))
+            error = failed.get(("trace", item.trace_id)) or failed.get(("id", item.hubspot_id))
+            if error:
+                outcomes.append(Outcome(item, "rejected", 207, error, attempt))
             elif item.hubspot_id in applied:
                 outcomes.append(Outcome(item, "sent", 207, None, attempt))
             else:

@@ -62,6 +62,14 @@ def run_params() -> dict[str, Param]:
             description="When on, a live push to HubSpot first creates the mapped custom properties the portal "
             "lacks (group icalps; the legacy id with unique values); off, it stops and lists them.",
         ),
+        "create_options": Param(
+            False,
+            type="boolean",
+            title="Add missing enumeration options",
+            description="When on, a live push to HubSpot first adds to the portal's enumerations (industry, type, "
+            "dealtype, …) the legacy values that are neither an option nor in a value map; off, those values are "
+            "held back (staging.push_held_values) and listed in the report and the review page.",
+        ),
         "link_probable": Param(
             False,
             type="boolean",

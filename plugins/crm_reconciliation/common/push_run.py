@@ -18,6 +18,9 @@ LEDGER_TEMPLATES = (
     "verify_select",
     "record_verification",
     "revert_select",
+    "held_values",
+    "store_catalogue",
+    "missing_options",
 )
 
 
@@ -161,8 +164,22 @@ class PushRun:
 
     # -- push -------------------------------------------------------------------------------------
 
+    def hold_values(self) -> dict[str, Any]:
+        """Record the values this run holds back (what the portal's catalogue cannot take)."""
+        held = self.warehouse.run_script(self.sql["held_values"], self.binds, lock=self.spec.name) or {}
+        if held.get("held_values"):
+            self.log.warning(
+                "%d values of %d records are held back, never sent: the portal cannot take them as they are "
+                "(staging.push_held_values; the report lists them by property and value: add a value map in "
+                "include/config/objects.yaml, or run with create_options)",
+                held["held_values"],
+                held["held_records"],
+            )
+        return held
+
     def dry_run(self, reason: str) -> dict[str, Any]:
-        summary = self.warehouse.run_script(self.sql["dry_run"], self.binds, lock=self.spec.name) or {}
+        held = self.hold_values()
+        summary = {**held, **(self.warehouse.run_script(self.sql["dry_run"], self.binds, lock=self.spec.name) or {})}
         self.log.warning(
             "DRY RUN (%s): for %s, %d updates, %d creations and %d associations recorded in staging.push_log and "
             "staging.push_associations with outcome 'dry_run'; nothing sent.",
@@ -174,25 +191,26 @@ class PushRun:
         )
         return {**summary, "reason": reason}
 
-    def live(self, create_properties: bool) -> dict[str, Any]:
-        from crm_reconciliation.common.preflight import run_preflight
+    def live(self, create_properties: bool, create_options: bool = False) -> dict[str, Any]:
+        from crm_reconciliation.common.preflight import Catalogue, run_preflight
         from crm_reconciliation.common.push_service import ledger_connections
 
         hubspot = self.target == "hubspot"
         if self.binds["create_missing"] and not hubspot:
-            raise ValueError(
+            from crm_reconciliation.common.errors import ConfigurationError
+
+            raise ConfigurationError(
                 "create_missing needs push_target=hubspot: the workflow API updates records, it cannot create them"
             )
         summary: dict[str, Any] = {}
         if hubspot:
+            catalogue = Catalogue(self.spec, self.pusher(self.spec.api_object).call, self.client, self.store_catalogue)
             summary["properties_created"] = run_preflight(
-                self.spec,
-                self.pusher(self.spec.api_object).call,
-                self.client,
-                self.settings.property_group,
-                create_properties,
-                self.log,
+                catalogue, self.settings.property_group, create_properties, self.log
             )
+            if create_options:
+                self.hold_values()
+                summary["options_created"] = catalogue.add_options(self.missing_options(), self.log)
         else:
             self.log.warning(
                 "The workflow target cannot show the portal's properties: no preflight check; "
@@ -204,6 +222,7 @@ class PushRun:
             self.options["window_seconds"],
             self.options["concurrency"],
         )
+        summary.update(self.hold_values())
         try:
             with ledger_connections(self.warehouse, self.spec.name) as (reader, writer):
                 service = self.service(reader, writer)
@@ -224,6 +243,18 @@ class PushRun:
             self.limiter.close()
         summary.update(self.request_stats())
         return summary
+
+    def store_catalogue(self, **catalogue: Any) -> None:
+        """Keep what the preflight read of the portal (``properties``, ``pipelines``, ``owners``)."""
+        import json
+
+        binds = {name: json.dumps(catalogue.get(name)) for name in ("properties", "pipelines", "owners")}
+        self.warehouse.run_script(self.sql["store_catalogue"], binds)
+
+    def missing_options(self) -> list[tuple[str, str, list[str]]]:
+        """(HubSpot object, enumeration, legacy values) this run holds back for want of an option."""
+        rows = self.warehouse.get_records(self.sql["missing_options"], parameters=self.binds)
+        return [(row[0], row[1], list(row[2])) for row in rows]
 
     def raise_for_losses(self, summary: dict[str, Any]) -> None:
         """A run never ends green after a loss (a payload that could not be sent), nor when HubSpot

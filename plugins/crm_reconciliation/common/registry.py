@@ -28,6 +28,7 @@ TRANSFORMS = (
     "date",
     "datetime",
     "deal_stage",
+    "option",
     "note_body",
     "company_ref",
     "contact_ref",
@@ -217,7 +218,8 @@ class AssociationType(_Strict):
 class ActivityProperty(_Strict):
     """One property of an activity object, from canonical legacy properties: their values joined
     by a blank line (a note's body is the subject, then the text), or, with ``values``, the one
-    source's value looked up there (case ignored; a value not listed leaves the property out)."""
+    source's value looked up there (case ignored; a value not listed is kept as it is, for the
+    push to convert to one of the portal's options or hold back)."""
 
     sources: tuple[str, ...] = Field(min_length=1)
     values: dict[str, str] | None = None
@@ -232,8 +234,9 @@ class ActivityObject(_Strict):
 
 class Activities(_Strict):
     """Which HubSpot object each legacy row becomes: the first of ``picked_by`` (canonical
-    properties, e.g. Comm_Action then Comm_Type) whose value an object lists in ``when``, else
-    ``default``; each object with its own properties."""
+    properties, e.g. Comm_Action then Comm_Type) that has a value decides: the object listing
+    that value in ``when``, else ``default`` (a later property is read only when the earlier ones
+    are blank); each object with its own properties."""
 
     picked_by: tuple[str, ...] = Field(min_length=1)
     default: str
@@ -374,6 +377,10 @@ class ObjectSpec(_Strict):
     deal_stages: DealStages | None = None
     # Activities (communications): which HubSpot object each row becomes, with its properties.
     activities: Activities | None = None
+    # Legacy vocabulary → the portal's option value, per HubSpot property written (an activity's
+    # own names for activities). Read after the portal's own options (value or label, case,
+    # accents and spaces ignored); a value found in neither is held back, never guessed.
+    value_maps: dict[str, dict[str, str]] = Field(default_factory=dict)
 
     _check_names = field_validator(
         "name",
@@ -426,6 +433,11 @@ class ObjectSpec(_Strict):
             unmapped = sorted(sources - set(properties))
             if unmapped:
                 raise ValueError(f"object {self.name!r}: activities read properties that are not mapped: {unmapped}")
+        activities = self.activities.objects.values() if self.activities else ()
+        written = set(properties) | {name for activity in activities for name in activity.properties}
+        unknown_maps = sorted(set(self.value_maps) - written)
+        if unknown_maps:
+            raise ValueError(f"object {self.name!r} has value_maps for properties it does not write: {unknown_maps}")
         if any(m.transform == "deal_stage" for m in self.mappings) and self.deal_stages is None:
             raise ValueError(f"object {self.name!r} uses the deal_stage transform but has no deal_stages map")
         return self
@@ -578,6 +590,7 @@ class Registry(_Strict):
                 {
                     **mapping.model_dump(),
                     "column": mapping.source.lower(),
+                    "api_object": spec.api_object,
                     # An empty required value or an unparsable one makes the legacy row unusable.
                     "can_reject": mapping.required or mapping.transform in ("number", "date", "datetime", "deal_stage"),
                     "reference": {
@@ -637,6 +650,8 @@ class Registry(_Strict):
             "deal_outcomes": json.dumps(stages.outcomes if stages else {}),
             "matching": json.dumps(spec.matching.model_dump(exclude={"blocking"}) if spec.matching else {}),
             "activities": json.dumps(spec.activities.binds() if spec.activities else {}),
+            "value_maps": json.dumps(spec.value_maps),
+            "email_properties": [m.property for m in spec.mappings if m.transform == "email"],
             "association_types": json.dumps(
                 {
                     source: {target: kind.model_dump() for target, kind in targets.items()}
@@ -652,7 +667,7 @@ class Registry(_Strict):
         spec = self.get(name)
         described = [mapping.model_dump() for mapping in spec.mappings]
         activities = spec.activities.model_dump() if spec.activities else None
-        text = json.dumps([described, activities], sort_keys=True, default=str)
+        text = json.dumps([described, activities, spec.value_maps], sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def get(self, name: str) -> ObjectSpec:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shlex
 import threading
 from dataclasses import dataclass
@@ -22,8 +23,13 @@ from airflow.providers.http.hooks.http import HttpHook
 from requests import Request, Response, Session
 from requests.adapters import HTTPAdapter
 
+from crm_reconciliation.common.errors import ConfigurationError
+
 REQUEST_TIMEOUT_SECONDS = 30
 POOL_SIZE = 32  # connections kept per host: at least the push's requests in flight (push_concurrency ≤ 32)
+# HubSpot's date-based API: a version every March and September, each supported for 18 months.
+DEFAULT_API_VERSION = "2026-09"
+API_VERSION = re.compile(r"20[0-9]{2}-(03|09)")
 
 
 @dataclass(frozen=True)
@@ -150,41 +156,78 @@ class _TokenApiHook(HttpHook):
 
 
 class HubSpotApiHook(_TokenApiHook):
-    """HubSpot's CRM v3 objects API (connection ``hubspot_api``: host api.hubapi.com, private-app token)."""
+    """HubSpot's CRM API (connection ``hubspot_api``: host api.hubapi.com, private-app token).
+
+    Extra ``api_version``: the date-based version every call goes to (default ``2026-09``:
+    ``/crm/objects/2026-09/…``, ``/crm/associations/2026-09/…``); ``v3`` keeps the legacy
+    ``/crm/v3`` and ``/crm/v4`` paths for a portal that needs them.
+    """
 
     default_conn_name = "hubspot_api"
     conn_type = "hubspot_api"
     hook_name = "HubSpot CRM API"
+    setting_extras = ("token", "api_version")
 
     def __init__(self, http_conn_id: str = default_conn_name, **kwargs: Any):
         super().__init__(http_conn_id, **kwargs)
 
+    @property
+    def api_version(self) -> str:
+        version = str(self.settings.get("api_version") or DEFAULT_API_VERSION)
+        if version != "v3" and not API_VERSION.fullmatch(version):
+            raise ConfigurationError(
+                f"connection {self.http_conn_id}: api_version {version!r} is neither a date-based version "
+                f"(YYYY-MM, e.g. {DEFAULT_API_VERSION}) nor v3"
+            )
+        return version
+
+    def path(self, family: str, rest: str) -> str:
+        """``/crm/<family>/<version>/<rest>`` (date-based), or the legacy path of the family with ``v3``."""
+        version = self.api_version
+        if version == "v3":
+            legacy = "v4" if family == "associations" else "v3"
+            return f"/crm/{legacy}/{family}/{rest}".rstrip("/")
+        return f"/crm/{family}/{version}/{rest}".rstrip("/")
+
     def _probe(self) -> Response:
         # The catalogue the preflight reads: the token needs its scope anyway, and it writes nothing.
-        return self._send("GET", "/crm/v3/properties/companies")
+        return self._send("GET", self.path("properties", "companies"))
 
     def send_batch(self, api_object: str, inputs: list[dict], action: str = "update") -> ApiResponse:
         """``batch/update`` (inputs ``{id, properties}``) or ``batch/upsert`` (``{id, idProperty, properties}``)."""
-        return self.post(f"/crm/v3/objects/{api_object}/batch/{action}", {"inputs": inputs})
+        return self.post(self.path("objects", f"{api_object}/batch/{action}"), {"inputs": inputs})
 
     def properties(self, api_object: str) -> ApiResponse:
-        """The portal's property catalogue of one object (names, read-only flags, unique values)."""
-        return self.request("GET", f"/crm/v3/properties/{api_object}")
+        """The portal's property catalogue of one object (types, options, read-only flags, unique values)."""
+        return self.request("GET", self.path("properties", api_object))
 
     def create_property(self, api_object: str, definition: dict[str, Any]) -> ApiResponse:
-        return self.post(f"/crm/v3/properties/{api_object}", definition)
+        return self.post(self.path("properties", api_object), definition)
+
+    def update_property(self, api_object: str, name: str, changes: dict[str, Any]) -> ApiResponse:
+        """PATCH a property (an enumeration's ``options`` are replaced by the full list given)."""
+        return self.request("PATCH", self.path("properties", f"{api_object}/{name}"), changes)
 
     def create_property_group(self, api_object: str, name: str, label: str) -> ApiResponse:
-        return self.post(f"/crm/v3/properties/{api_object}/groups", {"name": name, "label": label})
+        return self.post(self.path("properties", f"{api_object}/groups"), {"name": name, "label": label})
+
+    def pipelines(self, api_object: str) -> ApiResponse:
+        """The object's pipelines and their stages (deals: which stage belongs to which pipeline)."""
+        return self.request("GET", self.path("pipelines", api_object))
+
+    def owners(self, after: str | None = None) -> ApiResponse:
+        """One page of the portal's owners (``paging.next.after`` names the next)."""
+        query = {"limit": 500, **({"after": after} if after else {})}
+        return self.request("GET", self.path("owners", ""), query=query)
 
     def read_associations(self, from_object: str, to_object: str, ids: list[str]) -> ApiResponse:
-        """v4 ``batch/read``: the records of ``to_object`` each of ``ids`` is associated with."""
+        """``batch/read``: the records of ``to_object`` each of ``ids`` is associated with."""
         body = {"inputs": [{"id": record_id} for record_id in ids]}
-        return self.post(f"/crm/v4/associations/{from_object}/{to_object}/batch/read", body)
+        return self.post(self.path("associations", f"{from_object}/{to_object}/batch/read"), body)
 
     def create_associations(self, from_object: str, to_object: str, inputs: list[dict]) -> ApiResponse:
-        """v4 ``batch/create``: inputs ``{from: {id}, to: {id}, types: [{associationCategory, associationTypeId}]}``."""
-        return self.post(f"/crm/v4/associations/{from_object}/{to_object}/batch/create", {"inputs": inputs})
+        """``batch/create``: inputs ``{from: {id}, to: {id}, types: [{associationCategory, associationTypeId}]}``."""
+        return self.post(self.path("associations", f"{from_object}/{to_object}/batch/create"), {"inputs": inputs})
 
     def read_records(
         self, api_object: str, ids: list[str], properties: list[str], history: bool = False
@@ -195,11 +238,11 @@ class HubSpotApiHook(_TokenApiHook):
             "propertiesWithHistory": properties if history else [],
             "inputs": [{"id": record_id} for record_id in ids],
         }
-        return self.post(f"/crm/v3/objects/{api_object}/batch/read", body)
+        return self.post(self.path("objects", f"{api_object}/batch/read"), body)
 
     def archive(self, api_object: str, ids: list[str]) -> ApiResponse:
         """``batch/archive``: what a revert does with the records a run created, when asked to."""
-        return self.post(f"/crm/v3/objects/{api_object}/batch/archive", {"inputs": [{"id": i} for i in ids]})
+        return self.post(self.path("objects", f"{api_object}/batch/archive"), {"inputs": [{"id": i} for i in ids]})
 
 
 class WorkflowApiHook(_TokenApiHook):

@@ -109,9 +109,17 @@ class ObjectStepOperator(ObjectStep, BaseOperator):
         self.conn_id = conn_id
 
     def execute(self, context: Any) -> Any:
+        from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
+
+        from crm_reconciliation.common.errors import NotRetryable
+
         self.ensure_rendered(context)
-        with self.step_log(context) as step:
-            return self.execute_step(context, step)
+        try:
+            with self.step_log(context) as step:
+                return self.execute_step(context, step)
+        except (NotRetryable, AirflowNotFoundException) as error:
+            # A refusal, a wrong setting or a missing connection fails the same way on every try.
+            raise AirflowFailException(str(error)) from error
 
     def execute_step(self, context: Any, step: Any) -> Any:
         raise NotImplementedError

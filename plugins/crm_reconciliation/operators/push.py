@@ -25,9 +25,12 @@ class PushOperator(PushSelection, ObjectStepOperator):
     the associations their legacy references imply (``staging.push_associations``).
 
     Safe by default: a dry run (param ``dry_run``, or no connection for the target) records every
-    payload and sends nothing. A live push to HubSpot first checks the portal's properties
-    (``preflight``). Several requests are in flight at once within the limit every push of the
-    same HubSpot app shares; a batch refused whole is split to find the inputs HubSpot refuses;
+    payload and sends nothing. A live push to HubSpot first reads the portal's catalogue
+    (``preflight``: properties, options, pipelines, owners); every value is converted to what the
+    portal takes or held back (``staging.push_held_values``), never sent to be refused. Several
+    requests are in flight at once within the limit every push of the same HubSpot app shares;
+    each input carries a trace id, so HubSpot names a refused input in a 207 beside the applied
+    ones (a batch still refused whole is split to find the inputs HubSpot refuses);
     what was written is read back (``verification``) and what it overwrote kept (``before_values``)
     for ``crm_revert``. A payload confirmed sent is never sent again; a retried task resumes
     where the previous try stopped; HubSpot's daily quota ends the push cleanly, the rest waits.
@@ -38,6 +41,7 @@ class PushOperator(PushSelection, ObjectStepOperator):
     :param min_confidence: lowest match confidence pushed.
     :param create_missing: also create the records HubSpot lacks (``new`` rows).
     :param create_properties: let the preflight create missing custom properties.
+    :param create_options: let the preflight add missing options to the portal's enumerations.
     :param link_probable: write the legacy id onto probable twins at or above min_confidence.
     :param conn_id: the warehouse connection.
     :param target_conn_ids: connection id per push target.
@@ -52,7 +56,7 @@ class PushOperator(PushSelection, ObjectStepOperator):
     :param daily_reserve: daily API calls left for others (default: the registry's push_daily_reserve).
     """
 
-    template_fields: Sequence[str] = (*PushSelection.push_fields, "create_properties")
+    template_fields: Sequence[str] = (*PushSelection.push_fields, "create_properties", "create_options")
     template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "json"}
     ui_color = "#d7f5d3"
 
@@ -65,6 +69,7 @@ class PushOperator(PushSelection, ObjectStepOperator):
         min_confidence: float | str = "{{ params.min_confidence }}",
         create_missing: bool | str = "{{ params.create_missing }}",
         create_properties: bool | str = "{{ params.create_properties }}",
+        create_options: bool | str = "{{ params.create_options }}",
         link_probable: bool | str = "{{ params.link_probable }}",
         conn_id: str = CONN_ID,
         target_conn_ids: dict[str, str] | None = None,
@@ -81,6 +86,7 @@ class PushOperator(PushSelection, ObjectStepOperator):
         super().__init__(object_type=object_type, conn_id=conn_id, **kwargs)
         self.init_selection(push_target, dry_run, min_confidence, create_missing, link_probable, target_conn_ids)
         self.create_properties = create_properties
+        self.create_options = create_options
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.progress_seconds = progress_seconds
@@ -91,10 +97,13 @@ class PushOperator(PushSelection, ObjectStepOperator):
         self.daily_reserve = daily_reserve
 
     def execute_step(self, context: Any, step: Any) -> dict[str, Any]:
+        from crm_reconciliation.common.errors import ConfigurationError
         from crm_reconciliation.common.push_run import PushRun, dry_run_reason, flag
 
         if self.push_target not in self.target_conn_ids:
-            raise ValueError(f"push_target must be one of {sorted(self.target_conn_ids)}, not {self.push_target!r}")
+            raise ConfigurationError(
+                f"push_target must be one of {sorted(self.target_conn_ids)}, not {self.push_target!r}"
+            )
         options = {name: getattr(self, name) for name in OPTIONS}
         run = PushRun(
             self.warehouse, self.registry, self.spec, self.push_sql(), self.binds(context), self.log, **options
@@ -105,7 +114,7 @@ class PushOperator(PushSelection, ObjectStepOperator):
             summary = run.dry_run(reason)
         else:
             run.connect(self.push_target, conn_id)
-            summary = run.live(flag(self.create_properties))
+            summary = run.live(flag(self.create_properties), flag(self.create_options))
         step.record(rows_read=summary.get("updates", {}).get("selected", summary.get("dry_run")), details=summary)
         run.raise_for_losses(summary)
         return summary

@@ -105,7 +105,8 @@ def test_an_answer_lost_after_sending_is_read_back_before_any_resend():
     )
     outcomes = pusher(client).push(ITEMS)
     assert [o.outcome for o in outcomes] == ["sent"] * 3
-    assert client.sent[1] == [{"id": "102", "properties": {"city": "Ville 2"}}]  # only the one not applied
+    # only the one not applied, with its trace id
+    assert client.sent[1] == [{"id": "102", "properties": {"city": "Ville 2"}, "objectWriteTraceId": "2"}]
 
 
 def test_207_sorts_inputs_by_their_own_outcome():
@@ -115,6 +116,32 @@ def test_207_sorts_inputs_by_their_own_outcome():
     }
     outcomes = pusher(ScriptedClient([ApiResponse(207, body, {})])).push(ITEMS)
     assert {o.item.hubspot_id: o.outcome for o in outcomes} == {"100": "sent", "101": "rejected", "102": "sent"}
+
+
+def test_207_names_refused_inputs_by_their_trace_id():
+    """Every input carries its trace id (multi-status mode): HubSpot's errors name it, and only it."""
+    client = ScriptedClient(
+        [
+            ApiResponse(
+                207,
+                {
+                    "results": [{"id": "100"}, {"id": "101"}],
+                    "errors": [
+                        {
+                            "category": "VALIDATION_ERROR",
+                            "message": 'Property values were not valid: [{"error":"INVALID_OPTION","name":"city"}]',
+                            "context": {"objectWriteTraceId": ["2"], "propertyName": ["city"]},
+                        }
+                    ],
+                },
+                {},
+            )
+        ]
+    )
+    outcomes = pusher(client).push(ITEMS)
+    assert {item["objectWriteTraceId"] for item in client.sent[0]} == {"0", "1", "2"}
+    assert [(o.item.hubspot_id, o.outcome) for o in outcomes] == [("100", "sent"), ("101", "sent"), ("102", "rejected")]
+    assert "INVALID_OPTION" in outcomes[2].error
 
 
 class UpsertClient:
@@ -144,7 +171,12 @@ def test_an_upsert_keys_on_the_legacy_id_and_returns_the_new_ids():
     outcomes = pusher(client).upsert(CREATES)
     action, inputs = client.sent[0]
     assert action == "upsert"
-    assert inputs[0] == {"id": "7", "idProperty": "icalps_company_id", "properties": {"name": "Société 7"}}
+    assert inputs[0] == {
+        "id": "7",
+        "idProperty": "icalps_company_id",
+        "properties": {"name": "Société 7"},
+        "objectWriteTraceId": "7",
+    }
     assert [(o.item.legacy_id, o.outcome, o.created_id) for o in outcomes] == [
         (7, "sent", "907"),
         (8, "sent", "908"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crm_reconciliation.common.preflight import (
+    Catalogue,
     PreflightFailed,
     definition,
     problems,
@@ -70,14 +71,25 @@ def test_missing_custom_properties_are_created_only_when_asked():
             created.append(body)
             return type("R", (), {"status": 201, "body": body})()
 
+        def pipelines(self, api_object):
+            return type("R", (), {"status": 200, "body": {"results": []}})()
+
+        def owners(self, after=None):
+            return type("R", (), {"status": 200, "body": {"results": []}})()
+
     def call(request):
         return request()
 
+    stored = []
+
     log = type("Log", (), {"info": lambda *a: None, "warning": lambda *a: None})()
     with pytest.raises(PreflightFailed, match=r"(?s)companies\.territory: missing.*companies\.icalps_company_id"):
-        run_preflight(spec, call, Portal(), "icalps", create=False, log=log)
+        run_preflight(Catalogue(spec, call, Portal(), lambda **kept: stored.append(kept)), "icalps", False, log)
     assert created == []
-    assert run_preflight(spec, call, Portal(), "icalps", create=True, log=log) == [
+    # What was read is kept for the value conversion: the properties, then pipelines and owners.
+    assert stored[0]["properties"]["companies"] == catalogue(present)
+    assert stored[1] == {"pipelines": {}, "owners": []}
+    assert run_preflight(Catalogue(spec, call, Portal(), lambda **kept: stored.append(kept)), "icalps", True, log) == [
         "companies.territory",
         "companies.icalps_company_id",
     ]

@@ -281,7 +281,7 @@ def test_the_providers_manager_serves_both_connection_types_with_their_forms():
         assert form.standard_fields.login.hidden
         assert form.standard_fields.url_schema.placeholder == "https"
     assert forms["hubspot_api"].standard_fields.password.title == "Private app token"
-    assert set(forms["hubspot_api"].extra_fields) == {"timeout"}
+    assert set(forms["hubspot_api"].extra_fields) == {"api_version", "timeout"}
     assert set(forms["workflow_api"].extra_fields) == {
         "workspace_id",
         "update_workflows",

@@ -1,0 +1,17 @@
+{#- Run param create_options: the legacy values this run holds back because an enumeration of the
+    portal has no such option (not a stage, a pipeline or an owner: those are the portal's own
+    records), per HubSpot object and property, for the preflight to add. -#}
+select held.api_object, held.property, array_agg(distinct staging.crm_text(held.value) order by staging.crm_text(held.value))
+from staging.push_held_values as held
+join staging.portal_properties as catalogue
+    on catalogue.api_object = held.api_object and catalogue.name = held.property
+where
+    held.object_type = %(object_type)s
+    and held.run_id = %(run_id)s
+    and catalogue.type = 'enumeration'
+    and not catalogue.external_options
+    and held.property not in ('dealstage', 'pipeline', 'hubspot_owner_id')
+    and held.reason like '%% is not one of its options'
+    and staging.crm_text(held.value) is not null
+group by held.api_object, held.property
+order by held.api_object, held.property
