@@ -5,6 +5,7 @@
 {%- set o = params.object -%}
 {%- set comparison_order = ["prior"] + (o.model.comparisons | map(attribute="name") | list) -%}
 {%- from "macros/summary.sql" import status_counts -%}
+{%- from "review/held_values.sql" import held_values -%}
 select jsonb_build_object(
     'by_status', {{ status_counts("staging." ~ o.staging_table) | indent(4) }},
     'confidence_histogram', (
@@ -129,6 +130,10 @@ select jsonb_build_object(
             where object_type = %(object_type)s and mapping_version = %(mapping_version)s
         ) as held
     ),
+    -- Values this run's push held back, the portal cannot take them (an enumeration value neither
+    -- an option nor mapped, a malformed or shared unique e-mail…): grouped by (api_object,
+    -- property, value), the most records first.
+    'held_values', {{ held_values("%(run_id)s") | indent(4) }},
     -- The reviewers' decisions as labelled pairs ('same': a true match, 'different': not), against
     -- the model's confidence for each pair: precision and recall by threshold.
     'labels', (

@@ -1,4 +1,5 @@
-"""Reviewers' decisions: the queue, one item, recording a verdict, and the CSV round trip.
+"""Reviewers' decisions: the queue, one item, recording a verdict, and the CSV round trip; and
+the values a push held back because the portal cannot take them.
 
 Functions over a psycopg connection and the registry, so that the UI (the plugin's review app),
 the tests and scripts share them; the SQL lives in ``include/sql/review/``. ``score`` applies
@@ -9,12 +10,23 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from typing import Any
 
 VERDICTS = ("same", "different", "create_new", "leave_aside")
 CSV_COLUMNS = ("legacy_id", "hubspot_id", "status", "confidence", "label", "held_back", "verdict", "comment")
 PAGE_LIMIT = 200
+CONFIG_FILE = "include/config/objects.yaml"
+# What the page shows when no run held a value back (or the table does not exist yet).
+NO_HELD_VALUES: dict[str, Any] = {
+    "run_id": None,
+    "recorded_at": None,
+    "total": 0,
+    "records": 0,
+    "groups": 0,
+    "rows": [],
+}
 
 
 class DecisionRefused(ValueError):
@@ -158,3 +170,41 @@ def import_csv(connection: Any, registry: Any, object_type: str, text: str, revi
         for _, decision in decisions:
             record(connection, registry, object_type, decision, reviewer)
     return {"recorded": len(decisions), "errors": []}
+
+
+def held_value_fix(object_type: str, row: dict[str, Any]) -> str:
+    """How to fix one held (property, value) group, in one sentence.
+
+    An enumeration value (``allowed`` is the portal's options): a value map to one of them, or
+    ``create_options``; any other value: corrected at the source, or a value map.
+    """
+    property_, value = row.get("property"), row.get("value")
+    if value is None:
+        return f"Fill in {property_} in the legacy CRM: the portal needs a value there."
+    quoted = json.dumps(value, ensure_ascii=False)
+    value_map = f"value_maps: {{{property_}: {{{quoted}: …}}}} under {object_type} in {CONFIG_FILE}"
+    if row.get("allowed") is not None:
+        return (
+            f"Map it to one of the allowed options ({value_map}), or run with create_options: true "
+            f"to add {quoted} to the options of {property_}."
+        )
+    return f"Correct it in the legacy CRM, or map it to a value the portal takes ({value_map})."
+
+
+def held_values(connection: Any, registry: Any, object_type: str) -> dict[str, Any]:
+    """The values the object's latest run that held any back could not send, grouped by
+    (api_object, property, value), the most records first, each with how to fix it.
+
+    Nothing held (an empty summary) when ``staging.push_held_values`` does not exist yet.
+    """
+    from psycopg import errors
+
+    try:
+        with connection.transaction():  # a savepoint: a missing table leaves the connection usable
+            found = connection.execute(_render("held_values", registry, object_type), {"object_type": object_type})
+            summary = found.fetchone()[0]
+    except (errors.UndefinedTable, errors.InvalidSchemaName):
+        return {**NO_HELD_VALUES, "rows": []}
+    if not summary or not summary.get("total"):
+        return {**NO_HELD_VALUES, "rows": []}
+    return {**summary, "rows": [{**row, "fix": held_value_fix(object_type, row)} for row in summary["rows"]]}

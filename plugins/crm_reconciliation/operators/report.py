@@ -54,6 +54,7 @@ EMPTY_REPORT: dict[str, Any] = {
     "verification": {},
     "mismatches": [],
     "quarantine": {"total": 0, "rows": []},
+    "held_values": {"total": 0, "records": 0, "groups": 0, "rows": []},
     "labels": {"same": 0, "different": 0, "by_threshold": []},
     "steps": [],
     "orphans": None,
@@ -314,6 +315,7 @@ def render_report(
     import markupsafe
 
     from crm_reconciliation.common.paths import INCLUDE_DIR
+    from crm_reconciliation.common.review_queue import held_value_fix
 
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(INCLUDE_DIR / "report")), autoescape=True, undefined=jinja2.StrictUndefined
@@ -325,7 +327,7 @@ def render_report(
         for name, confidence in (("match", match_threshold), ("probable", probable_min_confidence))
         if weight_threshold(confidence) is not None
     ]
-    explained: dict[str, list[dict[str, Any]]] = {}
+    explained: dict[str, Any] = {}
     for key in ("conflicts", "probable"):
         explained[key] = []
         for row in report.get(key) or []:
@@ -333,6 +335,13 @@ def render_report(
             # The first few waterfalls of each list are drawn open, the others one click away.
             shown = sum(other["waterfall"] is not None for other in explained[key])
             explained[key].append({**row, "waterfall": chart, "open": chart is not None and shown < OPEN_WATERFALLS})
+    # Values the portal cannot take, each group with the one sentence that says how to fix it.
+    held = report.get("held_values") or EMPTY_REPORT["held_values"]
+    object_type = str(context.get("object", ""))
+    explained["held_values"] = {
+        **held,
+        "rows": [{**row, "fix": held_value_fix(object_type, row)} for row in held.get("rows") or []],
+    }
     return environment.get_template("report.html.j2").render(
         report={**report, **explained},
         weights=weight_histogram(report.get("weight_histogram") or [], thresholds),

@@ -1,5 +1,7 @@
 """The review page inside the Airflow UI (``/crm-review/``): the queue of conflicts and probable
-twins per object, each item side by side, and a verdict recorded under the logged-in user.
+twins per object, each item side by side, and a verdict recorded under the logged-in user; and
+the values the object's latest push held back because the portal cannot take them
+(``GET /api/{dag_id}/held-values``).
 
 Behind Airflow's own authentication (its session cookie or a bearer token) and DAG
 permissions: reading needs the DAG-run read permission of the object's DAG, recording the edit
@@ -81,6 +83,14 @@ def create_app() -> Any:
                 return review.queue(connection, default_registry(), object_of(dag_id), status, search, offset, limit)
             except review.DecisionRefused as refusal:
                 raise HTTPException(status_code=400, detail=str(refusal)) from None
+
+    @app.get("/api/{dag_id}/held-values", dependencies=readable)
+    def held_values(dag_id: str) -> dict[str, Any]:
+        """The values the object's latest run held back (the portal cannot take them), grouped
+        by (api_object, property, value) with how to fix each; nothing when none (or no table yet)."""
+        object_type = object_of(dag_id)
+        with database() as connection:
+            return review.held_values(connection, default_registry(), object_type)
 
     @app.get("/api/{dag_id}/items/{legacy_id}", dependencies=readable)
     def item(dag_id: str, legacy_id: int) -> dict[str, Any]:

@@ -114,6 +114,35 @@ def reviewed_once(ui):
     return run_id
 
 
+HELD_RUN = "manual__held_values_test"
+INDUSTRIES = [f"INDUSTRY_{index:02}" for index in range(20)]
+SCRIPT = "<script>alert(1)</script>"
+
+
+def hold_values(database: str) -> None:
+    """Values a push of companies held back, as it records them: 3 records with an industry the
+    portal has no option for, 1 with a type that is markup; after every other run's."""
+    held = [
+        (legacy_id, "industry", "Industrial IoT", "not an option of industry, nor in value_maps", INDUSTRIES)
+        for legacy_id in (9001, 9002, 9003)
+    ] + [(9004, "type", SCRIPT, "not an option of type, nor in value_maps", ["CUSTOMER", "PARTNER"])]
+    with psycopg.connect(database, autocommit=True) as db:
+        for legacy_id, property_, value, reason, allowed in held:
+            db.execute(
+                "insert into staging.push_held_values (object_type, run_id, legacy_id, action, api_object, property,"
+                " value, reason, allowed) values ('companies', %s, %s, 'update', 'companies', %s, %s, %s, %s)"
+                " on conflict do nothing",
+                [HELD_RUN, legacy_id, property_, value, reason, json.dumps(allowed)],
+            )
+        db.execute("update staging.push_held_values set recorded_at = now() where run_id = %s", [HELD_RUN])
+
+
+def forget_values(database: str) -> None:
+    """Remove them: the other tests' screenshots show the page as the runs left it."""
+    with psycopg.connect(database, autocommit=True) as db:
+        db.execute("delete from staging.push_held_values where run_id = %s", [HELD_RUN])
+
+
 def first(database: str, status: str) -> tuple[int, str]:
     with psycopg.connect(database) as db:
         return db.execute(
@@ -121,6 +150,34 @@ def first(database: str, status: str) -> tuple[int, str]:
             " where reconciliation_status = %s and review is null order by held_back desc, 1 limit 1",
             [status],
         ).fetchone()
+
+
+def test_held_values_answer_nothing_before_any_run_and_need_a_session(ui):
+    path = "/crm-review/api/crm_reconcile_deals/held-values"
+    status, body = call(ui.base, "GET", path, ui.token)  # before any run: perhaps no staging table yet
+    assert status == 200, body
+    assert json.loads(body)["rows"] == []
+    assert call(ui.base, "GET", path)[0] in (401, 403)
+    assert call(ui.base, "GET", "/crm-review/api/no_such_dag/held-values", ui.token)[0] in (403, 404)
+
+
+def test_held_values_grouped_by_value_from_the_latest_run(ui, reviewed_once):
+    hold_values(ui.database)
+    try:
+        status, body = call(ui.base, "GET", f"/crm-review/api/{COMPANIES}/held-values", ui.token)
+    finally:
+        forget_values(ui.database)
+    assert status == 200, body
+    held = json.loads(body)
+    assert (held["run_id"], held["total"], held["records"], held["groups"]) == (HELD_RUN, 4, 4, 2)
+    industry, markup = held["rows"]  # the most records first
+    assert (industry["property"], industry["value"], industry["records"]) == ("industry", "Industrial IoT", 3)
+    assert industry["allowed"] == INDUSTRIES[:12]
+    assert industry["allowed_total"] == 20
+    assert industry["legacy_ids"] == [9001, 9002, 9003]
+    assert "value_maps: {industry:" in industry["fix"]
+    assert "create_options: true" in industry["fix"]
+    assert (markup["value"], markup["records"]) == (SCRIPT, 1)
 
 
 def test_a_decision_needs_an_airflow_session_and_this_site(ui, reviewed_once):
@@ -180,8 +237,26 @@ def test_review_in_the_browser_then_the_next_run_applies_it(ui, reviewed_once, t
         expect(frame.locator("#detail h2")).to_contain_text(f"Legacy {conflict_id}")
         frame.locator("body").press("d")  # the keyboard shortcut
         expect(frame.locator(".message.ok")).to_contain_text(f"Recorded: different for legacy {conflict_id}")
+
+        # A push held values back: the page lists them by value, above the queue, once reloaded.
+        hold_values(ui.database)
+        page.reload()
+        frame = page.frame_locator("iframe")
+        held = frame.locator("#held")
+        expect(held.locator("summary")).to_contain_text("4 values of 4 records held back by run " + HELD_RUN)
+        expect(held.locator("tr.held-value")).to_have_count(2)
+        industry, markup = held.locator("tr.held-value").first, held.locator("tr.held-value").nth(1)
+        expect(industry).to_contain_text("Industrial IoT")
+        expect(industry.locator("td.num")).to_contain_text("3legacy 9001, 9002, 9003")
+        expect(industry.locator("td.options .option")).to_have_count(12)  # the first 12 of 20
+        expect(industry.locator("td.options .more")).to_have_text("… 8 more")
+        expect(industry.locator("td.fix")).to_contain_text("create_options: true")
+        expect(markup.locator("td.value")).to_have_text(SCRIPT)  # shown as text, never run
+        page.screenshot(path=str(tmp_path / "review-held-values.png"))
+        held.screenshot(path=str(tmp_path / "review-held-panel.png"))
+        forget_values(ui.database)
         browser.close()
-    print(f"screenshot: {tmp_path / 'review-page.png'}")
+    print(f"screenshot: {tmp_path / 'review-page.png'}, {tmp_path / 'review-held-values.png'}")
     if os.environ.get("CRM_RECON_SCREENSHOTS"):
         shutil.copy(tmp_path / "review-page.png", PROJECT_ROOT / "docs" / "review-page.png")
 

@@ -199,3 +199,100 @@ def test_the_weight_histogram_stacks_the_statuses_in_bins_of_five_bits():
     assert 'y="34.0" width="51.6" height="42.5"' in chart
     assert "match \u2265 50% +0.0 bits" in chart
     assert "probable \u2265 80% +2.0 bits" in chart
+
+
+HELD = {
+    "total": 6,
+    "records": 5,
+    "groups": 3,
+    "rows": [
+        {
+            "api_object": "companies",
+            "property": "industry",
+            "value": "Industrial IoT",
+            "records": 3,
+            "reason": "not an option of industry, nor in the value map",
+            "reasons": 1,
+            "allowed": [f"OPTION_{index}" for index in range(12)],
+            "allowed_total": 150,
+            "actions": ["update"],
+            "legacy_ids": [11, 12, 13],
+        },
+        {
+            "api_object": "companies",
+            "property": "type",
+            "value": "<script>alert(1)</script>",
+            "records": 2,
+            "reason": "not an option of type & not mapped",
+            "reasons": 2,
+            "allowed": ["CUSTOMER", "PARTNER"],
+            "allowed_total": 2,
+            "actions": ["create", "update"],
+            "legacy_ids": [11, 14],
+        },
+    ],
+}
+
+
+def held_page(held) -> str:
+    return render_report(
+        {**REPORT, "held_values": held},
+        object="companies",
+        run_id="manual__1",
+        legacy_table="Company",
+        hubspot_table="companies",
+        generated="2026-03-01 00:00 UTC",
+    )
+
+
+def held_rows(html: str) -> list[str]:
+    table = re.search(r'<table class="held">.*?</table>', html, flags=re.S).group(0)
+    return re.findall(r"<tr>\n.*?</tr>", table, flags=re.S)
+
+
+def test_held_values_are_listed_by_value_with_their_counts_and_how_to_fix_them():
+    html = held_page(HELD)
+    assert '<h2 id="held-values">Values the portal cannot take</h2>' in html
+    assert "held back 6 values of 5 records" in html
+    assert "(shown: the 2 of 3 with the most records)" in html
+    first, second = held_rows(html)
+    assert "<code>industry</code>" in first
+    assert "<code>Industrial IoT</code>" in first
+    assert '<td class="num">3<div class="note">legacy 11, 12, 13</div></td>' in first
+    # the first 12 options, then how many more the portal allows
+    assert re.findall(r'<span class="option">(\w+)</span>', first) == [f"OPTION_{index}" for index in range(12)]
+    assert '<span class="option">OPTION_11</span> <i class="note">… 138 more</i>' in first
+    assert (
+        "value_maps: {industry: {&#34;Industrial IoT&#34;: …}} under companies in include/config/objects.yaml" in first
+    )
+    assert "create_options: true" in first
+    assert '<td class="num">2<div class="note">legacy 11, 14</div></td>' in second
+    assert "(and 1 other reason)" in second
+    assert '<span class="option">PARTNER</span> </td>' in second  # all the options: nothing more
+
+
+def test_held_values_are_escaped():
+    html = held_page(HELD)
+    assert "<script>" not in html
+    (_, second) = held_rows(html)
+    assert "<code>&lt;script&gt;alert(1)&lt;/script&gt;</code>" in second
+    assert "not an option of type &amp; not mapped" in second
+    assert "&#34;&lt;script&gt;alert(1)&lt;/script&gt;&#34;" in second  # in the fix sentence too
+
+
+def test_a_value_outside_any_enumeration_is_corrected_at_the_source():
+    row = {"api_object": "contacts", "property": "email", "value": "jean@@example", "records": 1,
+           "reason": "not an e-mail address", "allowed": None, "legacy_ids": [5]}  # fmt: skip
+    empty = {**row, "property": "closedate", "value": None, "reason": "a closed-won deal needs a close date"}
+    html = held_page({"total": 2, "records": 2, "groups": 2, "rows": [row, empty]})
+    email, closedate = held_rows(html)
+    assert "Correct it in the legacy CRM" in email
+    assert "create_options" not in email
+    assert '<td class="options">–</td>' in email
+    assert "<i>empty</i>" in closedate
+    assert "Fill in closedate in the legacy CRM" in closedate
+
+
+def test_no_held_values_no_section():
+    assert "Values the portal cannot take" not in page()  # a report without the key at all
+    assert "Values the portal cannot take" not in held_page({"total": 0, "records": 0, "groups": 0, "rows": []})
