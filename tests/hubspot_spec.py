@@ -6,11 +6,12 @@ HubSpot's word on the shapes. They live outside the project (``../shared/hubspot
 file per API: ``crm-<object>-v3.json``, ``crm-associations-v4.json``) and are not copied in;
 without the folder every check skips.
 
-Coverage: v3 object endpoints (batch read, with ``propertiesWithHistory``, create, update,
-upsert, archive: a 204 without a body) and v4 associations. The folder holds no spec of the properties
-API (``/crm/v3/properties/…``; it would be ``crm-properties-v3.json``) and the workflow API is
-not HubSpot's: requests to those are not validated, and the functions say so by returning False
-(``validate_all`` lists them).
+Coverage: the date-based API (``2026-09/``: objects, associations, properties, pipelines,
+owners; ``/crm/<family>/<version>/…``), and the legacy v3 object endpoints (batch read, with
+``propertiesWithHistory``, create, update, upsert, archive: a 204 without a body) and v4
+associations. The folder holds no spec of the legacy properties API (``/crm/v3/properties/…``)
+and the workflow API is not HubSpot's: requests to those are not validated, and the functions
+say so by returning False (``validate_all`` lists them).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from crm_reconciliation.common.paths import PROJECT_ROOT
 from crm_reconciliation_dev.fake_hubspot import object_type
 
 SPECS = PROJECT_ROOT.parent / "shared" / "hubspot-openapi"
-OBJECT_PATH = re.compile(r"(/crm/v3/objects/)([^/]+)(.*)")
+OBJECT_PATH = re.compile(r"(/crm/(?:v3/objects|objects/\d{4}-\d{2})/)([^/]+)(.*)")
+DATED_PATH = re.compile(r"/crm/(objects|associations|properties|pipelines|owners)/(\d{4}-\d{2})(/[^/]+)?")
 
 
 def _specs_folder():
@@ -53,6 +55,12 @@ def _canonical(path: str) -> str:
 
 def _spec_file(path: str) -> str | None:
     """The spec file that would describe ``path``, or None for an API outside HubSpot's CRM."""
+    if dated := DATED_PATH.match(path):
+        family, version = dated.group(1), dated.group(2)
+        if family == "objects":
+            segment = (dated.group(3) or "/").lstrip("/")
+            return f"{version}/crm-{object_type(segment) or segment}-{version}.json"
+        return f"{version}/crm-{family}-{version}.json"
     if match := OBJECT_PATH.fullmatch(path):
         return f"crm-{object_type(match.group(2)) or match.group(2)}-v3.json"
     if path.startswith(("/crm/v4/associations/", "/crm/v4/objects/")):
@@ -85,9 +93,10 @@ def _with_components(schema: dict[str, Any], spec: dict[str, Any]) -> dict[str, 
     return {**schema, "components": spec["components"]}
 
 
-def request_schema(api_object: str, action: str) -> dict[str, Any]:
-    """The request schema of ``POST /crm/v3/objects/{api_object}/batch/{action}``."""
-    found = find_operation("POST", f"/crm/v3/objects/{api_object}/batch/{action}")
+def request_schema(api_object: str, action: str, version: str = "2026-09") -> dict[str, Any]:
+    """The request schema of ``POST /crm/objects/{version}/{api_object}/batch/{action}`` (``v3``: the legacy path)."""
+    prefix = "/crm/v3/objects" if version == "v3" else f"/crm/objects/{version}"
+    found = find_operation("POST", f"{prefix}/{api_object}/batch/{action}")
     if found is None:
         pytest.skip(f"no spec of {api_object} in {SPECS}")
     spec, operation = found

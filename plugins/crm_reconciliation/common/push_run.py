@@ -248,7 +248,10 @@ class PushRun:
         """Keep what the preflight read of the portal (``properties``, ``pipelines``, ``owners``)."""
         import json
 
-        binds = {name: json.dumps(catalogue.get(name)) for name in ("properties", "pipelines", "owners")}
+        binds = {
+            name: None if catalogue.get(name) is None else json.dumps(catalogue[name])
+            for name in ("properties", "pipelines", "owners")
+        }
         self.warehouse.run_script(self.sql["store_catalogue"], binds)
 
     def missing_options(self) -> list[tuple[str, str, list[str]]]:
