@@ -74,17 +74,20 @@ def ledger(db, run_id: str) -> dict[str, int]:
 
 
 def with_bad_values(count: int, bad: set[int]) -> dict[str, dict[str, str]]:
-    """``count`` updates; those numbered in ``bad`` carry a head count HubSpot cannot read."""
-    return {
-        str(7000 + n): {"city": f"Ville {n}", "numberofemployees": "beaucoup" if n in bad else str(10 + n)}
-        for n in range(count)
-    }
+    """``count`` updates of valid values (the push holds back what it can tell a portal refuses)."""
+    return {str(7000 + n): {"city": f"Ville {n}", "numberofemployees": str(10 + n)} for n in range(count)}
+
+
+def portal_without(wanted: dict[str, dict[str, str]], gone: set[int]) -> FakeCrm:
+    """A portal holding the records ``wanted`` updates but those numbered in ``gone``: deleted in
+    HubSpot since the mirror was read, what no check before sending can know (OBJECT_NOT_FOUND)."""
+    return portal({key: value for key, value in wanted.items() if int(key) - 7000 not in gone})
 
 
 def test_three_invalid_inputs_among_a_hundred(db, connections, monkeypatch, tmp_path):
     wanted = with_bad_values(100, {5, 42, 77})
     stage(db, wanted)
-    with portal(wanted) as server:
+    with portal_without(wanted, {5, 42, 77}) as server:
         connections(server)
         # 3 % refused is over the 2 % allowed: the task fails, after sending the other 97.
         with pytest.raises(RuntimeError, match=r"HubSpot refused 3 of 100 payloads"):
@@ -92,16 +95,16 @@ def test_three_invalid_inputs_among_a_hundred(db, connections, monkeypatch, tmp_
         with pytest.raises(RuntimeError, match=r"HubSpot refused 3 of 3 payloads"):
             push("second")  # the same three, refused again with the same error: quarantined
         third = push("third")
-    valid = {key: value for key, value in wanted.items() if value["numberofemployees"] != "beaucoup"}
+    valid = {key: value for key, value in wanted.items() if key not in ("7005", "7042", "7077")}
     assert {key: server.records[key] for key in valid} == valid
-    assert all(server.records[key] == {} for key in set(wanted) - set(valid))
+    assert not set(server.records) - set(valid)
     assert max(server.applied.values()) == 1
     assert ledger(db, "first") == {"sent": 97, "rejected": 3}
     errors = db.execute(
         "select hubspot_id, error from staging.push_log where run_id = 'first' and outcome = 'rejected' order by 1"
     ).fetchall()
     assert [hubspot_id for hubspot_id, _ in errors] == ["7005", "7042", "7077"]
-    assert all("beaucoup was not a valid number" in error and "numberofemployees" in error for _, error in errors)
+    assert all("OBJECT_NOT_FOUND" in error for _, error in errors), errors
     assert ledger(db, "second") == {"rejected": 3}
     details = db.execute(
         "select details from staging.reconciliation_log where run_id = 'second' and step = 'push'"
@@ -114,18 +117,19 @@ def test_three_invalid_inputs_among_a_hundred(db, connections, monkeypatch, tmp_
     assert "3 payloads HubSpot refused with the same error on two runs running" in page
     rows = re.findall(r"<tr><td class=\"num\">\d+</td><td>(\d+)</td><td>([^<]*)</td>", page)
     assert [hubspot_id for hubspot_id, _ in rows] == ["7005", "7042", "7077"]
-    assert all("beaucoup was not a valid number" in reason for _, reason in rows)  # each with HubSpot's reason
+    assert all("OBJECT_NOT_FOUND" in reason for _, reason in rows)  # each with HubSpot's reason
 
 
 def test_a_quarantined_payload_is_sent_again_once_its_content_changes(db, connections):
     wanted = with_bad_values(10, {3})
     stage(db, wanted)
-    with portal(wanted) as server:
+    with portal_without(wanted, {3}) as server:
         connections(server)
         for run_id in ("first", "second"):
             push(run_id, max_refused_share=1.0)
         assert db.execute("select count(*) from staging.push_quarantine").fetchone()[0] == 1
-        fixed = {"city": "Ville 3", "numberofemployees": "13"}
+        server.seed("companies", {"7003": {}})  # restored in HubSpot, and the legacy record corrected
+        fixed = {"city": "Ville 3", "numberofemployees": "14"}
         db.execute(
             "update staging.companies_reconciliation set properties_to_update = %s where hubspot_company_id = '7003'",
             [json.dumps(fixed)],
@@ -159,8 +163,10 @@ def test_verification_flags_a_value_changed_behind_our_back(db, connections, mon
 
 def before_and_after(count: int) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
     """What the portal holds before the push (record 0 has no industry yet), and what the push writes."""
-    before = {str(8000 + n): {"city": f"Ancienne {n}", **({"industry": "Optique"} if n else {})} for n in range(count)}
-    pushed = {key: {"city": f"Nouvelle {n}", "industry": "Aerospace"} for n, key in enumerate(before)}
+    before = {
+        str(8000 + n): {"city": f"Ancienne {n}", **({"industry": "SEMICONDUCTORS"} if n else {})} for n in range(count)
+    }
+    pushed = {key: {"city": f"Nouvelle {n}", "industry": "AVIATION_AEROSPACE"} for n, key in enumerate(before)}
     return before, pushed
 
 
@@ -174,7 +180,7 @@ def test_a_revert_restores_the_previous_values_and_skips_what_was_edited_since(d
         stored = db.execute(
             "select before_values from staging.push_log where hubspot_id = '8001' and run_id = 'push_run'"
         ).fetchone()[0]
-        assert stored == {"city": "Ancienne 1", "industry": "Optique"}  # read back before the push
+        assert stored == {"city": "Ancienne 1", "industry": "SEMICONDUCTORS"}  # read back before the push
         server.edit("companies", "8007", {"city": "Édité à la main"})
         plan = revert_from_the_shell("push_run")
         assert server.records["8002"] == pushed["8002"]  # a dry run sends nothing

@@ -167,14 +167,15 @@ class PushRun:
     def hold_values(self) -> dict[str, Any]:
         """Record the values this run holds back (what the portal's catalogue cannot take)."""
         held = self.warehouse.run_script(self.sql["held_values"], self.binds, lock=self.spec.name) or {}
-        if held.get("held_values"):
-            self.log.warning(
-                "%d values of %d records are held back, never sent: the portal cannot take them as they are "
-                "(staging.push_held_values; the report lists them by property and value: add a value map in "
-                "include/config/objects.yaml, or run with create_options)",
-                held["held_values"],
-                held["held_records"],
-            )
+        if not held.get("held_values"):
+            return {}  # the summary names held values only when there are some
+        self.log.warning(
+            "%d values of %d records are held back, never sent: the portal cannot take them as they are "
+            "(staging.push_held_values; the report lists them by property and value: add a value map in "
+            "include/config/objects.yaml, or run with create_options)",
+            held["held_values"],
+            held["held_records"],
+        )
         return held
 
     def dry_run(self, reason: str) -> dict[str, Any]:

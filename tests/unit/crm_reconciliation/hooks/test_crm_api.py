@@ -97,7 +97,7 @@ def test_a_failed_read_back_sends_nothing_blind(hubspot, portal):
     items = [PushInput(1, "101", {"city": "Grenoble"}, "h1")]
     outcomes = Pusher(hubspot, "unicorns", RollingWindowLimiter(100, 10)).push(items, maybe_sent=True)
     assert [(o.outcome, o.error[:25]) for o in outcomes] == [("failed", "batch/read answered 400: ")]
-    assert [path for _, path, _, _ in portal.requests] == ["/crm/v3/objects/unicorns/batch/read"]
+    assert [path for _, path, _, _ in portal.requests] == ["/crm/objects/2026-09/unicorns/batch/read"]
 
 
 def test_threads_share_one_pooled_session(hubspot, portal, monkeypatch, caplog):
