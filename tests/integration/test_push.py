@@ -24,7 +24,8 @@ CONTEXT = {"run_id": "push_test", "logical_date": datetime(2026, 3, 1, tzinfo=UT
 
 def updates(count: int) -> dict[str, dict[str, str]]:
     return {
-        str(5000 + n): {"city": f"Ville {n}", "industry": "AVIATION_AEROSPACE" if n % 2 else "SEMICONDUCTORS"} for n in range(count)
+        str(5000 + n): {"city": f"Ville {n}", "industry": "AVIATION_AEROSPACE" if n % 2 else "SEMICONDUCTORS"}
+        for n in range(count)
     }
 
 
