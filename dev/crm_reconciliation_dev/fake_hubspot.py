@@ -1,14 +1,30 @@
-"""A local stand-in for a HubSpot portal (CRM v3 objects, properties, v4 associations) and the
-workflow API, on 127.0.0.1.
+"""A local stand-in for a HubSpot portal of late 2026 and the workflow API, on 127.0.0.1: the
+date-based API (``/crm/objects/2026-09/…``, ``/crm/associations/2026-09/…``,
+``/crm/properties/2026-09/…``, ``/crm/pipelines/2026-09/…``, ``/crm/owners/2026-09``; any
+``YYYY-MM`` version) beside the legacy paths (``/crm/v3/…``, ``/crm/v4/associations/…``).
 
 For tests and benchmarks only. Why strict: a lenient fake lets a push pass that a real portal
 refuses. A real portal refuses a whole batch that names a property it does not have (or a
-read-only one) or gives a property a value its type does not take, fails an update of a record
-it does not hold, keeps unique-value properties unique (which is what makes an upsert by legacy
+read-only one) or gives a property a value it does not take, fails an update of a record it
+does not hold, keeps unique-value properties unique (which is what makes an upsert by legacy
 id safe to replay), and only links records with the association types it defines. This fake
 does the same, from a property catalogue written out below as a real portal reports it
-(HubSpot's standard properties plus the legacy design's ``icalps`` custom properties), not
-derived from the project's registry: the registry is what is being checked.
+(HubSpot's standard properties with their options and labels, plus the legacy design's
+``icalps`` custom properties), not derived from the project's registry: the registry is what
+is being checked.
+
+Values as a portal of late 2026 takes them: numbers plain decimals, dates ``YYYY-MM-DD`` or
+epoch milliseconds at midnight UTC, datetimes ISO-8601 or epoch milliseconds, booleans
+``true``/``false``, an enumeration an option's value (never its label; ``;``-joined for a
+multiple checkbox), a contact's ``email`` one valid address, unique in the portal (compared
+without case: a batch giving one another contact holds is refused, 409 CONFLICT). A non-text
+value keeps no surrounding whitespace, invisible characters included. ``pipeline`` takes a
+pipeline id, ``dealstage`` a stage of the deal's pipeline (the input's, else the record's, else
+the default), ``hubspot_owner_id`` an owner's id. On the date-based API the portal's validation
+rule holds too: a deal in a closed-won stage has a ``closedate``. A refused value refuses the
+whole batch (400), unless every input carries an ``objectWriteTraceId``: then the valid inputs
+are applied and the answer is a 207 naming each refused input by its trace id. Admins add
+options to enumerations (PATCH the property with its full option list) and property groups.
 
 It keeps records per object type in memory (archived ones apart), and each property's history
 (who wrote which value when: the push, an import, a person in HubSpot's UI). It enforces a
@@ -19,9 +35,12 @@ injects faults on request into writes: 429s, 5xx, timeouts, dropped connections,
 failures. It counts what it applied, so a test can tell whether a write landed twice, and logs
 every request it served.
 
-Not modelled: the options of enumerations whose options depend on the portal (industry, type,
-deal stages and pipelines, owners: those take any value unless a catalogue gives ``options``),
-property groups, contacts' implicit unique e-mail, restoring archived records, search.
+Not modelled: pipelines of other objects than deals (listed empty), editing pipelines or owners
+through the API, a property group having to exist before a property names it, values of
+enumerations whose options live elsewhere without a reference the fake knows
+(``hs_attachment_ids``: any value), e-mail addresses beyond ASCII (refused), validation rules
+other than the close date of a won deal (and none on a UI edit), restoring archived records,
+search, merge, single-record endpoints.
 """
 
 from __future__ import annotations
@@ -66,6 +85,8 @@ ENGAGEMENTS = ("notes", "calls", "emails", "meetings", "tasks")
 REQUIRED_ON_CREATE = dict.fromkeys(ENGAGEMENTS, ("hs_timestamp",))
 PROPERTY_TYPES = ("string", "number", "date", "datetime", "enumeration", "bool", "phone_number")
 PROPERTY_NAME = re.compile(r"[a-z][a-z0-9_]*")
+# A contact's e-mail: one valid address, unique in the portal (compared without case).
+EMAIL_PROPERTY = ("contacts", "email")
 
 
 SINGULAR = {("company" if name == "companies" else name.removesuffix("s")): name for name in TYPE_ID_OF}
@@ -136,10 +157,10 @@ def _property(
     unique: bool = False,
     read_only: bool = False,
     hubspot_defined: bool = True,
-    options: tuple[str, ...] | None = None,
+    options: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A property as ``GET /crm/v3/properties/{objectType}`` describes it; ``options``: an
-    enumeration's option values (then the only values it takes)."""
+    enumeration's options (then the only values it takes; every property lists them, maybe none)."""
     described = {
         "name": name,
         "label": label,
@@ -147,6 +168,7 @@ def _property(
         "fieldType": field_type,
         "groupName": group,
         "description": "",
+        "options": _options(options or []),
         "hasUniqueValue": unique,
         "hidden": False,
         "calculated": False,
@@ -156,53 +178,238 @@ def _property(
             "readOnlyDefinition": hubspot_defined,
         },
     }
-    if options is not None:
-        described["options"] = [
-            {"label": value.replace("_", " ").capitalize(), "value": value, "displayOrder": order, "hidden": False}
-            for order, value in enumerate(options)
-        ]
     return (described | {"hubspotDefined": True}) if hubspot_defined else described
 
 
-def _enumeration(name: str, label: str, group: str, field_type: str, *options: str) -> dict[str, Any]:
-    """A HubSpot-defined enumeration whose options every portal has."""
-    return _property(name, label, group, "enumeration", field_type, options=options)
+def _options(given: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Options as a portal lists them: each with its display order and whether it is hidden."""
+    return [{"displayOrder": order, "hidden": False} | copy.deepcopy(option) for order, option in enumerate(given)]
 
 
-# The options every portal has (HubSpot's defaults). Enumerations left without options (industry,
-# type, deal stages, owners...) take any value: their options are the portal's own.
-LIFECYCLE_STAGES = (
-    "subscriber",
-    "lead",
-    "marketingqualifiedlead",
-    "salesqualifiedlead",
-    "opportunity",
-    "customer",
-    "evangelist",
-    "other",
-)
-LEAD_STATUSES = (
-    "NEW",
-    "OPEN",
-    "IN_PROGRESS",
-    "OPEN_DEAL",
-    "UNQUALIFIED",
-    "ATTEMPTED_TO_CONTACT",
-    "CONNECTED",
-    "BAD_TIMING",
-)
-CALL_STATUSES = (
-    "BUSY",
-    "CALLING_CRM_USER",
-    "CANCELED",
-    "COMPLETED",
-    "CONNECTING",
-    "FAILED",
-    "IN_PROGRESS",
-    "NO_ANSWER",
-    "QUEUED",
-    "RINGING",
-)
+def _labelled(options: dict[str, str]) -> list[dict[str, Any]]:
+    """Options from ``{value: label}``: labels are HubSpot's own, never derived from the value."""
+    return [{"label": label, "value": value} for value, label in options.items()]
+
+
+def _enumeration(name: str, label: str, group: str, field_type: str, options: dict[str, str]) -> dict[str, Any]:
+    """A HubSpot-defined enumeration and its options, ``{value: label}``."""
+    return _property(name, label, group, "enumeration", field_type, options=_labelled(options))
+
+
+def _external(name: str, label: str, group: str, field_type: str = "select") -> dict[str, Any]:
+    """An enumeration whose options are the portal's records elsewhere (owners, pipelines, files):
+    the portal fills them in (see ``REFERENCES``)."""
+    return _property(name, label, group, "enumeration", field_type) | {"externalOptions": True}
+
+
+# The options every portal has (HubSpot's defaults), ``{value: label}``.
+LIFECYCLE_STAGES = {
+    "subscriber": "Subscriber",
+    "lead": "Lead",
+    "marketingqualifiedlead": "Marketing Qualified Lead",
+    "salesqualifiedlead": "Sales Qualified Lead",
+    "opportunity": "Opportunity",
+    "customer": "Customer",
+    "evangelist": "Evangelist",
+    "other": "Other",
+}
+LEAD_STATUSES = {
+    "NEW": "New",
+    "OPEN": "Open",
+    "IN_PROGRESS": "In Progress",
+    "OPEN_DEAL": "Open Deal",
+    "UNQUALIFIED": "Unqualified",
+    "ATTEMPTED_TO_CONTACT": "Attempted to Contact",
+    "CONNECTED": "Connected",
+    "BAD_TIMING": "Bad Timing",
+}
+CALL_STATUSES = {
+    "BUSY": "Busy",
+    "CALLING_CRM_USER": "Calling CRM User",
+    "CANCELED": "Canceled",
+    "COMPLETED": "Completed",
+    "CONNECTING": "Connecting",
+    "FAILED": "Failed",
+    "IN_PROGRESS": "In Progress",
+    "NO_ANSWER": "No Answer",
+    "QUEUED": "Queued",
+    "RINGING": "Ringing",
+}
+MEETING_OUTCOMES = {
+    "SCHEDULED": "Scheduled",
+    "COMPLETED": "Completed",
+    "RESCHEDULED": "Rescheduled",
+    "NO_SHOW": "No Show",
+    "CANCELED": "Canceled",
+}
+TASK_STATUSES = {
+    "NOT_STARTED": "Not started",
+    "IN_PROGRESS": "In progress",
+    "WAITING": "Waiting",
+    "COMPLETED": "Completed",
+    "DEFERRED": "Deferred",
+}
+# Company types: HubSpot's, and CUSTOMER, which this portal's admin added.
+COMPANY_TYPES = {
+    "PROSPECT": "Prospect",
+    "PARTNER": "Partner",
+    "RESELLER": "Reseller",
+    "VENDOR": "Vendor",
+    "OTHER": "Other",
+    "CUSTOMER": "Customer",
+}
+DEAL_TYPES = {"newbusiness": "New Business", "existingbusiness": "Existing Business"}
+# HubSpot's default industries (LinkedIn's former list).
+INDUSTRIES = {
+    "ACCOUNTING": "Accounting",
+    "AIRLINES_AVIATION": "Airlines/Aviation",
+    "ALTERNATIVE_DISPUTE_RESOLUTION": "Alternative Dispute Resolution",
+    "ALTERNATIVE_MEDICINE": "Alternative Medicine",
+    "ANIMATION": "Animation",
+    "APPAREL_FASHION": "Apparel & Fashion",
+    "ARCHITECTURE_PLANNING": "Architecture & Planning",
+    "ARTS_AND_CRAFTS": "Arts and Crafts",
+    "AUTOMOTIVE": "Automotive",
+    "AVIATION_AEROSPACE": "Aviation & Aerospace",
+    "BANKING": "Banking",
+    "BIOTECHNOLOGY": "Biotechnology",
+    "BROADCAST_MEDIA": "Broadcast Media",
+    "BUILDING_MATERIALS": "Building Materials",
+    "BUSINESS_SUPPLIES_AND_EQUIPMENT": "Business Supplies and Equipment",
+    "CAPITAL_MARKETS": "Capital Markets",
+    "CHEMICALS": "Chemicals",
+    "CIVIC_SOCIAL_ORGANIZATION": "Civic & Social Organization",
+    "CIVIL_ENGINEERING": "Civil Engineering",
+    "COMMERCIAL_REAL_ESTATE": "Commercial Real Estate",
+    "COMPUTER_NETWORK_SECURITY": "Computer & Network Security",
+    "COMPUTER_GAMES": "Computer Games",
+    "COMPUTER_HARDWARE": "Computer Hardware",
+    "COMPUTER_NETWORKING": "Computer Networking",
+    "COMPUTER_SOFTWARE": "Computer Software",
+    "INTERNET": "Internet",
+    "CONSTRUCTION": "Construction",
+    "CONSUMER_ELECTRONICS": "Consumer Electronics",
+    "CONSUMER_GOODS": "Consumer Goods",
+    "CONSUMER_SERVICES": "Consumer Services",
+    "COSMETICS": "Cosmetics",
+    "DAIRY": "Dairy",
+    "DEFENSE_SPACE": "Defense & Space",
+    "DESIGN": "Design",
+    "EDUCATION_MANAGEMENT": "Education Management",
+    "E_LEARNING": "E-Learning",
+    "ELECTRICAL_ELECTRONIC_MANUFACTURING": "Electrical/Electronic Manufacturing",
+    "ENTERTAINMENT": "Entertainment",
+    "ENVIRONMENTAL_SERVICES": "Environmental Services",
+    "EVENTS_SERVICES": "Events Services",
+    "EXECUTIVE_OFFICE": "Executive Office",
+    "FACILITIES_SERVICES": "Facilities Services",
+    "FARMING": "Farming",
+    "FINANCIAL_SERVICES": "Financial Services",
+    "FINE_ART": "Fine Art",
+    "FISHERY": "Fishery",
+    "FOOD_BEVERAGES": "Food & Beverages",
+    "FOOD_PRODUCTION": "Food Production",
+    "FUND_RAISING": "Fund-Raising",
+    "FURNITURE": "Furniture",
+    "GAMBLING_CASINOS": "Gambling & Casinos",
+    "GLASS_CERAMICS_CONCRETE": "Glass, Ceramics & Concrete",
+    "GOVERNMENT_ADMINISTRATION": "Government Administration",
+    "GOVERNMENT_RELATIONS": "Government Relations",
+    "GRAPHIC_DESIGN": "Graphic Design",
+    "HEALTH_WELLNESS_AND_FITNESS": "Health, Wellness and Fitness",
+    "HIGHER_EDUCATION": "Higher Education",
+    "HOSPITAL_HEALTH_CARE": "Hospital & Health Care",
+    "HOSPITALITY": "Hospitality",
+    "HUMAN_RESOURCES": "Human Resources",
+    "IMPORT_AND_EXPORT": "Import and Export",
+    "INDIVIDUAL_FAMILY_SERVICES": "Individual & Family Services",
+    "INDUSTRIAL_AUTOMATION": "Industrial Automation",
+    "INFORMATION_SERVICES": "Information Services",
+    "INFORMATION_TECHNOLOGY_AND_SERVICES": "Information Technology and Services",
+    "INSURANCE": "Insurance",
+    "INTERNATIONAL_AFFAIRS": "International Affairs",
+    "INTERNATIONAL_TRADE_AND_DEVELOPMENT": "International Trade and Development",
+    "INVESTMENT_BANKING": "Investment Banking",
+    "INVESTMENT_MANAGEMENT": "Investment Management",
+    "JUDICIARY": "Judiciary",
+    "LAW_ENFORCEMENT": "Law Enforcement",
+    "LAW_PRACTICE": "Law Practice",
+    "LEGAL_SERVICES": "Legal Services",
+    "LEGISLATIVE_OFFICE": "Legislative Office",
+    "LEISURE_TRAVEL_TOURISM": "Leisure, Travel & Tourism",
+    "LIBRARIES": "Libraries",
+    "LOGISTICS_AND_SUPPLY_CHAIN": "Logistics and Supply Chain",
+    "LUXURY_GOODS_JEWELRY": "Luxury Goods & Jewelry",
+    "MACHINERY": "Machinery",
+    "MANAGEMENT_CONSULTING": "Management Consulting",
+    "MARITIME": "Maritime",
+    "MARKET_RESEARCH": "Market Research",
+    "MARKETING_AND_ADVERTISING": "Marketing and Advertising",
+    "MECHANICAL_OR_INDUSTRIAL_ENGINEERING": "Mechanical or Industrial Engineering",
+    "MEDIA_PRODUCTION": "Media Production",
+    "MEDICAL_DEVICES": "Medical Devices",
+    "MEDICAL_PRACTICE": "Medical Practice",
+    "MENTAL_HEALTH_CARE": "Mental Health Care",
+    "MILITARY": "Military",
+    "MINING_METALS": "Mining & Metals",
+    "MOBILE_GAMES": "Mobile Games",
+    "MOTION_PICTURES_AND_FILM": "Motion Pictures and Film",
+    "MUSEUMS_AND_INSTITUTIONS": "Museums and Institutions",
+    "MUSIC": "Music",
+    "NANOTECHNOLOGY": "Nanotechnology",
+    "NEWSPAPERS": "Newspapers",
+    "NON_PROFIT_ORGANIZATION_MANAGEMENT": "Non-Profit Organization Management",
+    "OIL_ENERGY": "Oil & Energy",
+    "ONLINE_MEDIA": "Online Media",
+    "OUTSOURCING_OFFSHORING": "Outsourcing/Offshoring",
+    "PACKAGE_FREIGHT_DELIVERY": "Package/Freight Delivery",
+    "PACKAGING_AND_CONTAINERS": "Packaging and Containers",
+    "PAPER_FOREST_PRODUCTS": "Paper & Forest Products",
+    "PERFORMING_ARTS": "Performing Arts",
+    "PHARMACEUTICALS": "Pharmaceuticals",
+    "PHILANTHROPY": "Philanthropy",
+    "PHOTOGRAPHY": "Photography",
+    "PLASTICS": "Plastics",
+    "POLITICAL_ORGANIZATION": "Political Organization",
+    "PRIMARY_SECONDARY_EDUCATION": "Primary/Secondary Education",
+    "PRINTING": "Printing",
+    "PROFESSIONAL_TRAINING_COACHING": "Professional Training & Coaching",
+    "PROGRAM_DEVELOPMENT": "Program Development",
+    "PUBLIC_POLICY": "Public Policy",
+    "PUBLIC_RELATIONS_AND_COMMUNICATIONS": "Public Relations and Communications",
+    "PUBLIC_SAFETY": "Public Safety",
+    "PUBLISHING": "Publishing",
+    "RAILROAD_MANUFACTURE": "Railroad Manufacture",
+    "RANCHING": "Ranching",
+    "REAL_ESTATE": "Real Estate",
+    "RECREATIONAL_FACILITIES_AND_SERVICES": "Recreational Facilities and Services",
+    "RELIGIOUS_INSTITUTIONS": "Religious Institutions",
+    "RENEWABLES_ENVIRONMENT": "Renewables & Environment",
+    "RESEARCH": "Research",
+    "RESTAURANTS": "Restaurants",
+    "RETAIL": "Retail",
+    "SECURITY_AND_INVESTIGATIONS": "Security and Investigations",
+    "SEMICONDUCTORS": "Semiconductors",
+    "SHIPBUILDING": "Shipbuilding",
+    "SPORTING_GOODS": "Sporting Goods",
+    "SPORTS": "Sports",
+    "STAFFING_AND_RECRUITING": "Staffing and Recruiting",
+    "SUPERMARKETS": "Supermarkets",
+    "TELECOMMUNICATIONS": "Telecommunications",
+    "TEXTILES": "Textiles",
+    "THINK_TANKS": "Think Tanks",
+    "TOBACCO": "Tobacco",
+    "TRANSLATION_AND_LOCALIZATION": "Translation and Localization",
+    "TRANSPORTATION_TRUCKING_RAILROAD": "Transportation/Trucking/Railroad",
+    "UTILITIES": "Utilities",
+    "VENTURE_CAPITAL_PRIVATE_EQUITY": "Venture Capital & Private Equity",
+    "VETERINARY": "Veterinary",
+    "WAREHOUSING": "Warehousing",
+    "WHOLESALE": "Wholesale",
+    "WINE_AND_SPIRITS": "Wine and Spirits",
+    "WIRELESS": "Wireless",
+    "WRITING_AND_EDITING": "Writing and Editing",
+}
 
 
 def _system(group: str, created: str = "createdate", modified: str = "hs_lastmodifieddate") -> list[dict[str, Any]]:
@@ -218,8 +425,8 @@ def _activity(prefix_label: str) -> list[dict[str, Any]]:
     """What every engagement has besides its own properties."""
     return [
         _property("hs_timestamp", f"{prefix_label} date", "engagement", "datetime", "date"),
-        _property("hubspot_owner_id", "Activity assigned to", "engagement", "enumeration", "select"),
-        _property("hs_attachment_ids", "Attachment IDs", "engagement", "enumeration", "checkbox"),
+        _external("hubspot_owner_id", "Activity assigned to", "engagement"),
+        _external("hs_attachment_ids", "Attachment IDs", "engagement", "checkbox"),
         *_system("engagement", created="hs_createdate"),
     ]
 
@@ -235,8 +442,8 @@ STANDARD_PROPERTIES: dict[str, list[dict[str, Any]]] = {
         _property("domain", "Company Domain Name", "companyinformation"),
         _property("website", "Website URL", "companyinformation"),
         _property("phone", "Phone Number", "companyinformation", "string", "phonenumber"),
-        _property("type", "Type", "companyinformation", "enumeration", "select"),
-        _property("industry", "Industry", "companyinformation", "enumeration", "select"),
+        _enumeration("type", "Type", "companyinformation", "select", COMPANY_TYPES),
+        _enumeration("industry", "Industry", "companyinformation", "select", INDUSTRIES),
         _property("numberofemployees", "Number of Employees", "companyinformation", "number", "number"),
         _property("annualrevenue", "Annual Revenue", "companyinformation", "number", "number"),
         _property("description", "Description", "companyinformation", "string", "textarea"),
@@ -246,9 +453,9 @@ STANDARD_PROPERTIES: dict[str, list[dict[str, Any]]] = {
         _property("state", "State/Region", "companyinformation"),
         _property("zip", "Postal Code", "companyinformation"),
         _property("country", "Country/Region", "companyinformation"),
-        _enumeration("lifecyclestage", "Lifecycle Stage", "companyinformation", "radio", *LIFECYCLE_STAGES),
-        _enumeration("hs_lead_status", "Lead Status", "sales_properties", "radio", *LEAD_STATUSES),
-        _property("hubspot_owner_id", "Company owner", "companyinformation", "enumeration", "select"),
+        _enumeration("lifecyclestage", "Lifecycle Stage", "companyinformation", "radio", LIFECYCLE_STAGES),
+        _enumeration("hs_lead_status", "Lead Status", "sales_properties", "radio", LEAD_STATUSES),
+        _external("hubspot_owner_id", "Company owner", "companyinformation"),
         *_system("companyinformation"),
     ],
     "contacts": [
@@ -267,21 +474,23 @@ STANDARD_PROPERTIES: dict[str, list[dict[str, Any]]] = {
         _property("state", "State/Region", "contactinformation"),
         _property("zip", "Postal Code", "contactinformation"),
         _property("country", "Country/Region", "contactinformation"),
-        _enumeration("lifecyclestage", "Lifecycle Stage", "contactinformation", "radio", *LIFECYCLE_STAGES),
-        _enumeration("hs_lead_status", "Lead Status", "sales_properties", "radio", *LEAD_STATUSES),
-        _property("hubspot_owner_id", "Contact owner", "contactinformation", "enumeration", "select"),
+        _enumeration("lifecyclestage", "Lifecycle Stage", "contactinformation", "radio", LIFECYCLE_STAGES),
+        _enumeration("hs_lead_status", "Lead Status", "sales_properties", "radio", LEAD_STATUSES),
+        _external("hubspot_owner_id", "Contact owner", "contactinformation"),
         *_system("contactinformation", modified="lastmodifieddate"),
     ],
     "deals": [
         _property("dealname", "Deal Name", "dealinformation"),
         _property("amount", "Amount", "dealinformation", "number", "number"),
-        _property("dealstage", "Deal Stage", "dealinformation", "enumeration", "radio"),
-        _property("pipeline", "Pipeline", "dealinformation", "enumeration", "select"),
-        _property("dealtype", "Deal Type", "dealinformation", "enumeration", "radio"),
+        _external("dealstage", "Deal Stage", "dealinformation", "radio"),
+        _external("pipeline", "Pipeline", "dealinformation"),
+        _enumeration("dealtype", "Deal Type", "dealinformation", "radio", DEAL_TYPES),
         _property("closedate", "Close Date", "dealinformation", "datetime", "date"),
         _property("description", "Deal Description", "dealinformation", "string", "textarea"),
-        _enumeration("hs_priority", "Priority", "dealinformation", "select", "low", "medium", "high"),
-        _property("hubspot_owner_id", "Deal owner", "dealinformation", "enumeration", "select"),
+        _enumeration(
+            "hs_priority", "Priority", "dealinformation", "select", {"low": "Low", "medium": "Medium", "high": "High"}
+        ),
+        _external("hubspot_owner_id", "Deal owner", "dealinformation"),
         *_system("dealinformation"),
     ],
     "notes": [
@@ -291,8 +500,14 @@ STANDARD_PROPERTIES: dict[str, list[dict[str, Any]]] = {
     "calls": [
         _property("hs_call_title", "Call Title", "engagement"),
         _property("hs_call_body", "Call notes", "engagement", "string", "html"),
-        _enumeration("hs_call_direction", "Call direction", "engagement", "select", "INBOUND", "OUTBOUND"),
-        _enumeration("hs_call_status", "Call status", "engagement", "select", *CALL_STATUSES),
+        _enumeration(
+            "hs_call_direction",
+            "Call direction",
+            "engagement",
+            "select",
+            {"INBOUND": "Inbound", "OUTBOUND": "Outbound"},
+        ),
+        _enumeration("hs_call_status", "Call status", "engagement", "select", CALL_STATUSES),
         _property("hs_call_duration", "Call duration", "engagement", "number", "number"),
         *_activity("Activity"),
     ],
@@ -305,20 +520,14 @@ STANDARD_PROPERTIES: dict[str, list[dict[str, Any]]] = {
             "Email direction",
             "engagement",
             "select",
-            "EMAIL",
-            "INCOMING_EMAIL",
-            "FORWARDED_EMAIL",
+            {"EMAIL": "Email", "INCOMING_EMAIL": "Incoming email", "FORWARDED_EMAIL": "Forwarded email"},
         ),
         _enumeration(
             "hs_email_status",
             "Email send status",
             "engagement",
             "select",
-            "BOUNCED",
-            "FAILED",
-            "SCHEDULED",
-            "SENDING",
-            "SENT",
+            {"BOUNCED": "Bounced", "FAILED": "Failed", "SCHEDULED": "Scheduled", "SENDING": "Sending", "SENT": "Sent"},
         ),
         *_activity("Activity"),
     ],
@@ -327,27 +536,23 @@ STANDARD_PROPERTIES: dict[str, list[dict[str, Any]]] = {
         _property("hs_meeting_body", "Meeting description", "engagement", "string", "html"),
         _property("hs_meeting_start_time", "Start time", "engagement", "datetime", "date"),
         _property("hs_meeting_end_time", "End time", "engagement", "datetime", "date"),
-        _enumeration(
-            "hs_meeting_outcome",
-            "Meeting outcome",
-            "engagement",
-            "select",
-            *("SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CANCELED"),
-        ),
+        _enumeration("hs_meeting_outcome", "Meeting outcome", "engagement", "select", MEETING_OUTCOMES),
         *_activity("Activity"),
     ],
     "tasks": [
         _property("hs_task_subject", "Task Title", "engagement"),
         _property("hs_task_body", "Notes", "engagement", "string", "html"),
+        _enumeration("hs_task_status", "Task Status", "engagement", "select", TASK_STATUSES),
         _enumeration(
-            "hs_task_status",
-            "Task Status",
+            "hs_task_priority",
+            "Priority",
             "engagement",
             "select",
-            *("NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"),
+            {"NONE": "None", "LOW": "Low", "MEDIUM": "Medium", "HIGH": "High"},
         ),
-        _enumeration("hs_task_priority", "Priority", "engagement", "select", "NONE", "LOW", "MEDIUM", "HIGH"),
-        _enumeration("hs_task_type", "Task Type", "engagement", "select", "CALL", "EMAIL", "TODO"),
+        _enumeration(
+            "hs_task_type", "Task Type", "engagement", "select", {"CALL": "Call", "EMAIL": "Email", "TODO": "To-do"}
+        ),
         *_activity("Due"),
     ],
 }
@@ -392,6 +597,116 @@ def default_catalogue(custom_properties: bool = True) -> dict[str, list[dict[str
     }
 
 
+def _reference(kind: str, name: str) -> str | None:
+    """What the options of a property are the portal's records of (its ``referencedObjectType``)."""
+    if name == "hubspot_owner_id":
+        return "OWNER"
+    return {"pipeline": "PIPELINE", "dealstage": "PIPELINE_STAGE"}.get(name) if kind == "deals" else None
+
+
+# The labels of the property groups a catalogue names (a group HubSpot does not define is labelled by its name).
+GROUP_LABELS = {
+    "companyinformation": "Company information",
+    "contactinformation": "Contact information",
+    "dealinformation": "Deal information",
+    "sales_properties": "Sales properties",
+    "engagement": "Engagement",
+    "icalps": "iCalps",
+}
+
+
+def _stage(stage_id: str, label: str, probability: float, closed: bool = False) -> dict[str, Any]:
+    return {
+        "id": stage_id,
+        "label": label,
+        "metadata": {"isClosed": "true" if closed else "false", "probability": str(probability)},
+    }
+
+
+# The portal's deal pipelines, as ``FakeCrm(pipelines=…)`` takes them; the first is the default one
+# (where a deal created without ``pipeline`` goes): HubSpot's own, and the real portal's Hardware.
+DEAL_PIPELINES = [
+    {
+        "id": "default",
+        "label": "Sales Pipeline",
+        "stages": [
+            _stage("appointmentscheduled", "Appointment Scheduled", 0.2),
+            _stage("qualifiedtobuy", "Qualified To Buy", 0.4),
+            _stage("presentationscheduled", "Presentation Scheduled", 0.6),
+            _stage("decisionmakerboughtin", "Decision Maker Bought-In", 0.8),
+            _stage("contractsent", "Contract Sent", 0.9),
+            _stage("closedwon", "Closed Won", 1.0, closed=True),
+            _stage("closedlost", "Closed Lost", 0.0, closed=True),
+        ],
+    },
+    {
+        "id": "85103751",
+        "label": "Hardware",
+        "stages": [
+            _stage("85103752", "Identified", 0.1),
+            _stage("85103753", "Qualified", 0.2),
+            _stage("85103754", "Design In", 0.5),
+            _stage("85103756", "Design Win", 0.8),
+            _stage("85103757", "Closed Won", 1.0, closed=True),
+            _stage("85103758", "Closed Lost", 0.0, closed=True),
+        ],
+    },
+]
+# The portal's owners, as ``FakeCrm(owners=…)`` takes them (the first is the user who edits in the UI).
+OWNERS = [
+    {
+        "id": "41000001",
+        "email": "claire.martin@icalps.example.fr",
+        "firstName": "Claire",
+        "lastName": "Martin",
+        "userId": UI_USER_ID,
+    },
+    {
+        "id": "41000002",
+        "email": "julien.roux@icalps.example.fr",
+        "firstName": "Julien",
+        "lastName": "Roux",
+        "userId": 7654322,
+    },
+    {
+        "id": "41000003",
+        "email": "ines.girard@icalps.example.fr",
+        "firstName": "Inès",
+        "lastName": "Girard",
+        "userId": 7654323,
+    },
+]
+
+
+def _pipeline(given: dict[str, Any], order: int, now: str) -> dict[str, Any]:
+    """A pipeline as ``GET /crm/pipelines/{version}/deals`` lists it, from its id, label and stages
+    (a stage's metadata as strings: ``isClosed`` "true"/"false", ``probability`` "0.0" to "1.0")."""
+    stages = [
+        {"displayOrder": number, "archived": False, "createdAt": now, "updatedAt": now}
+        | {"writePermissions": "CRM_PERMISSIONS_ENFORCEMENT"}
+        | copy.deepcopy(stage)
+        | {"metadata": {key: _text(value) for key, value in stage.get("metadata", {}).items()}}
+        for number, stage in enumerate(given["stages"])
+    ]
+    pipeline = {"displayOrder": order, "archived": False, "createdAt": now, "updatedAt": now} | copy.deepcopy(given)
+    return pipeline | {"stages": stages}
+
+
+def _owner(given: dict[str, Any], now: str) -> dict[str, Any]:
+    """An owner as ``GET /crm/owners/{version}`` lists it, from its id, e-mail, names and user id."""
+    return {"type": "PERSON", "archived": False, "createdAt": now, "updatedAt": now} | copy.deepcopy(given)
+
+
+def _closed_won(stage: dict[str, Any]) -> bool:
+    metadata = stage.get("metadata", {})
+    return metadata.get("isClosed") == "true" and float(metadata.get("probability", 0)) == 1.0
+
+
+def _hubspot_defined(given: dict[str, Any]) -> bool:
+    """Whether a property of a catalogue is HubSpot's (unless it says otherwise, as custom ones do)."""
+    return given.get("hubspotDefined", given.get("modificationMetadata", {}).get("readOnlyDefinition", True))
+
+
 def _described(given: dict[str, Any], hubspot_defined: bool) -> dict[str, Any]:
     """A property given by its name and some fields, completed as the portal would describe it."""
     described = _property(
@@ -403,8 +718,54 @@ def _described(given: dict[str, Any], hubspot_defined: bool) -> dict[str, Any]:
         unique=bool(given.get("hasUniqueValue")),
         read_only=bool(given.get("modificationMetadata", {}).get("readOnlyValue")),
         hubspot_defined=hubspot_defined,
+        options=given.get("options"),
     )
     return described | {key: copy.deepcopy(value) for key, value in given.items() if key not in described}
+
+
+FIELD_TYPES = (
+    "booleancheckbox",
+    "calculation_equation",
+    "checkbox",
+    "date",
+    "file",
+    "html",
+    "number",
+    "phonenumber",
+    "radio",
+    "select",
+    "text",
+    "textarea",
+)
+# What a PATCH of a property may change, and the JSON type of each.
+UPDATABLE = {
+    "label": str,
+    "description": str,
+    "groupName": str,
+    "displayOrder": int,
+    "hidden": bool,
+    "formField": bool,
+    "options": list,
+    "type": str,
+    "fieldType": str,
+    "calculationFormula": str,
+}
+
+
+def _definition_problem(given: dict[str, Any]) -> str | None:
+    """What makes a property's type, field type or options (as POSTed or PATCHed) wrong."""
+    if "type" in given and given["type"] not in PROPERTY_TYPES:
+        return f"{given['type']!r} is not a property type: {PROPERTY_TYPES}"
+    if "fieldType" in given and given["fieldType"] not in FIELD_TYPES:
+        return f"{given['fieldType']!r} is not a field type: {FIELD_TYPES}"
+    options = given.get("options", [])
+    if not isinstance(options, list) or not all(
+        isinstance(option, dict) and isinstance(option.get("label"), str) and isinstance(option.get("value"), str)
+        for option in options
+    ):
+        return "options must be a list of objects, each with a label and a value"
+    repeated = sorted(value for value, times in Counter(option["value"] for option in options).items() if times > 1)
+    return f"Options must have distinct values: {repeated} repeated" if repeated else None
 
 
 def _now() -> str:
@@ -427,9 +788,16 @@ def _rate_limited(message: str, policy: str) -> dict[str, Any]:
     }
 
 
-def _input_error(category: str, message: str, **context: list[str]) -> dict[str, Any]:
+def _input_error(category: str, message: str, errors: list[dict] | None = None, **context: list[str]) -> dict[str, Any]:
     """One entry of a 207's ``errors``."""
-    return {"status": "error", "category": category, "message": message, "context": context, "errors": [], "links": {}}
+    return {
+        "status": "error",
+        "category": category,
+        "message": message,
+        "context": context,
+        "errors": errors or [],
+        "links": {},
+    }
 
 
 def _not_found(kind: str, ids: list[str]) -> dict[str, Any]:
@@ -438,26 +806,43 @@ def _not_found(kind: str, ids: list[str]) -> dict[str, Any]:
     return _input_error("OBJECT_NOT_FOUND", message, ids=ids)
 
 
-def _invalid_properties(problems: list[tuple[str, str, str]]) -> dict[str, Any]:
-    """HubSpot's 400 for a batch naming properties or values it refuses: (name, code, message) each.
-    Like HubSpot's, it names the property and the value, never the input of the batch."""
+def _property_errors(problems: list[tuple[str, str, str]]) -> tuple[str, list[dict[str, Any]]]:
+    """HubSpot's message and error details for properties or values it refuses: (name, code,
+    message) each. Like HubSpot's, the message names the property and the value, never the input."""
     details = [
         {"isValid": False, "message": message, "error": code, "name": name, "localizedErrorMessage": message}
         for name, code, message in problems
     ]
-    return _error(
-        "VALIDATION_ERROR",
-        f"Property values were not valid: {json.dumps(details)}",
-        errors=[
-            {"message": message, "code": code, "context": {"propertyName": [name]}} for name, code, message in problems
-        ],
-    )
+    errors = [
+        {"message": message, "code": code, "context": {"propertyName": [name]}} for name, code, message in problems
+    ]
+    return f"Property values were not valid: {json.dumps(details)}", errors
 
 
-NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?")
-EPOCH_MS = re.compile(r"-?\d{1,16}")
+def _invalid_properties(problems: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """HubSpot's 400 for a batch naming properties or values it refuses."""
+    message, errors = _property_errors(problems)
+    return _error("VALIDATION_ERROR", message, errors=errors)
+
+
+def _invalid_input(problems: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """The 207 error of one input whose values the portal refuses (multi-status)."""
+    message, errors = _property_errors(problems)
+    return _input_error("VALIDATION_ERROR", message, errors, propertyName=sorted({name for name, _, _ in problems}))
+
+
+# Forms are matched whole and in ASCII: a value with anything around it (spaces, tabs, newlines,
+# U+00A0, zero-width characters, a BOM) or with other digits is refused, as HubSpot refuses it.
+NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?", re.ASCII)
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?", re.ASCII)
+EPOCH_MS = re.compile(r"-?\d{1,16}", re.ASCII)
+# One address: a dot-atom local part, @, a domain of labels ending in a top-level one of letters.
+EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}",
+    re.ASCII,
+)
 DAY_MS = 86_400_000
 
 
@@ -476,13 +861,16 @@ def _calendar(text: str, parse: Any) -> bool:
     return True
 
 
-def _value_problem(spec: dict[str, Any], value: Any) -> tuple[str, str] | None:
-    """(HubSpot's error code, its message) when ``value`` does not fit the property ``spec``, else
-    None. Empty (``""`` or null) clears a property of any type. Since 2025 HubSpot refuses
-    surrounding spaces in non-string values: a value must be exactly its form."""
+def _value_problem(spec: dict[str, Any], value: Any, email: bool = False) -> tuple[str, str] | None:
+    """(HubSpot's error code, its message) when ``value`` does not fit the property ``spec`` (an
+    e-mail address if ``email``), else None. Empty (``""`` or null) clears a property of any type.
+    Since 2025 HubSpot refuses surrounding whitespace in non-text values: a value must be exactly
+    its form."""
     if value is None or value == "":
         return None
     text, type_ = _text(value), spec.get("type")
+    if email:
+        return None if EMAIL.fullmatch(text) else ("INVALID_EMAIL", f"Email address {text} is invalid")
     if type_ == "number":
         finite = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
         return None if finite or NUMBER.fullmatch(text) else ("INVALID_INTEGER", f"{text} was not a valid number.")
@@ -504,9 +892,9 @@ def _value_problem(spec: dict[str, Any], value: Any) -> tuple[str, str] | None:
         if ISO_DATETIME.fullmatch(text) and _calendar(text, datetime.fromisoformat):
             return None
         return "INVALID_LONG", f"{text} was not a valid long."
-    options = spec.get("options")
-    if type_ == "enumeration" and isinstance(options, list):
-        allowed = [option.get("value") for option in options if isinstance(option, dict)]
+    # Options kept elsewhere that the fake does not know (attachments' files) are not checked.
+    if type_ == "enumeration" and not (spec.get("externalOptions") and "referencedObjectType" not in spec):
+        allowed = [option.get("value") for option in spec.get("options") or [] if isinstance(option, dict)]
         # A multiple checkbox holds several options, ``;``-separated (a leading ``;`` adds to the held ones).
         chosen = [part for part in text.split(";") if part] if spec.get("fieldType") == "checkbox" else [text]
         wrong = [part for part in chosen if part not in allowed]
@@ -531,6 +919,9 @@ class FakeCrm:
     ``seed``: records to start with, ``{object_type: {record_id: properties}}``;
     ``catalogue``: replaces the default property catalogue (object → list of property dicts);
     ``custom_properties=False``: the default catalogue without the ``icalps`` custom properties;
+    ``pipelines``: replaces the deal pipelines (``DEAL_PIPELINES``: id, label, stages; the first is
+    the default); ``owners``: replaces the owners (``OWNERS``: id, email, names, user id); the
+    options of ``pipeline``, ``dealstage`` and ``hubspot_owner_id`` are these, whatever the catalogue;
     ``latency_seconds`` ± ``latency_jitter_seconds`` (uniform, drawn from ``random_seed``): how
     long each answer takes; ``daily_limit``: requests per day (None: no daily quota).
     """
@@ -549,6 +940,8 @@ class FakeCrm:
         seed: dict[str, dict[str, dict[str, Any]]] | None = None,
         catalogue: dict[str, list[dict[str, Any]]] | None = None,
         custom_properties: bool = True,
+        pipelines: list[dict[str, Any]] | None = None,
+        owners: list[dict[str, Any]] | None = None,
     ):
         self.token, self.max_requests, self.window_seconds = token, max_requests, window_seconds
         self.timeout_seconds, self.latency_seconds = timeout_seconds, latency_seconds
@@ -556,8 +949,32 @@ class FakeCrm:
         self._random = random.Random(random_seed)  # noqa: S311 - jitter, not secrets
         given = catalogue if catalogue is not None else default_catalogue(custom_properties)
         self.properties: dict[str, dict[str, dict[str, Any]]] = {
-            name: {prop["name"]: _described(prop, prop.get("hubspotDefined", True)) for prop in given.get(name, [])}
+            name: {prop["name"]: _described(prop, _hubspot_defined(prop)) for prop in given.get(name, [])}
             for name in TYPE_ID_OF
+        }
+        now = _now()
+        self.pipelines = [
+            _pipeline(pipeline, order, now)
+            for order, pipeline in enumerate(DEAL_PIPELINES if pipelines is None else pipelines)
+        ]
+        if not self.pipelines:
+            raise ValueError("a portal has at least one deal pipeline")
+        self.owners = [_owner(owner, now) for owner in (OWNERS if owners is None else owners)]
+        for kind, props in self.properties.items():
+            for name, spec in props.items():
+                if reference := _reference(kind, name):
+                    spec |= {
+                        "externalOptions": True,
+                        "referencedObjectType": reference,
+                        "options": self._referenced_options(reference),
+                    }
+        self.groups: dict[str, dict[str, dict[str, Any]]] = {
+            kind: {
+                group: {"name": group, "label": GROUP_LABELS.get(group, group), "displayOrder": -1, "archived": False}
+                for group in dict.fromkeys(spec["groupName"] for spec in props.values())
+                if group
+            }
+            for kind, props in self.properties.items()
         }
         self.objects: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in TYPE_ID_OF}
         self.archived: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in TYPE_ID_OF}
@@ -576,11 +993,12 @@ class FakeCrm:
         self.daily_violations = 0  # requests refused by the daily quota
         self.lock = threading.RLock()
         self._stamps: dict[tuple[str, str], tuple[str, str]] = {}  # (object, id) → (createdAt, updatedAt)
+        # Unique values → the record holding each; a contact's e-mail is unique too (without case).
         self._unique: dict[tuple[str, str], dict[str, str]] = {
             (name, prop): {}
             for name, props in self.properties.items()
             for prop, spec in props.items()
-            if spec["hasUniqueValue"]
+            if spec["hasUniqueValue"] or (name, prop) == EMAIL_PROPERTY
         }
         self._last_id = 0
         for name, records in (seed or {}).items():
@@ -638,19 +1056,19 @@ class FakeCrm:
     def edit(self, object_type: str, record_id: str, properties: dict[str, Any], source_type: str = "CRM_UI") -> None:
         """Change values as a person in HubSpot's UI would, behind the push's back: no request, not
         counted as applied; the history says ``source_type``. Refused (ValueError) as the UI
-        refuses: an unknown record or property, a read-only one, a value of the wrong type, a
-        unique value another record holds."""
+        refuses: an unknown record or property, a read-only one, a value the property does not
+        take (a stage of another pipeline, an unknown owner...), a unique value another record holds."""
         kind, record_id = _kind(object_type), str(record_id)
         with self.lock:
             if record_id not in self.objects[kind]:
                 raise ValueError(f"the portal holds no {kind} record {record_id}")
-            for name, value in properties.items():
+            for name in properties:
                 spec = self.properties[kind].get(name)
                 if spec is None or spec["modificationMetadata"]["readOnlyValue"]:
                     raise ValueError(f"{kind} have no writable property {name!r} in this portal")
-                problem = _value_problem(spec, value)
-                if problem:
-                    raise ValueError(problem[1])
+            problems = self._value_problems(kind, {"properties": properties}, record_id)
+            if problems:
+                raise ValueError(problems[0][2])
             conflict = self._conflict(kind, record_id, properties)
             if conflict:
                 raise ValueError(conflict["message"])
@@ -666,6 +1084,11 @@ class FakeCrm:
 
     # --- records -------------------------------------------------------------------------------
 
+    @staticmethod
+    def _key(kind: str, name: str, value: Any) -> str:
+        """A unique value as its index holds it (an e-mail address without case)."""
+        return str(value).lower() if (kind, name) == EMAIL_PROPERTY else str(value)
+
     def _store(self, kind: str, record_id: str, properties: dict[str, Any], source: dict[str, Any]) -> None:
         """Set values, keep the unique indexes, and note each write in the history (``source``: who)."""
         record = self.objects[kind].setdefault(record_id, {})
@@ -675,10 +1098,10 @@ class FakeCrm:
             self.history.setdefault((kind, record_id, name), []).append(entry)
             index, old = self._unique.get((kind, name)), record.get(name)
             if index is not None:
-                if old not in (None, "") and index.get(str(old)) == record_id:
-                    del index[str(old)]
+                if old not in (None, "") and index.get(self._key(kind, name, old)) == record_id:
+                    del index[self._key(kind, name, old)]
                 if value not in (None, ""):
-                    index[str(value)] = record_id
+                    index[self._key(kind, name, value)] = record_id
             record[name] = value
         self._stamps[kind, record_id] = (self._stamps.get((kind, record_id), (now,))[0], now)
 
@@ -686,18 +1109,28 @@ class FakeCrm:
         self._store(kind, record_id, properties, {"sourceType": "INTEGRATION", "sourceId": INTEGRATION_ID})
         self.applied[self.fingerprint(record_id, properties, kind)] += 1
 
+    def _holder(self, kind: str, name: str, value: Any) -> str | None:
+        """The record holding a unique value, if any."""
+        index = self._unique.get((kind, name))
+        return None if index is None or value in (None, "") else index.get(self._key(kind, name, value))
+
     def _conflict(self, kind: str, record_id: str | None, properties: dict[str, Any]) -> dict[str, Any] | None:
-        """The 207 error when ``properties`` give a unique property a value another record holds."""
+        """The 207 error when ``properties`` give a unique property a value another record holds
+        (a contact's e-mail: HubSpot's CONFLICT, the one its 409 names)."""
         for name, value in properties.items():
-            holder = self._unique.get((kind, name), {}).get(str(value)) if value not in (None, "") else None
-            if holder is not None and holder != record_id:
+            holder = self._holder(kind, name, value)
+            if holder is None or holder == record_id:
+                continue
+            ids = {"ids": [record_id]} if record_id else {}
+            if (kind, name) == EMAIL_PROPERTY:
                 return _input_error(
-                    "VALIDATION_ERROR",
-                    f'Property values were not valid: {name} "{value}" already exists on {kind} {holder} '
-                    f"({name} has unique values)",
-                    **({"ids": [record_id]} if record_id else {}),
-                    propertyName=[name],
+                    "CONFLICT", f"Contact already exists. Existing ID: {holder}", **ids, propertyName=[name]
                 )
+            message = (
+                f'Property values were not valid: {name} "{value}" already exists on {kind} {holder} '
+                f"({name} has unique values)"
+            )
+            return _input_error("VALIDATION_ERROR", message, **ids, propertyName=[name])
         return None
 
     def _result(self, kind: str, record_id: str, properties: dict[str, Any] | None = None, **extra: Any) -> dict:
@@ -714,10 +1147,77 @@ class FakeCrm:
 
     def _resolve(self, kind: str, item: dict[str, Any], id_property: str | None) -> str | None:
         """The record id an input names, by record id or by a unique property's value."""
-        given = str(item["id"])
         if id_property:
-            return self._unique[kind, id_property].get(given)
+            return self._holder(kind, id_property, item["id"])
+        given = str(item["id"])
         return given if given in self.objects[kind] else None
+
+    def _target(self, kind: str, action: str, item: dict[str, Any]) -> str | None:
+        """The record a write input would change (None: it creates one, or names none the portal holds)."""
+        if action == "create":
+            return None
+        return self._resolve(kind, item, item.get("idProperty"))
+
+    # --- pipelines and owners ------------------------------------------------------------------
+
+    @property
+    def default_pipeline(self) -> str:
+        """Where a deal created without ``pipeline`` goes."""
+        return self.pipelines[0]["id"]
+
+    def _stages(self, pipeline_id: Any) -> dict[str, dict[str, Any]]:
+        """The stages of a pipeline by id (none for a pipeline the portal lacks)."""
+        pipeline = next((item for item in self.pipelines if item["id"] == _text(pipeline_id)), {"stages": []})
+        return {stage["id"]: stage for stage in pipeline["stages"]}
+
+    def _referenced_options(self, reference: str) -> list[dict[str, Any]]:
+        """The options of a property whose values are the portal's owners, pipelines or stages."""
+        if reference == "OWNER":
+            named = [
+                (owner["id"], f"{owner.get('firstName', '')} {owner.get('lastName', '')}") for owner in self.owners
+            ]
+        elif reference == "PIPELINE":
+            named = [(pipeline["id"], pipeline["label"]) for pipeline in self.pipelines]
+        else:
+            named = [(stage["id"], stage["label"]) for pipeline in self.pipelines for stage in pipeline["stages"]]
+        return _options([{"label": label.strip(), "value": value} for value, label in named])
+
+    def _value_problems(self, kind: str, item: dict[str, Any], record_id: str | None) -> list[tuple[str, str, str]]:
+        """(name, error code, message) of each value of a write input the portal refuses, the
+        record it changes (``record_id``) considered: a deal's stage must be one of the pipeline
+        the deal is in after the write (the input's, else the record's, else the default).
+        Properties it lacks or cannot write are left to the whole-batch check."""
+        properties, problems = item["properties"], []
+        for name, value in properties.items():
+            spec = self.properties[kind].get(name)
+            if spec is None or spec["modificationMetadata"]["readOnlyValue"]:
+                continue
+            if problem := _value_problem(spec, value, email=(kind, name) == EMAIL_PROPERTY):
+                problems.append((name, *problem))
+        creates_by_email = (kind, item.get("idProperty")) == EMAIL_PROPERTY and record_id is None and "id" in item
+        if creates_by_email and (problem := _value_problem({}, item["id"], email=True)):
+            problems.append(("email", *problem))
+        stage_fields = {"pipeline", "dealstage"}
+        if kind == "deals" and stage_fields & set(properties) and not stage_fields & {name for name, _, _ in problems}:
+            record = self.objects[kind].get(record_id, {}) if record_id else {}
+            after = {**record, **properties}
+            pipeline = after.get("pipeline") or self.default_pipeline
+            stages = self._stages(pipeline)
+            if after.get("dealstage") not in (None, "") and _text(after["dealstage"]) not in stages:
+                message = f"{_text(after['dealstage'])} was not one of the allowed options: {list(stages)}"
+                problems.append(("dealstage", "INVALID_OPTION", message + f" (the stages of pipeline {pipeline})"))
+        return problems
+
+    def _rule_problem(self, kind: str, item: dict[str, Any], record_id: str | None) -> str | None:
+        """The portal's validation rule a write input breaks (the date-based API enforces them): a
+        deal that sits in a closed-won stage after the write needs a close date."""
+        if kind != "deals":
+            return None
+        after = {**(self.objects[kind].get(record_id, {}) if record_id else {}), **item["properties"]}
+        stage = self._stages(after.get("pipeline") or self.default_pipeline).get(_text(after.get("dealstage")))
+        if stage and _closed_won(stage) and after.get("closedate") in (None, ""):
+            return "closedate is required when the deal is Closed Won (validation rule)"
+        return None
 
     # --- whole-batch checks -------------------------------------------------------------------
 
@@ -737,28 +1237,30 @@ class FakeCrm:
     def _id_property_refusal(self, kind: str, id_property: Any) -> dict[str, Any] | None:
         if not isinstance(id_property, str):
             return _error("VALIDATION_ERROR", "Upserting needs an idProperty: a property with unique values")
-        spec = self.properties[kind].get(id_property)
-        if spec is None or not spec["hasUniqueValue"]:
+        if (kind, id_property) not in self._unique:
             return _error("VALIDATION_ERROR", f"Unable to perform update/upsert by non-unique {id_property} property")
         return None
 
-    def _refusal(self, kind: str, action: str, inputs: list[dict[str, Any]]) -> dict[str, Any] | None:
-        """The 400 that refuses a whole write batch, or None."""
+    def _refusal(self, kind: str, action: str, inputs: list[dict[str, Any]], values: bool) -> dict[str, Any] | None:
+        """The 400 that refuses a whole write batch, or None; ``values``: a value the portal
+        refuses refuses the batch too (outside multi-status)."""
         if len(inputs) > MAX_BATCH_INPUTS:
             return _error(
                 "VALIDATION_ERROR", f"Batch size {len(inputs)} exceeds the limit of {MAX_BATCH_INPUTS} inputs"
             )
         problems: dict[str | tuple[str, str], tuple[str, str, str]] = {}
         for item in inputs:
-            for name, value in item["properties"].items():
+            for name in item["properties"]:
                 spec = self.properties[kind].get(name)
                 if spec is None:
                     problems[name] = (name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist')
                 elif spec["modificationMetadata"]["readOnlyValue"]:
                     message = f"{name} is a read only property; its value cannot be set."
                     problems[name] = (name, "READ_ONLY_VALUE", message)
-                elif problem := _value_problem(spec, value):
-                    problems.setdefault((name, _text(value)), (name, *problem))
+            for name, code, message in (
+                self._value_problems(kind, item, self._target(kind, action, item)) if values else []
+            ):
+                problems.setdefault((name, message), (name, code, message))
         if problems:
             return _invalid_properties(list(problems.values()))
         for id_property in {item.get("idProperty") for item in inputs if action == "upsert" or "idProperty" in item}:
@@ -783,6 +1285,44 @@ class FakeCrm:
                         return _error("VALIDATION_ERROR", f"{spec} is not an association type of {kind}")
         return None
 
+    def _rule_or_email_refusal(
+        self, kind: str, action: str, inputs: list[dict[str, Any]], validation_rules: bool
+    ) -> tuple[int, dict[str, Any]] | None:
+        """Outside multi-status, what else refuses the whole batch: the 400 of an input breaking a
+        validation rule; HubSpot's 409 for a contact's e-mail another contact holds (or two inputs give)."""
+        targets = [self._target(kind, action, item) for item in inputs]
+        for item, record_id in zip(inputs, targets, strict=True):
+            if validation_rules and (message := self._rule_problem(kind, item, record_id)):
+                detail = {"message": message, "context": {"propertyName": ["closedate"]}}
+                return 400, _error("VALIDATION_ERROR", message, errors=[detail])
+        given: set[str] = set()
+        for item, record_id in zip(inputs, targets, strict=True):
+            value = item["properties"].get(EMAIL_PROPERTY[1]) if kind == EMAIL_PROPERTY[0] else None
+            if value in (None, ""):
+                continue
+            holder = self._holder(*EMAIL_PROPERTY, value)
+            if holder is not None and holder != record_id:
+                return 409, _error("CONFLICT", f"Contact already exists. Existing ID: {holder}")
+            if self._key(*EMAIL_PROPERTY, value) in given:
+                return 409, _error("CONFLICT", f"Contact already exists: two inputs give the email {value}")
+            given.add(self._key(*EMAIL_PROPERTY, value))
+        return None
+
+    def _input_refusal(
+        self, kind: str, action: str, item: dict[str, Any], validation_rules: bool
+    ) -> dict[str, Any] | None:
+        """In multi-status, the error of one input whose values (or a validation rule) the portal refuses."""
+        record_id = self._target(kind, action, item)
+        if problems := self._value_problems(kind, item, record_id):
+            error = _invalid_input(problems)
+        elif validation_rules and (message := self._rule_problem(kind, item, record_id)):
+            error = _input_error("VALIDATION_ERROR", message, propertyName=["closedate"])
+        else:
+            return None
+        if action != "create":
+            error["context"]["ids"] = [str(item["id"])]
+        return error
+
     @staticmethod
     def _association_target(kind: str, spec: Any) -> str | None:
         """The object type a HUBSPOT_DEFINED association type from ``kind`` leads to, else None."""
@@ -792,30 +1332,48 @@ class FakeCrm:
             return None
         return pair[1]
 
-    # --- v3 objects batches --------------------------------------------------------------------
+    # --- objects batches -----------------------------------------------------------------------
 
-    def write(self, kind: str, action: str, body: Any, reject_first: bool = False) -> tuple[int, dict[str, Any]]:
-        """batch/update, batch/create or batch/upsert: (status, answer). ``reject_first``: the 207 fault."""
+    def write(
+        self, kind: str, action: str, body: Any, reject_first: bool = False, validation_rules: bool = False
+    ) -> tuple[int, dict[str, Any]]:
+        """batch/update, batch/create or batch/upsert: (status, answer). ``reject_first``: the 207
+        fault; ``validation_rules``: the portal's validation rules hold (the date-based API).
+
+        Multi-status: with a string ``objectWriteTraceId`` on every input, an input whose values
+        the portal refuses fails alone (a 207 error naming its trace id) and the others are
+        applied; without, it refuses the whole batch. Unknown or read-only properties, a bad
+        idProperty, repeated ids and too many inputs refuse the whole batch either way."""
         fields = {"create": {"properties": dict}}.get(action, {"id": (str, int), "properties": dict})
         malformed = self._malformed(body, fields)
         if malformed:
             return 400, _error("VALIDATION_ERROR", f"Invalid input JSON: {malformed}")
         inputs = body["inputs"]
+        multi_status = bool(inputs) and all(isinstance(item.get("objectWriteTraceId"), str) for item in inputs)
         with self.lock:
-            refusal = self._refusal(kind, action, inputs)
+            refusal = self._refusal(kind, action, inputs, values=not multi_status)
             if refusal:
                 return 400, refusal
+            refused = None if multi_status else self._rule_or_email_refusal(kind, action, inputs, validation_rules)
+            if refused:
+                return refused
             results, errors, missing = [], [], []
             for number, item in enumerate(inputs):
+                trace = item.get("objectWriteTraceId")
                 if reject_first and number == 0:
                     ids = [str(item["id"])] if "id" in item else []
                     message = f"Property values were not valid for {ids[0] if ids else 'the first input'}"
-                    errors.append(_input_error("VALIDATION_ERROR", message, ids=ids))
-                    continue
-                result, error = getattr(self, f"_{action}_one")(kind, item)
+                    result, error = None, _input_error("VALIDATION_ERROR", message, ids=ids)
+                elif multi_status and (error := self._input_refusal(kind, action, item, validation_rules)):
+                    result = None
+                else:
+                    result, error = getattr(self, f"_{action}_one")(kind, item)
+                if result is None and error is None and multi_status:
+                    error = _not_found(kind, [str(item["id"])])
                 if result is not None:
-                    results.append(result)
+                    results.append(result | ({"objectWriteTraceId": str(trace)} if trace is not None else {}))
                 elif error is not None:
+                    error["context"] |= {"objectWriteTraceId": [str(trace)]} if trace is not None else {}
                     errors.append(error)
                 else:
                     missing.append(str(item["id"]))
@@ -849,15 +1407,18 @@ class FakeCrm:
         return None
 
     def _new_record(self, kind: str, properties: dict[str, Any]) -> str:
+        """Create a record; a deal created without a pipeline is in the default one, as HubSpot puts it."""
         self._last_id += 1
         record_id = str(self._last_id)
         self._apply(kind, record_id, properties)
+        if kind == "deals" and "pipeline" in self.properties[kind] and properties.get("pipeline") in (None, ""):
+            source = {"sourceType": "INTEGRATION", "sourceId": INTEGRATION_ID}
+            self._store(kind, record_id, {"pipeline": self.default_pipeline}, source)
         self.created[kind] += 1
         return record_id
 
     def _create_one(self, kind: str, item: dict[str, Any]) -> tuple[dict | None, dict | None]:
         properties = item["properties"]
-        trace = {"objectWriteTraceId": [item["objectWriteTraceId"]]} if "objectWriteTraceId" in item else {}
         problem = self._missing_required(kind, properties) or self._conflict(kind, None, properties)
         links = [
             (self._association_target(kind, spec), str(association["to"]["id"]), spec["associationTypeId"])
@@ -869,17 +1430,15 @@ class FakeCrm:
             message = f"Could not associate the new {kind} record: no records {absent}"
             problem = _input_error("OBJECT_NOT_FOUND", message, ids=absent)
         if problem:
-            problem["context"] |= trace
             return None, problem
         record_id = self._new_record(kind, properties)
         for target, target_id, type_id in links:
             self._link(kind, record_id, target, target_id, type_id)
-        extra = {"objectWriteTraceId": item["objectWriteTraceId"]} if trace else {}
-        return self._result(kind, record_id, **extra), None
+        return self._result(kind, record_id), None
 
     def _upsert_one(self, kind: str, item: dict[str, Any]) -> tuple[dict | None, dict | None]:
         id_property, value = item["idProperty"], str(item["id"])
-        record_id = self._unique[kind, id_property].get(value)
+        record_id = self._holder(kind, id_property, value)
         properties = item["properties"] if record_id else {**item["properties"], id_property: value}
         problem = self._conflict(kind, record_id, properties)
         if record_id is None:
@@ -937,9 +1496,8 @@ class FakeCrm:
                     continue
                 self.archived[kind][record_id] = record
                 for name, value in record.items():
-                    index = self._unique.get((kind, name))
-                    if index is not None and value not in (None, "") and index.get(str(value)) == record_id:
-                        del index[str(value)]
+                    if self._holder(kind, name, value) == record_id:
+                        del self._unique[kind, name][self._key(kind, name, value)]
                 self.associations = {
                     link
                     for link in self.associations
@@ -947,10 +1505,10 @@ class FakeCrm:
                 }
         return 204, None
 
-    # --- properties ----------------------------------------------------------------------------
+    # --- properties, groups, pipelines, owners -------------------------------------------------
 
     def create_property(self, kind: str, body: Any) -> tuple[int, dict[str, Any]]:
-        """POST /crm/v3/properties/{objectType}: 201 with the property, 409 if it exists."""
+        """POST /crm/{v3/properties|properties/{version}}/{objectType}: 201 with the property, 409 if it exists."""
         given = body if isinstance(body, dict) else {}
         fields = ("name", "label", "type", "fieldType", "groupName")
         absent = [field for field in fields if not isinstance(given.get(field), str) or not given[field]]
@@ -960,8 +1518,9 @@ class FakeCrm:
         if not PROPERTY_NAME.fullmatch(name) or name.startswith("hs_"):
             message = f"{name!r} is not a valid property name (lower case, digits, underscores; hs_ is HubSpot's)"
             return 400, _error("VALIDATION_ERROR", message)
-        if given["type"] not in PROPERTY_TYPES:
-            return 400, _error("VALIDATION_ERROR", f"{given['type']!r} is not a property type: {PROPERTY_TYPES}")
+        problem = _definition_problem(given)
+        if problem:
+            return 400, _error("VALIDATION_ERROR", problem)
         with self.lock:
             if name in self.properties[kind]:
                 return 409, _error("OBJECT_ALREADY_EXISTS", f"A property named '{name}' already exists.")
@@ -972,11 +1531,93 @@ class FakeCrm:
             return 201, copy.deepcopy(described)
 
     def list_properties(self, kind: str) -> tuple[int, dict[str, Any]]:
-        """GET /crm/v3/properties/{objectType}."""
+        """GET /crm/{v3/properties|properties/{version}}/{objectType}."""
         with self.lock:
             return 200, {"results": copy.deepcopy(list(self.properties[kind].values()))}
 
-    # --- v4 associations ----------------------------------------------------------------------
+    def get_property(self, kind: str, name: str) -> tuple[int, dict[str, Any]]:
+        """GET …/properties/…/{objectType}/{propertyName}: the property, 404 if the portal lacks it."""
+        with self.lock:
+            spec = self.properties[kind].get(name)
+            if spec is None:
+                return 404, _error("OBJECT_NOT_FOUND", f"Unable to find property {name} of {kind}")
+            return 200, copy.deepcopy(spec)
+
+    def update_property(self, kind: str, name: str, body: Any) -> tuple[int, dict[str, Any]]:
+        """PATCH …/properties/…/{objectType}/{propertyName}: 200 with the property. ``options``
+        replaces an enumeration's options (how an admin adds one: the full list); a HubSpot-defined
+        property takes no other change, and options kept elsewhere (owners, pipelines) none."""
+        given = body if isinstance(body, dict) else {}
+        wrong = sorted(
+            field for field, value in given.items() if field not in UPDATABLE or not isinstance(value, UPDATABLE[field])
+        )
+        if not given or wrong:
+            message = (
+                f"Invalid input JSON: fields {wrong} cannot be updated or are of the wrong type; {list(UPDATABLE)}"
+            )
+            return 400, _error("VALIDATION_ERROR", message)
+        problem = _definition_problem(given)
+        if problem:
+            return 400, _error("VALIDATION_ERROR", problem)
+        with self.lock:
+            spec = self.properties[kind].get(name)
+            if spec is None:
+                return 404, _error("OBJECT_NOT_FOUND", f"Unable to find property {name} of {kind}")
+            if "options" in given and (given.get("type") or spec["type"]) != "enumeration":
+                return 400, _error("VALIDATION_ERROR", f"{name} is no enumeration: it takes no options")
+            if "options" in given and spec.get("externalOptions"):
+                return 400, _error("VALIDATION_ERROR", f"The options of {name} are kept elsewhere: they cannot be set")
+            fixed = sorted(set(given) - {"options"})
+            if spec["modificationMetadata"]["readOnlyDefinition"] and fixed:
+                message = f"{name} is HubSpot-defined: only its options can be changed, not {fixed}"
+                return 400, _error("VALIDATION_ERROR", message)
+            spec |= copy.deepcopy(given) | ({"options": _options(given["options"])} if "options" in given else {})
+            return 200, copy.deepcopy(spec)
+
+    def create_group(self, kind: str, body: Any) -> tuple[int, dict[str, Any]]:
+        """POST …/properties/…/{objectType}/groups: 201 with the group, 409 if it exists."""
+        given = body if isinstance(body, dict) else {}
+        absent = [field for field in ("name", "label") if not isinstance(given.get(field), str) or not given[field]]
+        if absent or not isinstance(given.get("displayOrder", -1), int):
+            return 400, _error("VALIDATION_ERROR", f"Missing required fields: {absent}" if absent else "displayOrder")
+        if not PROPERTY_NAME.fullmatch(given["name"]):
+            return 400, _error("VALIDATION_ERROR", f"{given['name']!r} is not a valid group name")
+        with self.lock:
+            if given["name"] in self.groups[kind]:
+                return 409, _error("OBJECT_ALREADY_EXISTS", f"A property group named '{given['name']}' already exists.")
+            group = {"name": given["name"], "label": given["label"], "displayOrder": given.get("displayOrder", -1)}
+            self.groups[kind][given["name"]] = group | {"archived": False}
+            return 201, copy.deepcopy(self.groups[kind][given["name"]])
+
+    def list_groups(self, kind: str) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            return 200, {"results": copy.deepcopy(list(self.groups[kind].values()))}
+
+    def list_pipelines(self, kind: str) -> tuple[int, dict[str, Any]]:
+        """GET /crm/{v3/pipelines|pipelines/{version}}/{objectType}: the deals' pipelines and stages."""
+        return 200, {"results": copy.deepcopy(self.pipelines) if kind == "deals" else []}
+
+    def list_owners(self, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+        """GET /crm/{v3/owners|owners/{version}}: a page of owners (``limit``, ``after``; by ``email``)."""
+        email = query.get("email", [None])[0]
+        archived = query.get("archived", ["false"])[0] == "true"  # no owner is archived
+        owners = [owner for owner in self.owners if not archived and email in (None, owner.get("email"))]
+        try:
+            start, limit = int(query.get("after", ["0"])[0]), int(query.get("limit", ["100"])[0])
+        except ValueError:
+            return 400, _error("VALIDATION_ERROR", "after and limit must be integers")
+        answer: dict[str, Any] = {"results": copy.deepcopy(owners[start : start + limit])}
+        if start + limit < len(owners):
+            answer["paging"] = {"next": {"after": str(start + limit)}}
+        return 200, answer
+
+    def get_owner(self, owner_id: str) -> tuple[int, dict[str, Any]]:
+        owner = next((owner for owner in self.owners if owner["id"] == owner_id), None)
+        if owner is None:
+            return 404, _error("OBJECT_NOT_FOUND", f"No owner {owner_id}")
+        return 200, copy.deepcopy(owner)
+
+    # --- associations --------------------------------------------------------------------------
 
     def _link(self, kind: str, record_id: str, target: str, target_id: str, type_id: int) -> None:
         """Associate both ways; a primary company also gets the default type and replaces the old one."""
@@ -997,8 +1638,11 @@ class FakeCrm:
     def _label(type_id: int) -> str | None:
         return "Primary" if type_id in PRIMARY_TO_COMPANY + PRIMARY_FROM_COMPANY else None
 
-    def associate(self, kind: str, target: str, action: str, body: Any) -> tuple[int, dict[str, Any]]:
-        """v4 batch/create (typed), batch/associate/default and batch/read between two object types."""
+    def associate(
+        self, kind: str, target: str, action: str, body: Any, created: int = 201
+    ) -> tuple[int, dict[str, Any]]:
+        """batch/create (typed), batch/associate/default and batch/read between two object types;
+        ``created``: the status of a batch/create done whole (v4 201, the date-based API 200)."""
         fields: dict[str, Any] = {"read": {"id": (str, int)}, "create": {"from": dict, "to": dict, "types": list}}
         malformed = self._malformed(body, fields.get(action, {"from": dict, "to": dict}))
         if malformed:
@@ -1033,7 +1677,7 @@ class FakeCrm:
                 else:
                     spec = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": DEFAULT_TYPE[kind, target]}
                     results.append({"from": {"id": record_id}, "to": {"id": target_id}, "associationSpec": spec})
-        return self._batch_answer(results, errors, 201 if action == "create" else 200)
+        return self._batch_answer(results, errors, created if action == "create" else 200)
 
     def _read_associations(self, kind: str, target: str, inputs: list[dict]) -> tuple[int, dict[str, Any]]:
         results, errors = [], []
@@ -1117,9 +1761,17 @@ class FakeCrm:
 
     def _handler(self):
         crm = self
-        batch_route = re.compile(r"/crm/v3/objects/([^/]+)/batch/(read|create|update|upsert|archive)")
-        properties_route = re.compile(r"/crm/v3/properties/([^/]+)")
-        associations_route = re.compile(r"/crm/v4/associations/([^/]+)/([^/]+)/batch/(create|associate/default|read)")
+        # Each API on its legacy path and its date-based one (group ``version``: None on the legacy path).
+        version = r"(?P<version>\d{4}-\d{2})"
+        batch_route = re.compile(
+            rf"/crm/(?:v3/objects|objects/{version})/([^/]+)/batch/(read|create|update|upsert|archive)"
+        )
+        associations_route = re.compile(
+            rf"/crm/(?:v4/associations|associations/{version})/([^/]+)/([^/]+)/batch/(create|associate/default|read)"
+        )
+        properties_route = re.compile(rf"/crm/(?:v3/properties|properties/{version})/([^/]+)(?:/([^/]+))?")
+        pipelines_route = re.compile(rf"/crm/(?:v3/pipelines|pipelines/{version})/([^/]+)")
+        owners_route = re.compile(rf"/crm/(?:v3/owners|owners/{version})(?:/([^/]*))?")
         workflow_run = ":latest_draft/triggers/post_trigger/run_wait_result"
 
         class Handler(BaseHTTPRequestHandler):
@@ -1150,6 +1802,9 @@ class FakeCrm:
                 self._serve()
 
             def do_POST(self) -> None:
+                self._serve()
+
+            def do_PATCH(self) -> None:
                 self._serve()
 
             def _serve(self) -> None:
@@ -1187,22 +1842,29 @@ class FakeCrm:
                 return kinds
 
             def _route(self, url) -> None:
-                path, post = url.path, self.command == "POST"
+                path, method = url.path, self.command
+                post, get = method == "POST", method == "GET"
                 if (match := batch_route.fullmatch(path)) and post:
-                    if kinds := self._objects(match.group(1)):
-                        if match.group(2) == "read":
+                    if kinds := self._objects(match.group(2)):
+                        if match.group(3) == "read":
                             self._send(*crm.read(kinds[0], self.body))
-                        elif match.group(2) == "archive":
+                        elif match.group(3) == "archive":
                             self._send(*crm.archive(kinds[0], self.body))
                         else:
-                            self._write(kinds[0], match.group(2))
-                elif match := properties_route.fullmatch(path):
-                    if kinds := self._objects(match.group(1)):
-                        listed = crm.list_properties(kinds[0]) if not post else crm.create_property(kinds[0], self.body)
-                        self._send(*listed)
+                            self._write(kinds[0], match.group(3), dated=bool(match["version"]))
                 elif (match := associations_route.fullmatch(path)) and post:
-                    if kinds := self._objects(match.group(1), match.group(2)):
-                        self._send(*crm.associate(kinds[0], kinds[1], match.group(3), self.body))
+                    if kinds := self._objects(match.group(2), match.group(3)):
+                        created = 200 if match["version"] else 201
+                        self._send(*crm.associate(kinds[0], kinds[1], match.group(4), self.body, created))
+                elif (match := properties_route.fullmatch(path)) and method in self._property_methods(match.group(3)):
+                    if kinds := self._objects(match.group(2)):
+                        self._properties(kinds[0], match.group(3))
+                elif (match := pipelines_route.fullmatch(path)) and get:
+                    if kinds := self._objects(match.group(2)):
+                        self._send(*crm.list_pipelines(kinds[0]))
+                elif (match := owners_route.fullmatch(path)) and get:
+                    owner_id = match.group(2)
+                    self._send(*(crm.get_owner(owner_id) if owner_id else crm.list_owners(parse_qs(url.query))))
                 elif path.endswith(f"lookup{workflow_run}") and post:
                     self._lookup(parse_qs(url.query))
                 elif path.endswith(f"update{workflow_run}") and post:
@@ -1214,6 +1876,25 @@ class FakeCrm:
                 else:
                     self._send(404, {"status": "error", "message": f"no route {self.command} {path}"})
 
+            @staticmethod
+            def _property_methods(name: str | None) -> tuple[str, ...]:
+                """What the properties API takes after the object type: nothing (the catalogue) or
+                ``groups``, GET and POST; any other name (a property), GET and PATCH."""
+                return ("GET", "POST") if name in (None, "groups") else ("GET", "PATCH")
+
+            def _properties(self, kind: str, name: str | None) -> None:
+                """The properties API: the catalogue (GET, POST), a property (GET, PATCH), the groups (GET, POST)."""
+                if name is None:
+                    self._send(
+                        *(crm.list_properties(kind) if self.command == "GET" else crm.create_property(kind, self.body))
+                    )
+                elif name == "groups":
+                    self._send(*(crm.list_groups(kind) if self.command == "GET" else crm.create_group(kind, self.body)))
+                elif self.command == "GET":
+                    self._send(*crm.get_property(kind, name))
+                else:
+                    self._send(*crm.update_property(kind, name, self.body))
+
             def _lookup(self, query: dict[str, list[str]]) -> None:
                 """The lookup workflow (companies): ``?ids=1,2&properties=a,b``."""
                 ids = query.get("ids", [""])[0].split(",")
@@ -1221,7 +1902,8 @@ class FakeCrm:
                 _, answer = crm.read("companies", {"inputs": [{"id": i} for i in ids], "properties": properties})
                 self._send(200, {"status": "COMPLETE", "results": answer["results"]})
 
-            def _write(self, kind: str, action: str) -> None:
+            def _write(self, kind: str, action: str, dated: bool = False) -> None:
+                """A write batch, through the faults asked for; ``dated``: on the date-based API."""
                 with crm.lock:
                     fault = crm.faults.popleft() if crm.faults else "ok"
                     if action == "update":
@@ -1237,7 +1919,9 @@ class FakeCrm:
                 elif fault == "drop_before_apply":
                     self._drop()
                 else:
-                    status, answer = crm.write(kind, action, self.body, reject_first=fault == "207")
+                    status, answer = crm.write(
+                        kind, action, self.body, reject_first=fault == "207", validation_rules=dated
+                    )
                     if fault == "timeout_after_apply":
                         time.sleep(crm.timeout_seconds * 3)
                     if fault == "drop_after_apply":

@@ -43,12 +43,18 @@ VALID = {
     "notes": ("402", {"hs_note_body": "N2"}),
 }
 TIMESTAMP = "2026-02-01T09:30:00Z"
+# APIs no spec of the folder covers (tests/hubspot_spec.py knows the legacy objects and associations specs).
+UNCHECKED = re.compile(
+    r"/crm/(v3/(properties|pipelines|owners)|(objects|associations|properties|pipelines|owners)/\d{4}-\d{2})(/|\?|$)"
+)
+# The date-based specs document no 207, which a portal answers in multi-status mode.
+DATED = re.compile(r"/crm/[a-z]+/\d{4}-\d{2}/")
 
 
 @pytest.fixture
 def portal():
     """Start fake portals (seeded with SEED unless told otherwise); at the end, every request
-    each one served must validate against the specs (the properties API has none)."""
+    each one served must validate against the specs where one covers its API."""
     servers: list[FakeCrm] = []
     with contextlib.ExitStack() as stack:
 
@@ -60,14 +66,16 @@ def portal():
         yield start
     if SPECS.is_dir():
         for server in servers:
-            assert all(path.startswith("/crm/v3/properties/") for _, path in validate_all(server))
+            assert all(UNCHECKED.match(path) for _, path in validate_all(server))
 
 
 def send(crm: FakeCrm, method: str, path: str, body=None, *, token: str | None = None, check: bool = True):
     """The response to one request; its body is checked against the spec where it has one."""
     headers = {"Authorization": f"Bearer {token or crm.token}"}
     response = requests.request(method, crm.url + path, json=body, headers=headers, timeout=TIMEOUT)
-    if check and SPECS.is_dir() and response.status_code != 429:  # HubSpot's 429 body is no CRM error
+    # HubSpot's 429 body is no CRM error; the date-based specs leave out the multi-status 207.
+    undocumented = response.status_code == 429 or (response.status_code == 207 and DATED.match(path))
+    if check and SPECS.is_dir() and not undocumented:
         validate_response(method, path, response.status_code, response.json() if response.content else None)
     return response
 
@@ -588,14 +596,19 @@ def test_values_of_the_right_form_are_taken_and_empty_clears_any_type(portal):
         {"amount": "12500.5", "deal_certainty": "80", "closedate": "2026-12-31"},
         {"amount": "-3", "closedate": "2026-12-31T10:00:00.000Z", "actual_close_date": "2026-12-31"},
         {"amount": "1.5e3", "closedate": str(midnight + 3_600_000), "actual_close_date": str(midnight)},
-        {"closedate": "2026-12-31T10:00:00+01:00", "hs_priority": "high", "dealstage": "85103757"},
+        {
+            "closedate": "2026-12-31T10:00:00+01:00",
+            "hs_priority": "high",
+            "pipeline": "85103751",
+            "dealstage": "85103757",
+        },
         {"amount": "", "closedate": "", "actual_close_date": "", "hs_priority": ""},
     ]:
         status, answer = update(crm, "deals", [{"id": "301", "properties": properties}])
         assert status == 200, answer
     assert crm.objects["deals"]["301"]["amount"] == ""
-    # An enumeration whose options are the portal's own (industry) takes any value here.
-    assert update(crm, "companies", [{"id": "101", "properties": {"industry": "Optique"}}])[0] == 200
+    assert crm.objects["deals"]["301"]["dealstage"] == "85103757"
+    assert update(crm, "companies", [{"id": "101", "properties": {"industry": "SEMICONDUCTORS"}}])[0] == 200
 
 
 def test_bool_and_multiple_checkbox_properties_of_a_portal(portal):
