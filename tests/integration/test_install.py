@@ -142,6 +142,6 @@ def test_airflow_tests_the_hubspot_connection_against_the_stand_in(installed):
     assert "Connection failed!" in refused.stdout
     assert "401" in refused.stdout
     assert [(method, path, status) for method, path, _, status in portal.requests] == [
-        ("GET", "/crm/v3/properties/companies", 200),
-        ("GET", "/crm/v3/properties/companies", 401),
+        ("GET", "/crm/properties/2026-09/companies", 200),
+        ("GET", "/crm/properties/2026-09/companies", 401),
     ]

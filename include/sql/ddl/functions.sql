@@ -365,8 +365,8 @@ as $fn$ select replace(staging.crm_fold(value), ' ', '') $fn$;
 -- A value as the portal takes it for a property of type ``type`` / ``field_type``:
 -- {"value": …} or {"reason": …}. ``lookup``: an enumeration's option keys (crm_option_key of
 -- each option's value and label, then of the value map's legacy values) → option value;
--- ``allowed``: its option values. '' (a clear) passes. A type the catalogue does not give
--- (no preflight read: the workflow target) passes as it is.
+-- ``allowed``: its option values (NULL: not known here, not checked). '' (a clear) passes. A
+-- type the catalogue does not give (no preflight read: the workflow target) passes as it is.
 create or replace function staging.crm_portal_value(
     value text, type text, field_type text, lookup jsonb, allowed jsonb, is_email boolean
 ) returns jsonb
@@ -389,7 +389,7 @@ begin
             return jsonb_build_object('reason', 'not one e-mail address a portal accepts');
         end if;
         return jsonb_build_object('value', v);
-    elsif type = 'enumeration' and coalesce(jsonb_array_length(allowed), 0) > 0 then
+    elsif type = 'enumeration' and allowed is not null then
         foreach part in array case when field_type = 'checkbox' then string_to_array(v, ';') else array[v] end loop
             continue when staging.crm_text(part) is null;
             found := case when allowed ? staging.crm_text(part) then staging.crm_text(part) end;

@@ -6,9 +6,9 @@
 
     - wanted: the records and their staged values (updates: matched rows, and probable ones when
       the run allows, at or above min_confidence; creations: `new` rows);
-    - lookups: per HubSpot object and property, the keys that name an option (its value, its
-      label, the registry's value maps; a deal's stages and pipelines; the owners) and the
-      option values allowed;
+    - records, lookups: per HubSpot object and property, the keys that name an option (its value,
+      its label, the registry's value maps: staging.crm_option_lookup; a deal's stages and
+      pipelines; the owners) and the option values allowed;
     - pairs: one row per record and property, converted (staging.crm_portal_value);
     - ranked: a unique property (hasUniqueValue, a contact's e-mail) goes to one record only, the
       best-scoring;
@@ -65,22 +65,9 @@ wanted as (
     where reconciliation.reconciliation_status = 'new' and %(create_missing)s
 ),
 
-options as (
-    select catalogue.api_object, catalogue.name, choice.option ->> field.name as label, choice.option ->> 'value' as value,
-        field.rank
-    from staging.portal_properties as catalogue
-    cross join jsonb_array_elements(catalogue.options) as choice (option)
-    cross join (values ('value', 0), ('label', 1)) as field (name, rank)
-
-    union all
-
-    select catalogue.api_object, catalogue.name, legacy.key, legacy.value, 2
-    from staging.portal_properties as catalogue
-    cross join jsonb_each_text(%(value_maps)s::jsonb -> catalogue.name) as legacy
-
-    union all
-
-    select stage.api_object, 'dealstage', label.name, stage.stage_id, label.rank
+-- The portal's own records behind a deal's stage, its pipeline and an owner: id, then label.
+records as (
+    select stage.api_object, 'dealstage' as name, label.name as label, stage.stage_id as value, label.rank
     from staging.portal_pipelines as stage
     cross join lateral (values (stage.stage_id, 0), (stage.stage_label, 1)) as label (name, rank)
 
@@ -101,14 +88,31 @@ options as (
 
 lookups as (
     select
-        options.api_object,
-        options.name,
-        -- The last of a key's entries wins: an option's value over its label over a value map's.
-        jsonb_object_agg(staging.crm_option_key(options.label), options.value order by options.rank desc)
-            filter (where staging.crm_option_key(options.label) is not null) as lookup,
-        jsonb_agg(distinct options.value) filter (where options.rank = 0) as allowed
-    from options
-    group by options.api_object, options.name
+        catalogue.api_object,
+        catalogue.name,
+        -- An option's value wins over a label, a label over a value map's entry.
+        staging.crm_option_lookup(catalogue.api_object, catalogue.name, %(value_maps)s::jsonb)
+        || coalesce(kept.lookup, '{}'::jsonb) as lookup,
+        -- Options listed elsewhere (externalOptions) that are not read here: not checked.
+        case
+            when kept.allowed is not null then kept.allowed
+            when not catalogue.external_options then coalesce(
+                (select jsonb_agg(choice.option -> 'value') from jsonb_array_elements(catalogue.options) as choice (option)),
+                '[]'::jsonb
+            )
+        end as allowed
+    from staging.portal_properties as catalogue
+    left join (
+        select
+            records.api_object,
+            records.name,
+            jsonb_object_agg(staging.crm_option_key(records.label), records.value order by records.rank desc)
+                filter (where staging.crm_option_key(records.label) is not null) as lookup,
+            jsonb_agg(distinct records.value) filter (where records.rank = 0) as allowed
+        from records
+        group by records.api_object, records.name
+    ) as kept on kept.api_object = catalogue.api_object and kept.name = catalogue.name
+    where catalogue.api_object in (select distinct wanted.api_object from wanted)
 ),
 
 pairs as (

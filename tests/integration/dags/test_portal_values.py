@@ -17,14 +17,12 @@ import pytest
 
 from crm_reconciliation.common.paths import PROJECT_ROOT
 from crm_reconciliation.common.registry import default_registry
-from crm_reconciliation_dev.demo_mirror import load_demo_mirror
-from crm_reconciliation_dev.fake_hubspot import FakeCrm
 from tests.hubspot_spec import validate_all
-from tests.integration.dags.test_migration import ORDER, by_legacy_id, dags, point_at, seed_links, seed_portal
+from tests.integration.dags.test_migration import ORDER, by_legacy_id, dags, portal
 
 pytestmark = pytest.mark.integration
 
-__all__ = ["dags"]  # the module-scoped DagBag fixture, shared
+__all__ = ["dags", "portal"]  # test_migration's fixtures: the DagBag, the portal the mirror describes
 
 REGISTRY = default_registry()
 BRONZE = PROJECT_ROOT / "include" / "bronze_layer"
@@ -221,15 +219,6 @@ def exports_in_legacy_words(folder):
             for row in rows:
                 writer.writerow([row.get(column, "") for column in header])
     return folder
-
-
-@pytest.fixture
-def portal(airflow_db, db, monkeypatch):
-    load_demo_mirror(db)
-    with FakeCrm(seed=seed_portal(db)) as server:
-        seed_links(server, db)
-        point_at(server, monkeypatch)
-        yield server
 
 
 def test_a_live_migration_writes_only_values_the_portal_takes(db, portal, dags, tmp_path):

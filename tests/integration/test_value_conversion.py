@@ -1,0 +1,118 @@
+"""Values converted to what the portal takes, or held back (issue 23), against the real
+PostgreSQL functions and the strict stand-in: each conversion, a held property with the rest of
+the record sent, create_options, and a refusal that fails without retries."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from crm_reconciliation_dev.fake_hubspot import FakeCrm
+from tests.helpers import create_staging
+from tests.integration.test_push import COMPANIES, portal, push, stage
+
+pytestmark = pytest.mark.integration
+
+INDUSTRY = {"Telecommunications": "TELECOMMUNICATIONS", "Semiconductors": "SEMICONDUCTORS"}
+LOOKUP = {
+    "telecommunications": "TELECOMMUNICATIONS",
+    "semiconductors": "SEMICONDUCTORS",
+    "iot": "INDUSTRIAL_AUTOMATION",
+}
+
+
+@pytest.mark.parametrize(
+    ("value", "type_", "field_type", "is_email", "expected"),
+    [
+        # enumerations: the value as is, a label or a value map's key (case, accents, spaces ignored)
+        ("TELECOMMUNICATIONS", "enumeration", "select", False, {"value": "TELECOMMUNICATIONS"}),
+        ("Télé communications", "enumeration", "select", False, {"value": "TELECOMMUNICATIONS"}),
+        ("IoT", "enumeration", "select", False, {"value": "INDUSTRIAL_AUTOMATION"}),
+        ("Optique", "enumeration", "select", False, {"reason": "'Optique' is not one of its options"}),
+        (
+            "telecommunications;semiconductors",
+            "enumeration",
+            "checkbox",
+            False,
+            {"value": "TELECOMMUNICATIONS;SEMICONDUCTORS"},
+        ),
+        # numbers, dates, date-times, booleans: the portal's formats, no blanks around
+        ("12 500,50", "number", "number", False, {"value": "12500.5"}),
+        ("\u00a01200\u200b", "number", "number", False, {"value": "1200"}),
+        ("beaucoup", "number", "number", False, {"reason": "not a number"}),
+        ("14/03/2019", "date", "date", False, {"value": "2019-03-14"}),
+        ("2019-03-14 09:30:00.000", "datetime", "date", False, {"value": "2019-03-14T09:30:00.000Z"}),
+        ("Oui", "bool", "booleancheckbox", False, {"value": "true"}),
+        ("peut-être", "bool", "booleancheckbox", False, {"reason": "not a yes/no value"}),
+        # e-mail addresses: the one address, else held back
+        ("Jean Dupont <Jean.Dupont@x.fr>", "string", "text", True, {"value": "jean.dupont@x.fr"}),
+        ("mailto:jean@x.fr", "string", "text", True, {"value": "jean@x.fr"}),
+        ("jean dupont@x.fr", "string", "text", True, {"reason": "not one e-mail address a portal accepts"}),
+        ("a@@x.fr", "string", "text", True, {"reason": "not one e-mail address a portal accepts"}),
+        ("x@y.fr; z@w.fr", "string", "text", True, {"reason": "not one e-mail address a portal accepts"}),
+        # a clear passes; text keeps its value; no catalogue (the workflow target): as it is
+        ("", "number", "number", False, {"value": ""}),
+        ("  Texte libre ", "string", "textarea", False, {"value": "  Texte libre "}),
+        ("Aerospace", None, None, False, {"value": "Aerospace"}),
+    ],
+)
+def test_each_value_is_converted_or_held_back_with_a_reason(db, value, type_, field_type, is_email, expected):
+    create_staging(db, COMPANIES)
+    allowed = json.dumps(sorted(set(LOOKUP.values())))
+    found = db.execute(
+        "select staging.crm_portal_value(%s, %s, %s, %s::jsonb, %s::jsonb, %s)",
+        [value, type_, field_type, json.dumps(LOOKUP), allowed, is_email],
+    ).fetchone()[0]
+    assert found == expected
+
+
+def held(db) -> dict[tuple[str, str], set[int]]:
+    rows = db.execute("select run_id, property, value, legacy_id from staging.push_held_values").fetchall()
+    found: dict[tuple[str, str], set[int]] = {}
+    for run_id, prop, value, legacy_id in rows:
+        found.setdefault((run_id, f"{prop}={value}"), set()).add(legacy_id)
+    return found
+
+
+def test_a_held_value_leaves_the_rest_of_the_record_sent_then_create_options_adds_it(db, connections):
+    wanted = {
+        "6001": {"city": "Lyon", "industry": "Industrial IoT"},
+        "6002": {"city": "Nice", "industry": "telecommunications"},
+        "6003": {"type": "Customer", "numberofemployees": "1 200"},
+    }
+    stage(db, wanted)
+    with portal(wanted) as server:
+        connections(server)
+        push("hubspot", "first")
+        # The rest of 6001 went; its industry did not; the others were converted.
+        assert server.records == {
+            "6001": {"city": "Lyon"},
+            "6002": {"city": "Nice", "industry": "TELECOMMUNICATIONS"},
+            "6003": {"type": "CUSTOMER", "numberofemployees": "1200"},
+        }
+        assert held(db) == {("first", "industry=Industrial IoT"): {1}}
+        reason, allowed = db.execute("select reason, allowed from staging.push_held_values").fetchone()
+        assert "not one of its options" in reason
+        assert "TELECOMMUNICATIONS" in allowed
+        assert server.statuses[400] == 0
+        # create_options: the preflight adds the option, then the value goes.
+        push("hubspot", "second", create_options=True)
+        options = [option["value"] for option in server.properties["companies"]["industry"]["options"]]
+        assert "Industrial IoT" in options
+        assert "TELECOMMUNICATIONS" in options  # the portal's own options kept
+        assert server.records["6001"] == {"city": "Lyon", "industry": "Industrial IoT"}
+    patches = [path for method, path, _, _ in server.requests if method == "PATCH"]
+    assert patches == ["/crm/properties/2026-09/companies/industry"]
+    assert ("second", "industry=Industrial IoT") not in held(db)
+
+
+def test_a_preflight_refusal_fails_at_once_without_retries(db, connections):
+    wanted = {"6001": {"city": "Lyon"}}
+    stage(db, wanted)
+    with FakeCrm(seed={"companies": {"6001": {}}}, custom_properties=False) as server:
+        connections(server)
+        with pytest.raises(AirflowFailException, match="icalps_company_id: missing unique"):
+            push("hubspot", "refused")
+    assert [method for method, _, _, _ in server.requests] == ["GET"] * len(server.requests)  # reads only
