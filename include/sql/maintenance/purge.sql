@@ -1,4 +1,4 @@
--- Purge bookkeeping older than the retention setting (days, bound as %(retention_days)s).
+-- Purge bookkeeping (logs, rejects, the push ledger, held values, learned parameters) older than the retention setting (days, bound as %(retention_days)s).
 -- Unresolved 'in_flight' pushes are kept: the next push must read them back. So are the
 -- creations that landed (they hold the HubSpot id of each record a push created) and the
 -- associations made or found (they keep them from being sent again).
@@ -29,6 +29,12 @@ purged_pushes as (
     returning 1
 ),
 
+purged_held_values as (
+    delete from staging.push_held_values
+    where recorded_at < now() - make_interval(days => %(retention_days)s)
+    returning 1
+),
+
 purged_associations as (
     delete from staging.push_associations
     where updated_at < now() - make_interval(days => %(retention_days)s) and outcome not in ('created', 'exists')
@@ -40,5 +46,6 @@ select jsonb_build_object(
     'purged_bronze_rejects', (select count(*) from purged_rejects),
     'purged_push_log', (select count(*) from purged_pushes),
     'purged_push_associations', (select count(*) from purged_associations),
+    'purged_push_held_values', (select count(*) from purged_held_values),
     'purged_match_parameters', (select count(*) from purged_parameters)
 ) as purged

@@ -28,6 +28,11 @@ def test_old_rows_are_purged_and_counts_reported(airflow_db, db):
             "insert into staging.match_parameters (object_type, run_id, comparison, level_index, level, m, weight,"
             f" m_source, learned_at) values ('companies', ({age})::text, 'prior', 0, 'λ', 0.001, -10, 'em', {age})"
         )
+        db.execute(
+            "insert into staging.push_held_values (object_type, run_id, legacy_id, action, api_object, property,"
+            f" value, reason, recorded_at) values ('companies', ({age})::text, 1, 'update', 'companies', 'industry',"
+            f" 'Industrial IoT', 'not an option', {age})"
+        )
     for action, outcome in (("update", "sent"), ("update", "in_flight"), ("create", "sent")):
         insert_rows(
             db,
@@ -85,8 +90,10 @@ def test_old_rows_are_purged_and_counts_reported(airflow_db, db):
         "purged_bronze_rejects": 1,
         "purged_push_log": 1,
         "purged_push_associations": 1,
+        "purged_push_held_values": 1,
         "purged_match_parameters": 1,
     }
+    assert db.execute("select count(*) from staging.push_held_values").fetchone()[0] == 1
     assert db.execute("select count(*) from staging.match_parameters").fetchone()[0] == 1
     assert details["row_counts"]["staging.bronze_rejects"] == 2
     assert details["row_counts_after"]["staging.bronze_rejects"] == 1
