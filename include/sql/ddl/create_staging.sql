@@ -336,22 +336,25 @@ create table if not exists staging.portal_owners (
 -- An enumeration's keys (crm_option_key) → option value: each option's value and label as the
 -- last preflight read them (staging.portal_properties), then the registry's value maps
 -- (``value_maps``: property → legacy value → option value). An option's own value wins over a
--- label, a label over a value map.
+-- label, a label over a value map. Names are also keyed as written, after '=' (option_value).
 create or replace function staging.crm_option_lookup(api_object text, property text, value_maps jsonb) returns jsonb
 language sql stable parallel safe
 as $fn$
-    select coalesce(jsonb_object_agg(entry.key, entry.value order by entry.rank desc), '{}'::jsonb)
+    select coalesce(jsonb_object_agg(keyed.key, named.value order by named.rank desc), '{}'::jsonb)
     from (
-        select staging.crm_option_key(legacy.key) as key, legacy.value, 2 as rank
+        select legacy.key as name, legacy.value, 2 as rank
         from jsonb_each_text(value_maps -> property) as legacy
         union all
-        select staging.crm_option_key(choice.option ->> field.name), choice.option ->> 'value', field.rank
+        select choice.option ->> field.name, choice.option ->> 'value', field.rank
         from staging.portal_properties as catalogue
         cross join jsonb_array_elements(catalogue.options) as choice (option)
         cross join (values ('label', 1), ('value', 0)) as field (name, rank)
         where catalogue.api_object = crm_option_lookup.api_object and catalogue.name = crm_option_lookup.property
-    ) as entry
-    where entry.key is not null
+    ) as named
+    -- Each name twice: folded, and as written after '=' (most values are written as a name is:
+    -- found without folding them, which costs a regular expression a row).
+    cross join lateral (values (staging.crm_option_key(named.name)), ('=' || staging.crm_text(named.name))) as keyed (key)
+    where keyed.key is not null
 $fn$;
 
 -- Values the portal cannot take (issue 23): a (property, value) of one record's payload held

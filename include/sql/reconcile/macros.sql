@@ -2,11 +2,13 @@
 
 {#- An enumeration's value as the portal's option (staging.crm_option_lookup: its values and
     labels as the last preflight read them, then the registry's value maps), else as written.
-    The lookup is one uncorrelated subquery: computed once per statement, not per row. -#}
+    The lookup is an uncorrelated subquery: computed once per statement, not per row; a value
+    written as a name is found as written, the others folded. -#}
 {%- macro option_value(mapping, source) -%}
+{%- set lookup = "(select staging.crm_option_lookup('" ~ mapping.api_object ~ "', '" ~ mapping.property ~ "', %(value_maps)s::jsonb))" -%}
 coalesce(
-    (select staging.crm_option_lookup('{{ mapping.api_object }}', '{{ mapping.property }}', %(value_maps)s::jsonb))
-        ->> staging.crm_option_key({{ source }}),
+    {{ lookup }} ->> ('=' || staging.crm_text({{ source }})),
+    {{ lookup }} ->> staging.crm_option_key({{ source }}),
     staging.crm_text({{ source }})
 )
 {%- endmacro -%}
