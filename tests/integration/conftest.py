@@ -13,7 +13,7 @@ from crm_reconciliation_dev.fake_hubspot import FakeCrm
 def connections(monkeypatch):
     """Point the hubspot_api and workflow_api connections at a fake server (set per test)."""
 
-    def point(server: FakeCrm, timeout: float = 1.0) -> None:
+    def point(server: FakeCrm, timeout: float = 1.0, api_version: str | None = None) -> None:
         host = server.url.removeprefix("http://")
         monkeypatch.setenv(
             "AIRFLOW_CONN_HUBSPOT_API",
@@ -23,7 +23,7 @@ def connections(monkeypatch):
                     "host": host,
                     "schema": "http",
                     "password": server.token,
-                    "extra": {"timeout": timeout},
+                    "extra": {"timeout": timeout, **({"api_version": api_version} if api_version else {})},
                 }
             ),
         )

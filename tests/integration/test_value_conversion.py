@@ -116,3 +116,19 @@ def test_a_preflight_refusal_fails_at_once_without_retries(db, connections):
         with pytest.raises(AirflowFailException, match="icalps_company_id: missing unique"):
             push("hubspot", "refused")
     assert [method for method, _, _, _ in server.requests] == ["GET"] * len(server.requests)  # reads only
+
+
+def test_the_legacy_paths_on_request_and_a_wrong_version_fails_before_any_request(db, connections):
+    wanted = {"6001": {"city": "Lyon", "industry": "telecommunications"}}
+    stage(db, wanted)
+    with portal(wanted) as server:
+        connections(server, api_version="v3")
+        push("hubspot", "legacy")
+        assert server.records["6001"] == {"city": "Lyon", "industry": "TELECOMMUNICATIONS"}
+        paths = [path for _, path, _, _ in server.requests]
+        assert [path for path in paths if not path.startswith(("/crm/v3/", "/crm/v4/"))] == []
+        sent = len(server.requests)
+        connections(server, api_version="2026-13")
+        with pytest.raises(AirflowFailException, match="api_version '2026-13'"):
+            push("hubspot", "wrong")
+        assert len(server.requests) == sent
