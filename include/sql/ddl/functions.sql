@@ -363,8 +363,8 @@ language sql immutable parallel safe
 as $fn$ select replace(staging.crm_fold(value), ' ', '') $fn$;
 
 -- A value as the portal takes it for a property of type ``type`` / ``field_type``:
--- {"value": …} or {"reason": …}. ``lookup``: an enumeration's option keys (crm_option_key of
--- each option's value and label, then of the value map's legacy values) → option value;
+-- {"value": …} or {"reason": …}. ``lookup``: an enumeration's names → option value, as
+-- staging.crm_option_lookup keys them (as written after '=', and folded), read the same way;
 -- ``allowed``: its option values (NULL: not known here, not checked). '' (a clear) passes. A
 -- type the catalogue does not give (no preflight read: the workflow target) passes as it is.
 create or replace function staging.crm_portal_value(
@@ -391,11 +391,12 @@ begin
         return jsonb_build_object('value', v);
     elsif type = 'enumeration' and allowed is not null then
         foreach part in array case when field_type = 'checkbox' then string_to_array(v, ';') else array[v] end loop
-            continue when staging.crm_text(part) is null;
-            found := case when allowed ? staging.crm_text(part) then staging.crm_text(part) end;
-            found := coalesce(found, lookup ->> staging.crm_option_key(part));
+            part := staging.crm_text(part);
+            continue when part is null;
+            found := case when allowed ? part then part end;
+            found := coalesce(found, lookup ->> ('=' || part), lookup ->> staging.crm_option_key(part));
             if found is null or not allowed ? found then
-                return jsonb_build_object('reason', format('%s is not one of its options', quote_literal(staging.crm_text(part))));
+                return jsonb_build_object('reason', format('%s is not one of its options', quote_literal(part)));
             end if;
             parts := parts || found;
         end loop;

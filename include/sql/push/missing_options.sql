@@ -11,7 +11,9 @@ where
     and catalogue.type = 'enumeration'
     and not catalogue.external_options
     and held.property not in ('dealstage', 'pipeline', 'hubspot_owner_id')
-    and held.reason like '%% is not one of its options'
+    -- No option takes it (a value held for another reason, a shared unique one, is an option).
+    and held.allowed is not null
+    and not held.allowed ? staging.crm_text(held.value)
     and staging.crm_text(held.value) is not null
 group by held.api_object, held.property
 order by held.api_object, held.property

@@ -210,7 +210,7 @@ class Pusher:
         failed = Pusher._errors_by_input(body)
         outcomes = []
         for item in batch:
-            error = failed.get(("trace", item.trace_id)) or failed.get(("id", item.hubspot_id))
+            error = Pusher._error_of(item, failed)
             if error is None and item.hubspot_id in by_value:
                 outcomes.append(Outcome(item, "sent", response.status, None, 1, by_value[item.hubspot_id]))
             else:
@@ -230,6 +230,11 @@ class Pusher:
             for record_id in [str(value) for key in ("id", "ids") for value in context.get(key, [])]:
                 failed["id", record_id] = message
         return failed
+
+    @staticmethod
+    def _error_of(item: PushInput | CreateInput, failed: dict[tuple[str, str], str]) -> str | None:
+        """The error a 207 names for ``item``: by its trace id, else by its id."""
+        return failed.get(("trace", item.trace_id)) or failed.get(("id", item.hubspot_id))
 
     def read(
         self, ids: list[str], properties: list[str], history: bool = False
@@ -347,7 +352,7 @@ class Pusher:
         applied = {str(result.get("id")) for result in body.get("results", [])}
         outcomes = []
         for item in pending:
-            error = failed.get(("trace", item.trace_id)) or failed.get(("id", item.hubspot_id))
+            error = Pusher._error_of(item, failed)
             if error:
                 outcomes.append(Outcome(item, "rejected", 207, error, attempt))
             elif item.hubspot_id in applied:
