@@ -3,28 +3,33 @@
 -- advisory lock serialises them for the length of this transaction.
 select pg_advisory_xact_lock(hashtext('crm_reconciliation.ddl'));
 
--- pg_trgm powers similarity matching; creating it needs a privileged role. Checked first, so
--- that a role without it learns this before anything else is created.
+-- pg_trgm (similarity of names and texts) and fuzzystrmatch (edit distance of single words)
+-- power similarity matching; creating them needs a privileged role. Checked first, so that a
+-- role without them learns this before anything else is created.
 do $ddl$
+declare
+    needed text;
 begin
-    if not exists (select 1 from pg_extension where extname = 'pg_trgm') then
-        begin
-            create extension pg_trgm;
-        exception
-            when insufficient_privilege then
-                raise exception
-                    'crm_reconciliation needs the PostgreSQL extension pg_trgm, and role "%" may not create it',
-                    current_user
-                    using hint = format(
-                        'Ask a database owner or superuser to run: CREATE EXTENSION pg_trgm; in database %I',
-                        current_database()
-                    );
-            when undefined_file or feature_not_supported then
-                raise exception
-                    'crm_reconciliation needs the PostgreSQL extension pg_trgm, which this server does not ship'
-                    using hint = 'Install the PostgreSQL contrib package on the database server.';
-        end;
-    end if;
+    foreach needed in array array['pg_trgm', 'fuzzystrmatch'] loop
+        if not exists (select 1 from pg_extension where extname = needed) then
+            begin
+                execute format('create extension %I', needed);
+            exception
+                when insufficient_privilege then
+                    raise exception
+                        'crm_reconciliation needs the PostgreSQL extension %, and role "%" may not create it',
+                        needed, current_user
+                        using hint = format(
+                            'Ask a database owner or superuser to run: CREATE EXTENSION %s; in database %I',
+                            needed, current_database()
+                        );
+                when undefined_file or feature_not_supported then
+                    raise exception
+                        'crm_reconciliation needs the PostgreSQL extension %, which this server does not ship', needed
+                        using hint = 'Install the PostgreSQL contrib package on the database server.';
+            end;
+        end if;
+    end loop;
 end
 $ddl$;
 

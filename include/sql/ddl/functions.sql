@@ -218,6 +218,19 @@ create or replace function staging.crm_key(value text) returns text
 language sql immutable parallel safe
 as $fn$ select case when length(value) <= 256 then value end $fn$;
 
+-- The tokens a trigram blocking key is looked up by: its words and each pair of neighbouring
+-- words. A pair of frequent words ("leman plasturgie") is rare enough to block on where each
+-- word alone is held by too many records to find anything.
+create or replace function staging.crm_block_tokens(value text) returns text []
+language sql immutable parallel safe
+as $fn$
+    select array_cat(words, array(
+        select words[position] || ' ' || words[position + 1]
+        from generate_series(1, cardinality(words) - 1) as position
+    ))
+    from (select string_to_array(value, ' ') as words) as split
+$fn$;
+
 -- A legacy id as a number: '123', '123.0', ' 123' are the same id; '' and 'abc' are none.
 create or replace function staging.crm_legacy_id(value text) returns bigint
 language sql immutable parallel safe
@@ -262,6 +275,43 @@ $fn$;
 
 -- The columns of a mirror table and their types (NULL when the table does not exist): how each
 -- column is read depends on its type (staging.crm_mirror_text).
+-- A comparison's m per level made monotone against its u (pool adjacent violators): levels go
+-- from the closest to the loosest, and where a looser level weighs more (log m/u) than a closer
+-- one, the two are pooled into one weight, keeping their total m. Returns the new m per level.
+create or replace function staging.crm_pool_levels(m float8 [], u float8 []) returns float8 []
+language plpgsql immutable parallel safe
+as $fn$
+declare
+    block_m float8 [] := '{}';
+    block_u float8 [] := '{}';
+    block_start integer [] := '{}';
+    blocks integer := 0;
+    pooled float8 [] := m;
+    block_end integer;
+begin
+    for level in 1..cardinality(m) loop
+        blocks := blocks + 1;
+        block_m[blocks] := m[level];
+        block_u[blocks] := u[level];
+        block_start[blocks] := level;
+        while blocks > 1 and block_m[blocks] / block_u[blocks] > block_m[blocks - 1] / block_u[blocks - 1] * (1 + 1e-9) loop
+            block_m[blocks - 1] := block_m[blocks - 1] + block_m[blocks];
+            block_u[blocks - 1] := block_u[blocks - 1] + block_u[blocks];
+            blocks := blocks - 1;
+        end loop;
+    end loop;
+    for block in 1..blocks loop
+        block_end := case when block < blocks then block_start[block + 1] - 1 else cardinality(m) end;
+        if block_end > block_start[block] then
+            for level in block_start[block]..block_end loop
+                pooled[level] := u[level] * block_m[block] / block_u[block];
+            end loop;
+        end if;
+    end loop;
+    return pooled;
+end
+$fn$;
+
 create or replace function staging.crm_relation_types(relation_schema text, relation_name text) returns jsonb
 language sql stable parallel safe
 as $fn$

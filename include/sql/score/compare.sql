@@ -3,7 +3,7 @@
     score/pairs.sql; keeps both sides' values beside the levels, for the score and its
     explanation. -#}
 {%- from "reconcile/macros.sql" import hubspot_value -%}
-{%- from "score/macros.sql" import comparison_agreement, comparison_json, comparison_value, level_of, prepare -%}
+{%- from "score/macros.sql" import comparison_agreement, comparison_json, comparison_value, level_of, prepare, with_crossed -%}
 {%- set o = params.object -%}
 {%- set by_property = {} -%}
 {%- for m in o.mappings %}{% set _ = by_property.update({m.property: m}) %}{% endfor -%}
@@ -105,7 +105,7 @@ agreements as (
         {%- for c in o.model.comparisons %},
         pair.l_{{ c.name }},
         pair.h_{{ c.name }},
-        ({{ level_of(c, comparison_agreement(c, "pair.l_" ~ c.name, "pair.h_" ~ c.name, "pair.ql_" ~ c.name, "pair.qh_" ~ c.name)) | indent(8) }})::smallint
+        ({{ level_of(c, with_crossed(c, comparison_agreement(c, "pair.l_" ~ c.name, "pair.h_" ~ c.name, "pair.ql_" ~ c.name, "pair.qh_" ~ c.name), "pair.ql_", "pair.qh_")) | indent(8) }})::smallint
             as g_{{ c.name }}
         {%- endfor %}
     from pair_values as pair

@@ -137,14 +137,15 @@ group by b{{ loop.index }}
 having count(*) > (%(matching)s::jsonb ->> 'max_block_size')::integer;
 {%- if key.kind == "trigram" %}
 
--- Similar names are looked for among the records sharing a word of the key (token blocking: a
--- hash join, linear in the records, where a trigram index probe per record grows with the index
--- too). A word more than max_block_size HubSpot keys hold finds nothing, as a crowded key.
+-- Similar names are looked for among the records sharing a token of the key, a word or a pair of
+-- neighbouring words (token blocking: a hash join, linear in the records, where a trigram index
+-- probe per record grows with the index too). A token more than max_block_size HubSpot keys
+-- hold finds nothing, as a crowded key.
 create temp table _hubspot_words_b{{ loop.index }} on commit drop as
 with words as (
     select pool.hubspot_id, pool.b{{ loop.index }} as key, word
     from _hubspot_pool as pool
-    cross join lateral unnest(string_to_array(pool.b{{ loop.index }}, ' ')) as word
+    cross join lateral unnest(staging.crm_block_tokens(pool.b{{ loop.index }})) as word
     where
         pool.b{{ loop.index }} is not null
         and pool.b{{ loop.index }} not in (select crowded.key from _crowded_b{{ loop.index }} as crowded)
@@ -162,7 +163,7 @@ where words.word not in (
 create temp table _legacy_words_b{{ loop.index }} on commit drop as
 select pool.legacy_id, pool.b{{ loop.index }} as key, word
 from _legacy_pool as pool
-cross join lateral unnest(string_to_array(pool.b{{ loop.index }}, ' ')) as word
+cross join lateral unnest(staging.crm_block_tokens(pool.b{{ loop.index }})) as word
 where pool.b{{ loop.index }} is not null;
 
 analyze _hubspot_words_b{{ loop.index }};

@@ -4,7 +4,7 @@
     from the registry's values, which stay as the fallback. Written to staging.match_parameters
     (one row per comparison level, and the prior). -#}
 {%- from "reconcile/macros.sql" import hubspot_value -%}
-{%- from "score/macros.sql" import comparison_json, comparison_value, level_of, prepare, similarity_of -%}
+{%- from "score/macros.sql" import agrees, comparison_json, comparison_value, level_of, prepare, similarity_of, with_crossed -%}
 {%- set o = params.object -%}
 {%- set by_property = {} -%}
 {%- for m in o.mappings %}{% set _ = by_property.update({m.property: m}) %}{% endfor -%}
@@ -88,7 +88,7 @@ with side as (
 agreements as materialized (
     select
         {%- for c in o.model.comparisons if c.compare != "legacy_id" %}
-        ({{ similarity_of(c.compare, "legacy.v_" ~ c.name, "hubspot.v_" ~ c.name) | indent(8) }})::numeric
+        ({{ with_crossed(c, similarity_of(c.compare, "legacy.v_" ~ c.name, "hubspot.v_" ~ c.name), "legacy.v_", "hubspot.v_") | indent(8) }})::numeric
             as a_{{ c.name }}{{ "," if not loop.last }}
         {%- else %}
         null::numeric as a_none
@@ -291,21 +291,60 @@ group by patterns.session, settings.prior;
 create temp table _em on commit drop as
 select 0 as iterations, false as converged;
 
--- Per pattern, the log-likelihood of its levels under the session's current m and under u: the
+-- The correlated groups (registry: Model.correlated): each member, and the patterns where the
+-- group's key agrees, so that its members count once there. The E-step weighs them as the score
+-- does (score/macros.sql group_weight).
+create temp table _group_members (comparison text primary key, counted_in text not null) on commit drop;
+{%- for group, correlated in o.model.correlated.items() %}
+
+insert into _group_members (comparison, counted_in) values
+{%- for name in correlated.members %}
+    ('{{ name }}', '{{ group }}'){{ "," if not loop.last else ";" }}
+{%- endfor %}
+{%- endfor %}
+
+create temp table _pattern_groups on commit drop as
+{%- for group, correlated in o.model.correlated.items() %}
+select patterns.pattern_id, '{{ group }}'::text as counted_in
+from _patterns as patterns
+where {{ agrees(o.model, correlated.key, "patterns") }}
+union all
+{%- endfor %}
+select null::bigint as pattern_id, null::text as counted_in
+where false;
+
+-- Per pattern, the log-odds of its levels under the session's current m against u (a group
+-- whose key agrees weighing its strongest agreement plus its strongest disagreement): the
 -- E-step's evidence, read in the loop and once more after it. Dropped at the end of this file
 -- (a view may not outlive the temp tables it reads when they drop at commit).
 create temp view _pattern_evidence as
-select
-    pattern_levels.pattern_id,
-    sum(ln(params.m)) as log_m,
-    sum(ln(params.u)) as log_u
-from _pattern_levels as pattern_levels
-inner join _session_params as params
-    on
-        params.session = pattern_levels.session
-        and params.comparison = pattern_levels.comparison
-        and params.level_index = pattern_levels.level
-group by pattern_levels.pattern_id;
+with level_odds as (
+    select
+        pattern_levels.pattern_id,
+        coalesce(grouped.counted_in, pattern_levels.comparison) as counted_in,
+        ln(params.m) - ln(params.u) as odds
+    from _pattern_levels as pattern_levels
+    inner join _session_params as params
+        on
+            params.session = pattern_levels.session
+            and params.comparison = pattern_levels.comparison
+            and params.level_index = pattern_levels.level
+    left join _group_members as members on members.comparison = pattern_levels.comparison
+    left join _pattern_groups as grouped
+        on grouped.pattern_id = pattern_levels.pattern_id and grouped.counted_in = members.counted_in
+),
+
+counted as (
+    select
+        level_odds.pattern_id,
+        greatest(0, max(level_odds.odds)) + least(0, min(level_odds.odds)) as odds
+    from level_odds
+    group by level_odds.pattern_id, level_odds.counted_in
+)
+
+select counted.pattern_id, sum(counted.odds) as log_odds
+from counted
+group by counted.pattern_id;
 
 do $em$
 declare
@@ -323,7 +362,7 @@ begin
             patterns.session,
             patterns.pairs,
             1 / (1 + (1 - sessions.lambda) / sessions.lambda
-                * exp(least(coalesce(evidence.log_u - evidence.log_m, 0), 700))) as match
+                * exp(least(coalesce(-evidence.log_odds, 0), 700))) as match
         from _patterns as patterns
         inner join _sessions as sessions on sessions.session = patterns.session
         left join _pattern_evidence as evidence on evidence.pattern_id = patterns.pattern_id;
@@ -413,7 +452,7 @@ select
     pattern_levels.comparison,
     min(sessions.lambda) >= min(sessions.max_lambda) * (1 - 1e-6) as capped,
     sum(
-        patterns.pairs / (1 + (1 - sessions.lambda) / sessions.lambda * exp(least(evidence.log_u - evidence.log_m, 700)))
+        patterns.pairs / (1 + (1 - sessions.lambda) / sessions.lambda * exp(least(-evidence.log_odds, 700)))
     ) as matches
 from _pattern_levels as pattern_levels
 inner join _patterns as patterns on patterns.pattern_id = pattern_levels.pattern_id
@@ -484,6 +523,78 @@ where fallback.comparison = params.comparison;
 -- not outweigh everything else), whatever the sample of matches EM saw.
 update _params set m = 0.005 where m < 0.005;
 
+-- 4b. Weights that respect their levels: a closer level never weighs less than a looser one.
+--     Where the learned weights say otherwise (EM followed look-alikes the blocking found, or
+--     too few matches hit a level), the comparison keeps its configured m; where even that
+--     inverts (u is learned), adjacent levels are pooled into one weight (staging.crm_pool_levels).
+--     Either way the run's parameters and report name the correction.
+create temp table _corrected on commit drop as
+with weights as (
+    select
+        params.comparison,
+        params.level_index,
+        params.label,
+        ln(params.m / params.u) / ln(2::float8) as weight,
+        lag(params.label) over closer as closer_label,
+        lag(ln(params.m / params.u) / ln(2::float8)) over closer as closer_weight
+    from _params as params
+    window closer as (partition by params.comparison order by params.level_index)
+)
+
+select distinct on (weights.comparison)
+    weights.comparison,
+    'corrected: ' || case
+        when weights.comparison in (select fallback.comparison from _fallback as fallback)
+            then 'the configured m weighed '
+        else 'EM weighed '
+    end
+    || weights.label || ' ' || to_char(weights.weight, 'FMSG990.0') || ' bits, above '
+    || weights.closer_label || ' ' || to_char(weights.closer_weight, 'FMSG990.0') as reason
+from weights
+where weights.weight > weights.closer_weight + 1e-9
+order by weights.comparison, weights.level_index;
+
+update _params as params
+set m = params.m_configured
+from _corrected as corrected
+where
+    corrected.comparison = params.comparison
+    and params.comparison not in (select fallback.comparison from _fallback as fallback);
+
+update _corrected as corrected
+set reason = corrected.reason || '; the configured m kept'
+where corrected.comparison not in (select fallback.comparison from _fallback as fallback);
+
+-- Where the configured m still inverts against the learned u, adjacent levels are pooled.
+create temp table _pooled on commit drop as
+with comparisons as (
+    select
+        params.comparison,
+        array_agg(params.m order by params.level_index) as m,
+        array_agg(params.u order by params.level_index) as u
+    from _params as params
+    group by params.comparison
+)
+
+select comparisons.comparison, pooled.m
+from comparisons
+cross join lateral (select staging.crm_pool_levels(comparisons.m, comparisons.u) as m) as pooled
+where pooled.m <> comparisons.m;
+
+update _params as params
+set m = pooled.m[params.level_index]
+from _pooled as pooled
+where pooled.comparison = params.comparison;
+
+update _corrected as corrected
+set reason = corrected.reason || '; levels pooled, as that inverts too'
+where corrected.comparison in (select pooled.comparison from _pooled as pooled);
+
+insert into _corrected (comparison, reason)
+select pooled.comparison, 'corrected: levels pooled, as their weights invert'
+from _pooled as pooled
+where pooled.comparison not in (select corrected.comparison from _corrected as corrected);
+
 -- 5. What the run learned, kept per run: one row per level, and the prior (level 0). The prior
 --    of a random record pair is the share of matches among candidates scaled to all pairs.
 delete from staging.match_parameters where object_type = %(object_type)s and run_id = %(run_id)s;
@@ -510,12 +621,13 @@ select
     log(2, (params.m / params.u)::numeric)::float8,
     params.m_configured,
     params.u_configured,
-    coalesce(fallback.reason, 'em: ' || em.iterations || ' iterations'),
+    coalesce(corrected.reason, fallback.reason, 'em: ' || em.iterations || ' iterations'),
     params.u_source,
     coalesce(level_pairs.pairs, 0)::bigint
 from _params as params
 cross join _em as em
 left join _fallback as fallback on fallback.comparison = params.comparison
+left join _corrected as corrected on corrected.comparison = params.comparison
 left join level_pairs on level_pairs.comparison = params.comparison and level_pairs.level_index = params.level_index
 
 union all
@@ -564,5 +676,6 @@ select jsonb_build_object(
     'em_sessions', (select coalesce(jsonb_object_agg(session, round(lambda::numeric, 4)), '{}'::jsonb) from _sessions),
     'em_converged', (select converged from _em),
     'prior', (select m from _weights where comparison = 'prior'),
-    'fallbacks', (select coalesce(jsonb_object_agg(comparison, reason), '{}'::jsonb) from _fallback)
+    'fallbacks', (select coalesce(jsonb_object_agg(comparison, reason), '{}'::jsonb) from _fallback),
+    'corrected', (select coalesce(jsonb_object_agg(comparison, reason), '{}'::jsonb) from _corrected)
 ) as summary

@@ -3,11 +3,12 @@
     one-to-one assignment keeps the best pairs; near-ties are reported, never picked. -#}
 {%- from "reconcile/macros.sql" import hubspot_value, hubspot_json, field_diffs_json, updates_json, pushed_properties -%}
 {%- from "macros/summary.sql" import status_counts -%}
-{%- from "score/macros.sql" import score_components, score_summary -%}
+{%- from "score/macros.sql" import identity_reason, score_components, score_summary -%}
 {%- set o = params.object -%}
 {%- if o.matching -%}
 
--- 1. The blocked pairs at or above the probable threshold, as reviewers decided: a pair
+-- 1. The blocked pairs at or above the probable threshold that show identity evidence, as
+--    reviewers decided: a pair
 --    judged the same record is kept whatever its score (and its two records for each other),
 --    one judged different is never proposed again, a record to be created has no twin.
 create temp table _decided on commit drop as
@@ -21,7 +22,8 @@ from _scored as scored
 where
     scored.rules <> array['legacy_id']
     and (
-        scored.confidence >= (%(matching)s::jsonb ->> 'probable_min_confidence')::numeric
+        -- Identity evidence (registry: Model.identity) is required, whatever the confidence.
+        (scored.confidence >= (%(matching)s::jsonb ->> 'probable_min_confidence')::numeric and scored.identity)
         or exists (
             select 1 from _decided as same
             where same.verdict = 'same' and same.legacy_id = scored.legacy_id and same.hubspot_id = scored.hubspot_id
@@ -196,22 +198,23 @@ outcomes as (
         ties.confidence as tie_confidence,
         best.hubspot_id as best_id,
         best.confidence as best_confidence,
+        {{ identity_reason(o.model, "best") | indent(8) }} as best_identity_reason,
         -- Components and notes only for the pairs kept (score/macros.sql: score_components).
         case
             when best.legacy_id is not null
-                then {{ score_components(o.model.comparisons, "best", "labels") | indent(16) }}
+                then {{ score_components(o.model, "best", "labels") | indent(16) }}
         end as best_components,
         case
             when best.legacy_id is not null
-                then {{ score_summary(o.model.comparisons, "best", "labels") | indent(16) }}
+                then {{ score_summary(o.model, "best", "labels") | indent(16) }}
         end as best_summary,
         case
             when twin_score.legacy_id is not null
-                then {{ score_summary(o.model.comparisons, "twin_score", "labels") | indent(16) }}
+                then {{ score_summary(o.model, "twin_score", "labels") | indent(16) }}
         end as twin_summary,
         case
             when twin_score.legacy_id is not null
-                then {{ score_components(o.model.comparisons, "twin_score", "labels") | indent(16) }}
+                then {{ score_components(o.model, "twin_score", "labels") | indent(16) }}
         end as twin_components,
         {{ hubspot_json(o.mappings, "twins.has_twin") | indent(8) }} as hubspot_properties,
         {{ field_diffs_json(o.mappings, "twins.has_twin") | indent(8) }} as field_diffs,
@@ -266,6 +269,7 @@ set
                 || case
                     when outcomes.best_confidence < (%(matching)s::jsonb ->> 'probable_min_confidence')::numeric
                         then ', below ' || round((%(matching)s::jsonb ->> 'probable_min_confidence')::numeric)
+                    when outcomes.best_identity_reason is not null then ', ' || outcomes.best_identity_reason
                     else ', the twin of another legacy record'
                 end
                 || '): ' || outcomes.best_summary || '.'

@@ -1,10 +1,11 @@
 {#- score: every candidate pair on one probability scale. A pair's match weight is the prior's
     log2-odds plus, per comparison, the weight log2(m/u) of the level it hits (exact agreement
-    on a term-frequency comparison: log2(m / the value's share of HubSpot records)); the match
+    on a term-frequency comparison: log2(m / the value's share of HubSpot records)), the members
+    of a correlated group counting once together (score/macros.sql group_weight); the match
     confidence is 100 × 2^w / (1 + 2^w). An id link at or above the match threshold is matched,
     below it a conflict. Reads _gammas and _weights (score/compare.sql, parameters.sql). -#}
 {%- from "macros/summary.sql" import status_counts -%}
-{%- from "score/macros.sql" import score_components, score_summary -%}
+{%- from "score/macros.sql" import counted_weights, group_weight, identity_holds, score_components, score_summary -%}
 {%- set o = params.object -%}
 
 -- The level labels per comparison, one JSON object: what score_components and notes name.
@@ -61,12 +62,21 @@ with weighed as materialized (
     cross join _weight_vectors as vectors
 ),
 
+-- A correlated group counts once (registry: Model.correlated), its members' weights capped together.
+grouped as (
+    select
+        weighed.*
+        {%- for group in o.model.correlated %},
+        {{ group_weight(o.model, group, "weighed") | indent(8) }} as gw_{{ group }}
+        {%- endfor %}
+    from weighed
+),
+
 totals as (
     select
-        weighed.*,
-        greatest(least(weighed.prior_weight
-            {%- for c in o.model.comparisons %} + weighed.w_{{ c.name }}{% endfor %}, 60), -60) as weight
-    from weighed
+        grouped.*,
+        greatest(least(grouped.prior_weight {{ counted_weights(o.model, "grouped") | indent(12) }}, 60), -60) as weight
+    from grouped
 ),
 
 -- 100 × 2^w / (1 + 2^w) in float8, rounded to 2 places: the numeric power it stands for costs
@@ -90,7 +100,12 @@ select
         else round(100 / (1 + power(2::numeric, -confidences.weight::numeric)), 2)
     end as confidence,
     confidences.weight,
-    confidences.prior_weight
+    confidences.prior_weight,
+    -- Identity evidence (registry: Model.identity): without it a pair is never probable.
+    {{ identity_holds(o.model, "confidences") }} as identity
+    {%- for group in o.model.correlated %},
+    confidences.gw_{{ group }}
+    {%- endfor %}
     {%- for c in o.model.comparisons %},
     confidences.g_{{ c.name }},
     -- lv_/hv_, not l_/h_: probable.sql's diff macros read h_<property> unqualified.
@@ -112,9 +127,9 @@ set
         when scored.confidence >= (%(model)s::jsonb ->> 'match_threshold')::numeric then 'matched'
         else 'conflict'
     end,
-    score_components = {{ score_components(o.model.comparisons, "scored", "labels") | indent(4) }},
+    score_components = {{ score_components(o.model, "scored", "labels") | indent(4) }},
     notes = regexp_replace(reconciliation.notes, ' Score: .*$', '') || ' Score: '
-        || {{ score_summary(o.model.comparisons, "scored", "labels") | indent(8) }}
+        || {{ score_summary(o.model, "scored", "labels") | indent(8) }}
         || case
             when scored.confidence >= (%(model)s::jsonb ->> 'match_threshold')::numeric
                 then ' — confidence ' || round(scored.confidence) || '.'

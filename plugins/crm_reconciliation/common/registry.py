@@ -105,6 +105,10 @@ class Comparison(_Strict):
     properties: tuple[str, ...] = ()
     levels: tuple[Level, ...] = Field(min_length=2)
     term_frequency: bool = False
+    # Another comparison of the same kind whose values may stand swapped with this one's (first
+    # and last names): the agreement is also read across, this value against the other's on the
+    # other side, both ways, and the better of the two counts.
+    crossed_with: str | None = None
 
     _check_name = field_validator("name")(_identifier)
 
@@ -138,11 +142,47 @@ class Comparison(_Strict):
         return self
 
 
+class Correlated(_Strict):
+    """Comparisons that describe one underlying fact: ``key`` names it (a person's employer: the
+    company), ``describe`` are its attributes (the employer's address, city, postcode,
+    switchboard). Where the key agrees, every colleague agrees on the attributes too, so the
+    group counts once — its strongest agreement plus its strongest disagreement — as one
+    comparison over several columns does in Splink. Where it does not, each counts on its own
+    (without an employer on record, an address is the person's own)."""
+
+    key: str
+    describe: tuple[str, ...] = Field(min_length=1)
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        return (self.key, *self.describe)
+
+
+class Identity(_Strict):
+    """What a probable twin must agree on about the record itself, beyond what it shares with its
+    neighbours: colleagues share their employer's address, sister companies their group's domain.
+
+    ``any_of``: at least one of these comparisons agrees (hits a level above ``else``); a pair
+    where none does is never ``probable``, whatever else agrees. An attribute of a correlated
+    group counts here only where its key is not comparable: an address identifies a person who
+    has no employer on record, not one whose company agrees (every colleague shares it).
+    ``not_all_different``: a pair where every one of these disagrees (hits ``else``) is never
+    ``probable`` either — unless their values read together as one name agree (first and last
+    names swapped): a person whose names both differ is another person, even on a shared mailbox.
+    """
+
+    any_of: tuple[str, ...] = Field(min_length=1)
+    not_all_different: tuple[str, ...] = ()
+
+
 class Model(_Strict):
     """The one match model of an object: every candidate pair (linked by the legacy id or found by
     blocking) is scored by it; ``match_confidence`` = 100 × the posterior match probability."""
 
     comparisons: tuple[Comparison, ...] = Field(min_length=1)
+    # Comparisons that describe one underlying fact count once where it agrees (Correlated).
+    correlated: dict[str, Correlated] = Field(default_factory=dict)
+    identity: Identity | None = None
     # The share of candidate pairs that are true matches, before comparing them (learned by EM).
     prior: float = Field(0.05, gt=0, lt=1)
     # An id link at or above this confidence is matched, below it a conflict.
@@ -166,7 +206,39 @@ class Model(_Strict):
             raise ValueError(f"model names these comparisons twice: {repeated}")
         if sum(comparison.compare == "legacy_id" for comparison in self.comparisons) > 1:
             raise ValueError("model has more than one legacy_id comparison")
+        values = {comparison.name for comparison in self.comparisons if comparison.compare != "legacy_id"}
+        grouped: list[str] = []
+        for group, correlated in self.correlated.items():
+            _identifier(group)
+            members = correlated.members
+            if group in names:
+                raise ValueError(f"correlated group {group!r} has the name of a comparison")
+            unknown = sorted(set(members) - values)
+            if unknown:
+                raise ValueError(f"correlated group {group!r} names no value comparison {unknown}")
+            grouped.extend(members)
+        twice = sorted({name for name in grouped if grouped.count(name) > 1})
+        if twice:
+            raise ValueError(f"these comparisons are in two correlated groups: {twice}")
+        by_name = {comparison.name: comparison for comparison in self.comparisons}
+        for comparison in self.comparisons:
+            other = by_name.get(comparison.crossed_with) if comparison.crossed_with else None
+            if comparison.crossed_with and (
+                other is None
+                or other.compare != comparison.compare
+                or comparison.compare == "legacy_id"
+                or other is comparison
+            ):
+                raise ValueError(
+                    f"comparison {comparison.name!r} is crossed_with {comparison.crossed_with!r}, "
+                    "which is no other value comparison of the same kind"
+                )
+        if self.identity:
+            unknown = sorted(set(self.identity.any_of + self.identity.not_all_different) - values)
+            if unknown:
+                raise ValueError(f"identity names no value comparison {unknown}")
         return self
+
 
 
 class BlockingKey(_Strict):
@@ -519,11 +591,26 @@ class ObjectSpec(_Strict):
                         "compare": comparison.compare,
                         "properties": list(comparison.properties),
                         "term_frequency": comparison.term_frequency,
+                        "crossed_with": comparison.crossed_with,
                         "levels": [{"level": level.level, "label": level.label} for level in comparison.levels],
                     }
                     for comparison in self.model.comparisons
                 ],
                 "properties": sorted({p for c in self.model.comparisons for p in c.properties}),
+                "correlated": {
+                    group: {
+                        "key": correlated.key,
+                        "describe": list(correlated.describe),
+                        "members": list(correlated.members),
+                    }
+                    for group, correlated in self.model.correlated.items()
+                },
+                "identity": {
+                    "any_of": list(self.model.identity.any_of),
+                    "not_all_different": list(self.model.identity.not_all_different),
+                }
+                if self.model.identity
+                else None,
             },
             "matching": {
                 "blocking": [
