@@ -53,10 +53,19 @@ LEGACY_HEADER = [
 ]
 HUBSPOT_COLUMNS = ["hs_object_id", "icalps_contact_id", "firstname", "lastname", "address", "city", "zip", "state"]
 DAG_SYSTEM = "ours"
-DAG_CONFIGURATION = (
-    "contacts DAG (create_staging, load_bronze, reconcile, score), shipped config; one-to-one, probable at "
-    "confidence >= the registry's probable_min_confidence (80)"
-)
+
+
+def _dag_configuration() -> str:
+    """Our row's configuration, with the threshold the shipped registry sets."""
+    from crm_reconciliation.common.registry import default_registry
+
+    threshold = default_registry().get("contacts").matching.probable_min_confidence
+    return (
+        "contacts DAG (create_staging, load_bronze, reconcile, score), shipped config; one-to-one, probable at "
+        f"confidence >= the registry's probable_min_confidence ({threshold:g})"
+    )
+
+
 # The eight fields every system is given (FEBRL's own names); ``address`` (street number,
 # address_1, address_2 as one string) is what our legacy export and mirror hold.
 FEBRL_FIELDS = ["given_name", "surname", "street_number", "address_1", "address_2", "suburb", "postcode", "state"]
@@ -210,7 +219,7 @@ def run_dag(uri: str, data: Febrl) -> Row:
         f"Ours: reconcile (id links, canonical values) {reconciled - started:.1f} s, score (the probable part: "
         f"candidate pairs, comparisons, u and EM, assignment) {seconds - (reconciled - started):.1f} s."
     )
-    return Row(DAG_SYSTEM, pairs, *scores(links, data.truth), seconds, note=note, configuration=DAG_CONFIGURATION)
+    return Row(DAG_SYSTEM, pairs, *scores(links, data.truth), seconds, note=note, configuration=_dag_configuration())
 
 
 # --- Splink: its own FEBRL 4 example --------------------------------------------------------------
@@ -377,7 +386,7 @@ def compare(uri: str, records: int | None = None, goldenmatch: bool = True) -> l
     data = load(records)
     rows: list[Row] = []
     runs = [
-        (DAG_SYSTEM, DAG_CONFIGURATION, lambda: [run_dag(uri, data)]),
+        (DAG_SYSTEM, _dag_configuration(), lambda: [run_dag(uri, data)]),
         ("Splink", "FEBRL 4 example", lambda: [run_splink_example(data)]),
         ("Splink", "FEBRL 4 example + location", lambda: [run_splink_example(data, location=True)]),
     ]

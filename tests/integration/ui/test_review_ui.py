@@ -227,7 +227,11 @@ def test_review_in_the_browser_then_the_next_run_applies_it(ui, reviewed_once, t
         frame.locator("#search").press("Enter")
         frame.locator(f'tr[data-legacy-id="{probable_id}"]').click()
         expect(frame.locator("#detail h2")).to_contain_text(f"Legacy {probable_id}")
+        # A probable twin shows the identity evidence it needed (a company: its name or its domain).
+        expect(frame.locator("#identity")).to_contain_text("Identity evidence: yes (one of name, domain agrees)")
         page.screenshot(path=str(tmp_path / "review-page.png"))
+        frame.locator("#identity").scroll_into_view_if_needed()
+        page.screenshot(path=str(tmp_path / "review-identity.png"))
         frame.locator("button[data-verdict=same]").click()
         expect(frame.locator(".message.ok")).to_contain_text(f"Recorded: same for legacy {probable_id}")
 
@@ -256,7 +260,8 @@ def test_review_in_the_browser_then_the_next_run_applies_it(ui, reviewed_once, t
         held.screenshot(path=str(tmp_path / "review-held-panel.png"))
         forget_values(ui.database)
         browser.close()
-    print(f"screenshot: {tmp_path / 'review-page.png'}, {tmp_path / 'review-held-values.png'}")
+    shots = ("review-page.png", "review-identity.png", "review-held-values.png")
+    print("screenshot: " + ", ".join(str(tmp_path / name) for name in shots))
     if os.environ.get("CRM_RECON_SCREENSHOTS"):
         shutil.copy(tmp_path / "review-page.png", PROJECT_ROOT / "docs" / "review-page.png")
 

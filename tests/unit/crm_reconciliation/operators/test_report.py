@@ -181,6 +181,25 @@ def test_the_parameters_table_shows_the_prior_first():
     assert '<td class="num">0.05</td><td class="num">–</td><td class="num">-4.25</td>' in table
 
 
+def test_a_comparison_whose_learned_weights_were_corrected_is_flagged():
+    corrected = "corrected: EM weighed similar >= 0.5 +2.2 bits, above similar >= 0.7 +0.2; the configured m kept"
+    parameters = [
+        *EXPLAINED["parameters"],
+        *(
+            {"comparison": "lastname <i>", "level_index": index, "level": level, "m": m, "u": 0.01, "weight": 1.0,
+             "m_configured": m, "u_configured": 0.01, "m_source": corrected, "u_source": "random pairs", "pairs": 9}
+            for index, (level, m) in enumerate((("exact", 0.75), ("similar >= 0.7", 0.15), ("else", 0.1)), 1)
+        ),
+    ]  # fmt: skip
+    html = explained_page()
+    assert 'id="weights-corrected"' not in html
+    html = render_report({**EXPLAINED, "parameters": parameters}, object="companies", run_id="r",
+                         legacy_table="Company", hubspot_table="companies", generated="now")  # fmt: skip
+    flag = re.search(r'<div class="alert" id="weights-corrected">.*?</div>', html, flags=re.S).group(0)
+    assert flag.count("<li>") == 1  # one line per comparison, not per level
+    assert f"<b>lastname &lt;i&gt;</b>: {corrected.replace('>', '&gt;')}" in flag
+
+
 def test_a_database_without_the_parameters_table_says_so():
     html = render_report({**EXPLAINED, "parameters": None}, object="companies", run_id="r", legacy_table="Company",
                          hubspot_table="companies", generated="now")  # fmt: skip
