@@ -45,16 +45,17 @@ case
 end
 {%- endmacro -%}
 
-{#- Agreement (0-1) of two prepared values read across (registry: Comparison.crossed_with): this
-    comparison's value against the other's on the other side, both ways (the weaker of the two);
-    NULL unless all four are given. -#}
-{%- macro crossed_agreement(compare, legacy, hubspot, legacy_other, hubspot_other) -%}
+{#- Agreement (0-1) of a value read across (registry: Comparison.crossed_with): this comparison's
+    legacy value against the other comparison's HubSpot value (a first name written as the last
+    name), when at least 0.8 (equal, or one typo in a long name: a loose resemblance across two
+    fields is chance, "Morel" and "Maël"); NULL otherwise. -#}
+{%- macro crossed_agreement(compare, legacy, hubspot_other) -%}
 case
-    when {{ legacy }} is not null and {{ hubspot }} is not null and {{ legacy_other }} is not null and {{ hubspot_other }} is not null
-        then least(
-            {{ similarity_of(compare, legacy, hubspot_other) | indent(12) }},
-            {{ similarity_of(compare, legacy_other, hubspot) | indent(12) }}
-        )
+    -- NULL below 0.8, the agreement itself from 0.8 on (computed once).
+    when {{ legacy }} is not null and {{ hubspot_other }} is not null then nullif(greatest(
+        {{ similarity_of(compare, legacy, hubspot_other) | indent(8) }},
+        0.799999
+    ), 0.799999)
 end
 {%- endmacro -%}
 
@@ -63,7 +64,7 @@ end
 {%- if comparison.crossed_with -%}
 greatest(
     {{ agreement | indent(4) }},
-    {{ crossed_agreement(comparison.compare, legacy ~ comparison.name, hubspot ~ comparison.name, legacy ~ comparison.crossed_with, hubspot ~ comparison.crossed_with) | indent(4) }}
+    {{ crossed_agreement(comparison.compare, legacy ~ comparison.name, hubspot ~ comparison.crossed_with) | indent(4) }}
 )
 {%- else -%}
 {{ agreement }}

@@ -105,9 +105,9 @@ class Comparison(_Strict):
     properties: tuple[str, ...] = ()
     levels: tuple[Level, ...] = Field(min_length=2)
     term_frequency: bool = False
-    # Another comparison of the same kind whose values may stand swapped with this one's (first
-    # and last names): the agreement is also read across, this value against the other's on the
-    # other side, both ways, and the better of the two counts.
+    # Another comparison of the same kind whose value may hold this one's (a first name written as
+    # the last name): the agreement is also read across, this legacy value against the other's
+    # HubSpot value, and the better of the two counts.
     crossed_with: str | None = None
 
     _check_name = field_validator("name")(_identifier)
