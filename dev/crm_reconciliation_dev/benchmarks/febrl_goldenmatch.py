@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import os
 import socket
 import time
@@ -147,6 +148,7 @@ def run(data: Febrl) -> list[Row]:
     if gm.__version__ != VERSION:
         return skipped(f"goldenmatch {gm.__version__} is installed, the benchmark pins {VERSION}")
     os.environ.update(ENVIRONMENT)
+    logging.getLogger("goldenmatch").setLevel(logging.WARNING)  # its progress lines would fill the table's output
     from goldenmatch.config.schemas import MatchkeyField
     from goldenmatch.core.autoconfig import _match_mode_autoconfig
 
