@@ -208,9 +208,21 @@ def test_score_components_are_stored(scenario):
         "hubspot": "martin-pain.fr",
         "weight": round(weights[("domain", "else")], 2),
         "term_frequency": False,
+        "counted_in": "group",
     }
-    # The match weight is the prior plus every comparison's weight; the confidence its probability.
-    total = components["prior"] + sum(part["weight"] for part in components["comparisons"].values())
+    # The domain disagrees, so its group's members count on their own.
+    assert components["correlated"]["group"]["counted_once"] is False
+    group = components["correlated"]["group"]
+    assert group["weight"] == pytest.approx(
+        sum(components["comparisons"][name]["weight"] for name in group["comparisons"]), abs=0.05
+    )
+    # The match weight is the prior plus each comparison's weight (a group's members through the
+    # group's); the confidence its probability.
+    total = (
+        components["prior"]
+        + sum(part["weight"] for part in components["comparisons"].values() if "counted_in" not in part)
+        + sum(part["weight"] for part in components["correlated"].values())
+    )
     assert components["match_weight"] == pytest.approx(total, abs=0.05)
     assert float(row["match_confidence"]) == pytest.approx(100 / (1 + 2 ** -components["match_weight"]), abs=0.01)
 
