@@ -51,6 +51,18 @@ def create_staging(connection: psycopg.Connection, spec: ObjectSpec) -> None:
     run_step(connection, "ddl/create_staging.sql", spec)
 
 
+def reset_object(connection: psycopg.Connection, spec: ObjectSpec) -> None:
+    """Empty project schemas, the object's staging tables, and empty mirrors of the objects it refers to."""
+    for schema in ("bronze", "staging", "hubspot"):
+        connection.execute(f"drop schema if exists {schema} cascade")
+    create_staging(connection, spec)
+    for other in default_registry().objects.values():
+        if other.name != spec.name:
+            create_mirror(
+                connection, other.hubspot_table, [], columns=[other.hubspot_id_column, other.legacy_id_property]
+            )
+
+
 def run_steps(
     connection: psycopg.Connection, templates: Sequence[str], spec: ObjectSpec, run_id: str = "test_run"
 ) -> Any:

@@ -10,7 +10,7 @@ import pytest
 
 from crm_reconciliation.common.registry import default_registry
 from crm_reconciliation_dev.benchmarks import matching_data as matching_benchmark
-from tests.helpers import create_mirror, create_staging, insert_rows, run_reconcile_and_score
+from tests.helpers import create_mirror, insert_rows, reset_object, run_reconcile_and_score
 
 pytestmark = pytest.mark.integration
 
@@ -19,16 +19,6 @@ COMPANIES = REGISTRY.get("companies")
 CONTACTS = REGISTRY.get("contacts")
 COMMUNICATIONS = REGISTRY.get("communications")
 DEFAULT_MIN_CONFIDENCE = 90  # the push's default min_confidence param
-
-
-def reset(db, spec) -> None:
-    """Empty project schemas, the object's staging tables, and empty mirrors of the objects it refers to."""
-    for schema in ("bronze", "staging", "hubspot"):
-        db.execute(f"drop schema if exists {schema} cascade")
-    create_staging(db, spec)
-    for other in REGISTRY.objects.values():
-        if other.name != spec.name:
-            create_mirror(db, other.hubspot_table, [], columns=[other.hubspot_id_column, other.legacy_id_property])
 
 
 def statuses(db, table: str, key: str) -> dict[int, tuple]:
@@ -68,7 +58,7 @@ def test_em_recovers_known_m_on_synthetic_pairs(db):
     be told from a sister company of the group, so none is probable, but each is named as its
     legacy record's best candidate, ahead of the decoy."""
     rng = random.Random(7)
-    reset(db, COMPANIES)
+    reset_object(db, COMPANIES)
     legacy, hubspot = [], []
     for n in range(1, 1501):
         phone = f"04 76 {n // 100:02d} {n % 100:02d} 11"
@@ -126,7 +116,7 @@ def test_em_recovers_known_m_on_synthetic_pairs(db):
 
 def _linked_companies(db, changed: dict[int, dict]) -> dict[int, tuple]:
     """200 companies linked by id whose HubSpot twins agree on everything but ``changed``."""
-    reset(db, COMPANIES)
+    reset_object(db, COMPANIES)
     legacy, hubspot = [], []
     for n in range(1, 201):
         legacy.append(
@@ -181,7 +171,7 @@ def test_an_id_link_that_disagrees_on_everything_is_a_conflict(db):
 
 
 def test_edited_subjects_with_equal_timestamps_stay_matched(db):
-    reset(db, COMMUNICATIONS)
+    reset_object(db, COMMUNICATIONS)
     legacy, hubspot = [], []
     for n in range(1, 101):
         moment = f"2024-03-{1 + n % 28:02d} {8 + n % 10:02d}:{n % 60:02d}:00"
@@ -219,7 +209,7 @@ def test_edited_subjects_with_equal_timestamps_stay_matched(db):
 
 
 def test_agreeing_on_a_rare_surname_weighs_more_than_on_martin(db):
-    reset(db, CONTACTS)
+    reset_object(db, CONTACTS)
     legacy = [
         {"pers_personid": 1, "pers_firstname": "Paul", "pers_lastname": "Martin"},
         {"pers_personid": 2, "pers_firstname": "Paul", "pers_lastname": "Zylberstein"},
@@ -244,7 +234,7 @@ def test_agreeing_on_a_rare_surname_weighs_more_than_on_martin(db):
 
 
 def test_names_written_differently_but_equal_once_folded_weigh_by_their_rarity(db):
-    reset(db, CONTACTS)
+    reset_object(db, CONTACTS)
     insert_rows(db, "bronze.person", [{"pers_personid": 1, "pers_firstname": "Zoé", "pers_lastname": "Zylberstein"}])
     hubspot = [
         {"hs_object_id": "11", "icalps_contact_id": "1", "firstname": "ZOE", "lastname": "ZYLBERSTEIN"},
@@ -263,7 +253,7 @@ def test_names_written_differently_but_equal_once_folded_weigh_by_their_rarity(d
 def test_a_session_expects_no_more_matches_than_records_on_its_smaller_side(db):
     """One legacy company against twenty look-alikes of its group (same domain, city, similar
     names): at most one of the twenty pairs can be its twin, whatever EM would like to believe."""
-    reset(db, COMPANIES)
+    reset_object(db, COMPANIES)
     insert_rows(
         db,
         "bronze.company",

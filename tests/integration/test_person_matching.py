@@ -10,7 +10,7 @@ import random
 import pytest
 
 from crm_reconciliation.common.registry import default_registry
-from tests.helpers import create_mirror, create_staging, insert_rows, run_reconcile_and_score
+from tests.helpers import create_mirror, insert_rows, reset_object, run_reconcile_and_score
 
 pytestmark = pytest.mark.integration
 
@@ -22,15 +22,6 @@ FIRST = ["Jean", "Marie", "Pierre", "Sophie", "Luc", "Claire", "Paul", "Anne", "
 
 def _word(rng: random.Random, length: int = 8) -> str:
     return "".join(rng.choice("bcdfghjklmnprstvz") + rng.choice("aeiou") for _ in range(length // 2))
-
-
-def _reset(db, spec) -> None:
-    for schema in ("bronze", "staging", "hubspot"):
-        db.execute(f"drop schema if exists {schema} cascade")
-    create_staging(db, spec)
-    for other in REGISTRY.objects.values():
-        if other.name != spec.name:
-            create_mirror(db, other.hubspot_table, [], columns=[other.hubspot_id_column, other.legacy_id_property])
 
 
 def _contacts(db) -> dict[int, dict]:
@@ -101,7 +92,7 @@ def test_colleagues_at_one_company_with_different_names_stay_new(db):
     """Each colleague agrees with the legacy person on the company, street, city, postcode and
     switchboard: once counted, not five times, and without identity evidence never probable."""
     rng = random.Random(24)
-    _reset(db, CONTACTS)
+    reset_object(db, CONTACTS)
     legacy, hubspot, truth = _person_scenario(db, rng, twins=150, colleagues=60)
     insert_rows(db, "bronze.person", legacy)
     create_mirror(db, "contacts", hubspot)
@@ -134,7 +125,7 @@ def test_colleagues_at_one_company_with_different_names_stay_new(db):
 
 def test_a_twin_with_a_typo_in_the_last_name_and_the_same_email_is_found(db):
     rng = random.Random(241)
-    _reset(db, CONTACTS)
+    reset_object(db, CONTACTS)
     legacy, hubspot, truth = _person_scenario(db, rng, twins=120, colleagues=20, typo_twins=30)
     insert_rows(db, "bronze.person", legacy)
     create_mirror(db, "contacts", hubspot)
@@ -155,7 +146,7 @@ def test_a_comparison_whose_em_weights_invert_is_corrected_and_flagged(db):
     than 'similar >= 0.5', so the closer level would weigh less. The run keeps the configured m,
     its weights are monotone again, and the parameters say why."""
     rng = random.Random(7)
-    _reset(db, CONTACTS)
+    reset_object(db, CONTACTS)
     legacy, hubspot = [], []
     for n in range(1, 401):
         first, last = rng.choice(FIRST), _word(rng, 6).title()
@@ -235,7 +226,7 @@ def _deal_scenario(db, rng: random.Random, count: int):
 
 def test_a_deal_with_a_rounded_amount_or_no_close_date_is_found(db):
     rng = random.Random(2024)
-    _reset(db, DEALS)
+    reset_object(db, DEALS)
     companies, legacy, hubspot, truth = _deal_scenario(db, rng, 200)
     create_mirror(db, "companies", companies)
     insert_rows(db, "bronze.opportunity", legacy)
