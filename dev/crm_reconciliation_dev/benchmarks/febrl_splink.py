@@ -317,9 +317,7 @@ def run_splink_example(data: Febrl, location: bool = False) -> Row:
         clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
             predictions, threshold_match_probability=SPLINK_CLUSTER_THRESHOLD
         )
-        members: dict[str, list[str]] = {}
-        for cluster_id, unique_id in clusters.as_duckdbpyrelation().select("cluster_id, unique_id").fetchall():
-            members.setdefault(cluster_id, []).append(unique_id)
+        members = cluster_members(clusters)
     finally:
         connection.close()
     seconds = time.perf_counter() - started
@@ -349,6 +347,14 @@ def _version() -> str:
 
 
 # --- all ------------------------------------------------------------------------------------------
+
+
+def cluster_members(clusters) -> dict[str, list[str]]:
+    """Splink's clusters as cluster id -> the unique ids it holds."""
+    members: dict[str, list[str]] = {}
+    for cluster_id, unique_id in clusters.as_duckdbpyrelation().select("cluster_id, unique_id").fetchall():
+        members.setdefault(cluster_id, []).append(unique_id)
+    return members
 
 
 def print_table(rows: list[Row]) -> None:

@@ -29,7 +29,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from unittest import mock
 
-from crm_reconciliation_dev.benchmarks.febrl_splink import THRESHOLD, U_MAX_PAIRS, U_SEED, Row, _version, print_table
+from crm_reconciliation_dev.benchmarks.febrl_splink import (
+    THRESHOLD,
+    U_MAX_PAIRS,
+    U_SEED,
+    Row,
+    _version,
+    cluster_members,
+    print_table,
+)
 
 RECALL = 0.7  # the share of true pairs the deterministic rules are told they catch (as for FEBRL 4)
 BRONZE_NOTE = "matching_benchmark.run: load, then reconcile and score"
@@ -335,9 +343,7 @@ def run_splink(name: str, data) -> tuple[Row, str]:
         clusters = linker.clustering.cluster_using_single_best_links(
             predictions, duplicate_free_datasets=["legacy", "hubspot"], threshold_match_probability=THRESHOLD
         )
-        members: dict[str, list[str]] = {}
-        for cluster_id, unique_id in clusters.as_duckdbpyrelation().select("cluster_id, unique_id").fetchall():
-            members.setdefault(cluster_id, []).append(unique_id)
+        members = cluster_members(clusters)
     finally:
         connection.close()
     seconds = time.perf_counter() - started
