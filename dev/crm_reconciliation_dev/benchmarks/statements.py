@@ -75,6 +75,7 @@ def run(base: Path, tasks: list[str], fresh: bool, explain: Path | None, top: in
         shutil.rmtree(base / "pg" / "pgdata")
         subprocess.run(["cp", "-a", str(base / "pgdata-template"), str(base / "pg" / "pgdata")], check=True)
     plans = explain.open("w", encoding="utf-8") if explain else None
+    totals: dict[str, float] = {}
     with _server(base) as server:
         local_env.apply(local_env.airflow_environment(base / "airflow_home", server.uri))
         dag = build_dag(default_registry(), "companies")
@@ -113,6 +114,15 @@ def run(base: Path, tasks: list[str], fresh: bool, explain: Path | None, top: in
             for seconds, name, head in sorted(timings, reverse=True)[:top]:
                 print(f"| {seconds:.2f} | {name} | `{head.replace('|', '/')}` |")
             sys.stdout.flush()
+            totals[task_id] = total
+        from crm_reconciliation_dev.benchmarks.pipeline import match_floor
+
+        floor = match_floor(server.uri, default_registry().get("companies"))
+        together = sum(totals.values())
+        print(
+            f"\n{', '.join(f'{t} {s:.1f} s' for t, s in totals.items())}; together {together:.1f} s; "
+            f"floor (hash join on the legacy id) {floor:.2f} s; together / floor {together / floor:.0f}x"
+        )
     if plans:
         plans.close()
 
