@@ -109,6 +109,9 @@ agreements as (
             as g_{{ c.name }}
         {%- endfor %}
     from pair_values as pair
+    -- A fence (not pulled up into the select below): each level is computed once per pair, not
+    -- once more in the term-frequency join's key.
+    offset 0
 )
 
 select
