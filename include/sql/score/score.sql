@@ -118,6 +118,10 @@ from confidences;
 
 create index on _scored (legacy_id);
 
+-- Statistics: without them the planner takes the id links below for a few thousand rows (a
+-- nested loop of index probes into the staging table) and misjudges probable.sql's joins.
+analyze _scored;
+
 -- The id links: matched at or above the threshold, else a conflict (the legacy id sits on a
 -- record that looks like another entity).
 update staging.{{ o.staging_table }} as reconciliation
