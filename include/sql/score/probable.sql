@@ -3,8 +3,9 @@
     one-to-one assignment keeps the best pairs; near-ties are reported, never picked. -#}
 {%- from "reconcile/macros.sql" import hubspot_value, hubspot_json, field_diffs_json, updates_json, pushed_properties -%}
 {%- from "macros/summary.sql" import status_counts -%}
-{%- from "score/macros.sql" import identity_reason, score_components, score_summary -%}
+{%- from "score/macros.sql" import identity_reason, score_components, score_summary, work_table -%}
 {%- set o = params.object -%}
+{%- set scored, labels = work_table(o, "scored"), work_table(o, "score_labels") -%}
 {%- if o.matching -%}
 
 -- 1. The blocked pairs at or above the probable threshold that show identity evidence, as
@@ -18,7 +19,7 @@ where decision.object_type = %(object_type)s and decision.state = 'active';
 
 create temp table _eligible on commit drop as
 select scored.*
-from _scored as scored
+from {{ scored }} as scored
 where
     scored.rules <> array['legacy_id']
     and (
@@ -157,7 +158,7 @@ with settings as (
 
 best as (
     select distinct on (scored.legacy_id) scored.*
-    from _scored as scored
+    from {{ scored }} as scored
     where scored.rules <> array['legacy_id']
     order by scored.legacy_id, scored.match_weight desc, scored.hubspot_id
 ),
@@ -227,10 +228,10 @@ outcomes as (
         end as properties_to_update
     from _legacy_named as legacy
     cross join settings
-    cross join _score_labels as labels
+    cross join {{ labels }} as labels
     left join _assigned as assigned on assigned.legacy_id = legacy.legacy_id
     left join twins on twins.legacy_id = legacy.legacy_id
-    left join _scored as twin_score
+    left join {{ scored }} as twin_score
         on twin_score.legacy_id = assigned.legacy_id and twin_score.hubspot_id = assigned.hubspot_id
     left join (
         select distinct on (ties.legacy_id) ties.* from _ties as ties order by ties.legacy_id, ties.confidence desc

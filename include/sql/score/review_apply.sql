@@ -2,7 +2,9 @@
     review queue orders by. 'same': matched, the reviewer named, the legacy id queued for the
     twin that does not carry it yet; 'create_new': new (the push may create it); 'different' and
     'leave_aside': the status the model gave, out of the queue. Runs after probable.sql. -#}
+{%- from "score/macros.sql" import work_table -%}
 {%- set o = params.object -%}
+{%- set scored, labels = work_table(o, "scored"), work_table(o, "score_labels") -%}
 update staging.{{ o.staging_table }} set review = null where review is not null;
 
 with applied as (
@@ -69,7 +71,7 @@ set
                 order by other.match_weight desc)
             from (
                 select scored.hubspot_id, scored.confidence, scored.match_weight
-                from _scored as scored
+                from {{ scored }} as scored
                 where
                     scored.legacy_id = reconciliation.{{ o.legacy_key }}
                     and scored.hubspot_id is distinct from reconciliation.{{ o.hubspot_key }}
@@ -99,3 +101,6 @@ begin
 end
 $held$;
 {%- endfor %}
+
+-- The score task's work tables (score/score.sql).
+drop table {{ scored }}, {{ labels }};
