@@ -221,7 +221,7 @@ outcomes as (
                 then jsonb_build_object('{{ o.legacy_id_property }}', legacy.legacy_id::text)
             else '{}'::jsonb
         end as properties_to_update
-    from _legacy_named as legacy
+    from {{ work_table(o, "legacy_named") }} as legacy
     cross join settings
     cross join {{ labels }} as labels
     left join _assigned as assigned on assigned.legacy_id = legacy.legacy_id
@@ -276,10 +276,10 @@ where reconciliation.{{ o.legacy_key }} = outcomes.legacy_id;
 
 select jsonb_build_object(
     'by_status', {{ status_counts("staging." ~ o.staging_table) | indent(4) }},
-    'candidates', (select count(*) from _pairs),
+    'candidates', (select count(*) from {{ work_table(o, "pairs") }}),
     'probable', (select count(*) from _assigned),
     'ties', (select count(distinct legacy_id) from _ties),
-    'unlinked', (select count(*) from _legacy_named)
+    'unlinked', (select count(*) from {{ work_table(o, "legacy_named") }})
 ) as summary
 {%- else %}
 select jsonb_build_object(

@@ -102,5 +102,16 @@ end
 $held$;
 {%- endfor %}
 
--- The score task's work tables (score/score.sql).
-drop table {{ scored }}, {{ labels }};
+-- The score task's work tables (score/pairs.sql, compare.sql, score.sql).
+drop table
+    {{ scored }},
+    {{ labels }},
+    {{ work_table(o, "weight_vectors") }},
+    {{ work_table(o, "gammas") }},
+    {{ work_table(o, "linked") }},
+    {{ work_table(o, "pairs") }},
+    {{ work_table(o, "legacy_named") }},
+    {{ work_table(o, "hubspot_named") }}
+    {%- for c in o.model.comparisons if c.term_frequency %},
+    {{ work_table(o, "tf_" ~ c.name) }}
+    {%- endfor %};

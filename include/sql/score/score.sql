@@ -3,7 +3,7 @@
     on a term-frequency comparison: log2(m / the value's share of HubSpot records)), the members
     of a correlated group counting once together (score/macros.sql group_weight); the match
     confidence is 100 × 2^w / (1 + 2^w). An id link at or above the match threshold is matched,
-    below it a conflict. Reads _gammas and _weights (score/compare.sql, parameters.sql). -#}
+    below it a conflict. Reads the comparison levels and _weights (score/compare.sql, parameters.sql). -#}
 {%- from "macros/summary.sql" import status_counts -%}
 {%- from "score/macros.sql" import counted_weights, group_weight, identity_holds, score_components, score_summary, work_table -%}
 {%- set o = params.object -%}
@@ -22,7 +22,7 @@ from (
 -- components and notes are built from these columns where they are kept (score_components).
 -- Each comparison's weights (and m) as arrays indexed by level: one row the pairs read by
 -- subscript, instead of a join to _weights per comparison. Level 0 (null) reads NULL: weight 0.
-create temp table _weight_vectors on commit drop as
+create unlogged table {{ work_table(o, "weight_vectors") }} as
 select
     max(weights.weight) filter (where weights.comparison = 'prior') as prior
     {%- for c in o.model.comparisons %},
@@ -59,8 +59,8 @@ with weighed as materialized (
         coalesce(vectors.w_{{ c.name }}[gammas.g_{{ c.name }}], 0) as w_{{ c.name }}
         {%- endif %}
         {%- endfor %}
-    from _gammas as gammas
-    cross join _weight_vectors as vectors
+    from {{ work_table(o, "gammas") }} as gammas
+    cross join {{ work_table(o, "weight_vectors") }} as vectors
 ),
 
 -- A correlated group counts once (registry: Model.correlated), its members' weights capped together.
