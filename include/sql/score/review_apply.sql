@@ -68,14 +68,15 @@ set
     score_components = reconciliation.score_components || jsonb_build_object(
         'alternatives', coalesce((
             select jsonb_agg(jsonb_build_object('hubspot_id', other.hubspot_id, 'confidence', other.confidence)
-                order by other.match_weight desc)
+                order by other.match_weight desc, other.hubspot_id)
             from (
                 select scored.hubspot_id, scored.confidence, scored.match_weight
                 from {{ scored }} as scored
                 where
                     scored.legacy_id = reconciliation.{{ o.legacy_key }}
                     and scored.hubspot_id is distinct from reconciliation.{{ o.hubspot_key }}
-                order by scored.match_weight desc
+                -- The HubSpot id breaks ties: the work table's row order varies from run to run.
+                order by scored.match_weight desc, scored.hubspot_id
                 limit 3
             ) as other
         ), '[]'::jsonb)
