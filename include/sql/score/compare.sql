@@ -3,7 +3,7 @@
     score/pairs.sql; keeps both sides' values beside the levels, for the score and its
     explanation. -#}
 {%- from "reconcile/macros.sql" import hubspot_value -%}
-{%- from "score/macros.sql" import comparison_agreement, comparison_json, comparison_value, level_of, prepare, with_crossed -%}
+{%- from "score/macros.sql" import comparison_agreement, comparison_json, comparison_value, level_of, prepare, with_crossed, work_table -%}
 {%- set o = params.object -%}
 {%- set by_property = {} -%}
 {%- for m in o.mappings %}{% set _ = by_property.update({m.property: m}) %}{% endfor -%}
@@ -14,7 +14,7 @@
 -- its value's share here, once.
 {%- for c in o.model.comparisons if c.term_frequency %}
 
-create temp table _tf_{{ c.name }} on commit drop as
+create unlogged table {{ work_table(o, "tf_" ~ c.name) }} as
 with settings as (select %(settings)s::jsonb ->> 'phone_country_code' as phone_country_code),
 
 canonical as (
@@ -34,10 +34,10 @@ from canonical
 where canonical.key is not null
 group by canonical.key;
 
-analyze _tf_{{ c.name }};
+analyze {{ work_table(o, "tf_" ~ c.name) }};
 {%- endfor %}
 
-create temp table _gammas on commit drop as
+create unlogged table {{ work_table(o, "gammas") }} as
 -- Both sides' values of every comparison per pair, raw (what the reviewer reads) and prepared.
 -- An id link's values are prepared only where the two differ (equal values agree at once).
 with linked_values as (
@@ -48,7 +48,7 @@ with linked_values as (
         {{ comparison_json(c, "linked.legacy_properties") }} as l_{{ c.name }},
         {{ comparison_json(c, "linked.hubspot_properties") }} as h_{{ c.name }}
         {%- endfor %}
-    from _linked as linked
+    from {{ work_table(o, "linked") }} as linked
 ),
 
 pair_values as (
@@ -92,9 +92,9 @@ pair_values as (
         hubspot.q_{{ c.name }} as qh_{{ c.name }}
         {%- endif %}
         {%- endfor %}
-    from _pairs as pairs
-    inner join _legacy_named as legacy on legacy.legacy_id = pairs.legacy_id
-    inner join _hubspot_named as hubspot on hubspot.hubspot_id = pairs.hubspot_id
+    from {{ work_table(o, "pairs") }} as pairs
+    inner join {{ work_table(o, "legacy_named") }} as legacy on legacy.legacy_id = pairs.legacy_id
+    inner join {{ work_table(o, "hubspot_named") }} as hubspot on hubspot.hubspot_id = pairs.hubspot_id
 ),
 
 agreements as (
@@ -109,6 +109,9 @@ agreements as (
             as g_{{ c.name }}
         {%- endfor %}
     from pair_values as pair
+    -- A fence (not pulled up into the select below): each level is computed once per pair, not
+    -- once more in the term-frequency join's key.
+    offset 0
 )
 
 select
@@ -127,13 +130,13 @@ select
     {%- endfor %}
 from agreements
 {%- for c in o.model.comparisons if c.term_frequency %}
-left join _tf_{{ c.name }} as tf_{{ c.name }}
+left join {{ work_table(o, "tf_" ~ c.name) }} as tf_{{ c.name }}
     on tf_{{ c.name }}.key = case when agreements.g_{{ c.name }} = 1 then lower(agreements.h_{{ c.name }}) end
 {%- endfor %};
 
-create index on _gammas (legacy_id);
+create index on {{ work_table(o, "gammas") }} (legacy_id);
 
-analyze _gammas;
+analyze {{ work_table(o, "gammas") }};
 
 -- EM runs one session per rule that found pairs (Splink's training sessions): pairs found by
 -- blocking on a property agree on it more than true non-matches at large would, so in that
@@ -167,7 +170,7 @@ select
     gammas.g_{{ c.name }},
     {%- endfor %}
     count(*)::float8 as pairs
-from _gammas as gammas
+from {{ work_table(o, "gammas") }} as gammas
 cross join lateral unnest(gammas.rules) as session (rule)
 group by session.rule{% for c in o.model.comparisons %}, gammas.g_{{ c.name }}{% endfor %};
 
@@ -186,6 +189,6 @@ inner join _session_comparisons as active
     on active.session = levels.session and active.comparison = levels.comparison;
 
 select jsonb_build_object(
-    'pairs', (select count(*) from _gammas),
+    'pairs', (select count(*) from {{ work_table(o, "gammas") }}),
     'patterns', (select count(*) from _patterns)
 ) as summary

@@ -1,3 +1,11 @@
+{#- A work table of the score task, unlogged rather than temporary: parallel workers can scan
+    it (never a temporary table). Named per object: the task holds its object's lock, so no two
+    runs share one. Created in the task's transaction (a failed run leaves none behind) and
+    dropped at its end (score/review_apply.sql). -#}
+{%- macro work_table(object, name) -%}
+staging."_{{ object.name }}_{{ name }}"
+{%- endmacro -%}
+
 {#- A canonical value in the form a comparison's kind compares: folded names and texts, lower-
     case e-mails and codes, numbers, dates, instants. -#}
 {%- macro prepare(compare, value) -%}
@@ -205,8 +213,8 @@ null::text
     the level, both values, the weight and whether the term frequency applied; per correlated
     group the weight it counts; whether the pair shows identity evidence. Built only for the
     pairs whose components are kept (id links, twins, best candidates), not for every candidate:
-    a JSON object costs more than the whole weighing. `pair` is a row of _scored, `labels` of
-    _score_labels. -#}
+    a JSON object costs more than the whole weighing. `pair` is a row of the scored work
+    table, `labels` of the score labels' (score/score.sql). -#}
 {%- macro score_components(model, pair, labels) -%}
 jsonb_build_object(
     'match_weight', {{ pair }}.match_weight,

@@ -4,7 +4,7 @@
     twin of (created by hand, or imported without the legacy id) among those no live legacy row
     claims — far fewer pairs than legacy × HubSpot. Each rule is one named output. -#}
 {%- from "reconcile/macros.sql" import hubspot_value -%}
-{%- from "score/macros.sql" import comparison_value, prepare -%}
+{%- from "score/macros.sql" import comparison_value, prepare, work_table -%}
 {%- from "macros/session.sql" import step_memory -%}
 {%- set o = params.object -%}
 {%- set mm = o.matching -%}
@@ -55,7 +55,7 @@ end)
 {{ step_memory() }}
 
 -- 1. The legacy side: live rows that no HubSpot record links by id (and that are usable).
-create temp table _legacy_named on commit drop as
+create unlogged table {{ work_table(o, "legacy_named") }} as
 select named.*{{ prepared_columns("named.") }}
 from (
     select
@@ -68,7 +68,7 @@ from (
 ) as named;
 
 -- 2. The HubSpot side: records that no live legacy row claims by id, values made canonical.
-create temp table _hubspot_named on commit drop as
+create unlogged table {{ work_table(o, "hubspot_named") }} as
 select named.*{{ prepared_columns("named.") }}
 from (
     with settings as (select %(settings)s::jsonb ->> 'phone_country_code' as phone_country_code)
@@ -85,9 +85,9 @@ from (
     where live.legacy_id is null
 ) as named;
 
-analyze _legacy_named;
+analyze {{ work_table(o, "legacy_named") }};
 
-analyze _hubspot_named;
+analyze {{ work_table(o, "hubspot_named") }};
 
 {%- if mm %}
 
@@ -96,7 +96,7 @@ create temp table _common_words on commit drop as
 select word
 from (
     {%- for key in mm.blocking if key.kind == "trigram" %}
-    select unnest(string_to_array({{ block_key("", key) }}, ' ')) as word from _hubspot_named
+    select unnest(string_to_array({{ block_key("", key) }}, ' ')) as word from {{ work_table(o, "hubspot_named") }}
     {{- " union all" if not loop.last }}
     {%- else %}
     select null::text as word
@@ -104,7 +104,7 @@ from (
 ) as words
 where word is not null
 group by word
-having count(*) > greatest(20, (%(matching)s::jsonb ->> 'common_word_share')::numeric * (select count(*) from _hubspot_named));
+having count(*) > greatest(20, (%(matching)s::jsonb ->> 'common_word_share')::numeric * (select count(*) from {{ work_table(o, "hubspot_named") }}));
 
 {%- for side in ("legacy", "hubspot") %}
 
@@ -122,7 +122,7 @@ select
     {{ block_key("named.", key) | indent(4) }} as b{{ loop.index }}
     {%- endif %}
     {%- endfor %}
-from _{{ side }}_named as named;
+from {{ work_table(o, side ~ "_named") }} as named;
 {%- endfor %}
 
 {%- for key in mm.blocking %}
@@ -219,19 +219,19 @@ from (
 ) as pairs;
 
 -- 5. The pairs, each once, with every rule that found it.
-create temp table _pairs on commit drop as
+create unlogged table {{ work_table(o, "pairs") }} as
 select legacy_id, hubspot_id, array_agg(distinct rule order by rule) as rules
 from _candidates
 group by legacy_id, hubspot_id;
 
-analyze _pairs;
+analyze {{ work_table(o, "pairs") }};
 {%- else %}
 
-create temp table _pairs (legacy_id bigint, hubspot_id text, rules text []) on commit drop;
+create unlogged table {{ work_table(o, "pairs") }} (legacy_id bigint, hubspot_id text, rules text []);
 {%- endif %}
 
 -- 6. The id links: a live legacy row whose legacy id exactly one HubSpot record carries.
-create temp table _linked on commit drop as
+create unlogged table {{ work_table(o, "linked") }} as
 select
     reconciliation.{{ o.legacy_key }} as legacy_id,
     reconciliation.{{ o.hubspot_key }} as hubspot_id,
@@ -243,10 +243,10 @@ where
     and reconciliation.{{ o.hubspot_key }} is not null
     and cardinality(reconciliation.candidate_hubspot_ids) = 1;
 
-analyze _linked;
+analyze {{ work_table(o, "linked") }};
 
 select jsonb_build_object(
-    'id_links', (select count(*) from _linked),
-    'blocked_pairs', (select count(*) from _pairs),
-    'unlinked', (select count(*) from _legacy_named)
+    'id_links', (select count(*) from {{ work_table(o, "linked") }}),
+    'blocked_pairs', (select count(*) from {{ work_table(o, "pairs") }}),
+    'unlinked', (select count(*) from {{ work_table(o, "legacy_named") }})
 ) as summary

@@ -4,7 +4,7 @@
     from the registry's values, which stay as the fallback. Written to staging.match_parameters
     (one row per comparison level, and the prior). -#}
 {%- from "reconcile/macros.sql" import hubspot_value -%}
-{%- from "score/macros.sql" import agrees, comparison_json, comparison_value, level_of, prepare, similarity_of, with_crossed -%}
+{%- from "score/macros.sql" import agrees, comparison_json, comparison_value, level_of, prepare, similarity_of, with_crossed, work_table -%}
 {%- set o = params.object -%}
 {%- set by_property = {} -%}
 {%- for m in o.mappings %}{% set _ = by_property.update({m.property: m}) %}{% endfor -%}
@@ -31,7 +31,7 @@ select
     (select count(*) from staging.{{ o.staging_table }} where reconciliation_status <> 'rejected')::float8
         as legacy_records,
     (select count(*) from staging.{{ o.name }}_hubspot_source)::float8 as hubspot_records,
-    (select count(*) from _linked)::float8 as id_links,
+    (select count(*) from {{ work_table(o, "linked") }})::float8 as id_links,
     (select sum(patterns.pairs) from _patterns as patterns) as candidate_pairs
 from (select %(model)s::jsonb as value) as model;
 
@@ -273,7 +273,7 @@ inner join _params as params on params.comparison = active.comparison;
 create temp table _sessions on commit drop as
 with records as (
     select session.rule as session, count(distinct gammas.legacy_id) as legacy, count(distinct gammas.hubspot_id) as hubspot
-    from _gammas as gammas
+    from {{ work_table(o, "gammas") }} as gammas
     cross join lateral unnest(gammas.rules) as session (rule)
     group by session.rule
 )

@@ -3,8 +3,9 @@
     one-to-one assignment keeps the best pairs; near-ties are reported, never picked. -#}
 {%- from "reconcile/macros.sql" import hubspot_value, hubspot_json, field_diffs_json, updates_json, pushed_properties -%}
 {%- from "macros/summary.sql" import status_counts -%}
-{%- from "score/macros.sql" import identity_reason, score_components, score_summary -%}
+{%- from "score/macros.sql" import identity_reason, score_components, score_summary, work_table -%}
 {%- set o = params.object -%}
+{%- set scored, labels = work_table(o, "scored"), work_table(o, "score_labels") -%}
 {%- if o.matching -%}
 
 -- 1. The blocked pairs at or above the probable threshold that show identity evidence, as
@@ -18,7 +19,7 @@ where decision.object_type = %(object_type)s and decision.state = 'active';
 
 create temp table _eligible on commit drop as
 select scored.*
-from _scored as scored
+from {{ scored }} as scored
 where
     scored.rules <> array['legacy_id']
     and (
@@ -155,9 +156,10 @@ with settings as (
         %(matching)s::jsonb as matching
 ),
 
+-- The best candidate: only what names it (the pair shown is read whole below).
 best as (
-    select distinct on (scored.legacy_id) scored.*
-    from _scored as scored
+    select distinct on (scored.legacy_id) scored.legacy_id, scored.hubspot_id, scored.confidence
+    from {{ scored }} as scored
     where scored.rules <> array['legacy_id']
     order by scored.legacy_id, scored.match_weight desc, scored.hubspot_id
 ),
@@ -198,24 +200,18 @@ outcomes as (
         ties.confidence as tie_confidence,
         best.hubspot_id as best_id,
         best.confidence as best_confidence,
-        {{ identity_reason(o.model, "best") | indent(8) }} as best_identity_reason,
-        -- Components and notes only for the pairs kept (score/macros.sql: score_components).
+        -- Read only where there is no twin: there the pair shown is the best candidate.
+        {{ identity_reason(o.model, "shown") | indent(8) }} as best_identity_reason,
+        -- Components and notes only for the pair shown (score/macros.sql: score_components),
+        -- built once: the twin, else the best candidate.
         case
-            when best.legacy_id is not null
-                then {{ score_components(o.model, "best", "labels") | indent(16) }}
-        end as best_components,
+            when shown.legacy_id is not null
+                then {{ score_components(o.model, "shown", "labels") | indent(16) }}
+        end as shown_components,
         case
-            when best.legacy_id is not null
-                then {{ score_summary(o.model, "best", "labels") | indent(16) }}
-        end as best_summary,
-        case
-            when twin_score.legacy_id is not null
-                then {{ score_summary(o.model, "twin_score", "labels") | indent(16) }}
-        end as twin_summary,
-        case
-            when twin_score.legacy_id is not null
-                then {{ score_components(o.model, "twin_score", "labels") | indent(16) }}
-        end as twin_components,
+            when shown.legacy_id is not null
+                then {{ score_summary(o.model, "shown", "labels") | indent(16) }}
+        end as shown_summary,
         {{ hubspot_json(o.mappings, "twins.has_twin") | indent(8) }} as hubspot_properties,
         {{ field_diffs_json(o.mappings, "twins.has_twin") | indent(8) }} as field_diffs,
         {{ pushed_properties(o, updates_json(o.mappings, "twins.has_twin"), "twins.legacy_properties", "twins.api_object") | indent(8) }}
@@ -225,17 +221,17 @@ outcomes as (
                 then jsonb_build_object('{{ o.legacy_id_property }}', legacy.legacy_id::text)
             else '{}'::jsonb
         end as properties_to_update
-    from _legacy_named as legacy
+    from {{ work_table(o, "legacy_named") }} as legacy
     cross join settings
-    cross join _score_labels as labels
+    cross join {{ labels }} as labels
     left join _assigned as assigned on assigned.legacy_id = legacy.legacy_id
     left join twins on twins.legacy_id = legacy.legacy_id
-    left join _scored as twin_score
-        on twin_score.legacy_id = assigned.legacy_id and twin_score.hubspot_id = assigned.hubspot_id
     left join (
         select distinct on (ties.legacy_id) ties.* from _ties as ties order by ties.legacy_id, ties.confidence desc
     ) as ties on ties.legacy_id = legacy.legacy_id
     left join best on best.legacy_id = legacy.legacy_id
+    left join {{ scored }} as shown
+        on shown.legacy_id = legacy.legacy_id and shown.hubspot_id = coalesce(assigned.hubspot_id, best.hubspot_id)
 )
 
 update staging.{{ o.staging_table }} as reconciliation
@@ -250,9 +246,9 @@ set
     match_confidence = coalesce(outcomes.twin_confidence, outcomes.tie_confidence, 0),
     score_components = case
         when outcomes.twin_id is not null
-            then outcomes.twin_components || jsonb_build_object('candidate', outcomes.twin_id)
+            then outcomes.shown_components || jsonb_build_object('candidate', outcomes.twin_id)
         when outcomes.best_id is not null
-            then outcomes.best_components || jsonb_build_object('candidate', outcomes.best_id)
+            then outcomes.shown_components || jsonb_build_object('candidate', outcomes.best_id)
         else '{}'::jsonb
     end,
     hubspot_properties = outcomes.hubspot_properties,
@@ -262,7 +258,7 @@ set
         || case
             when outcomes.twin_id is not null then
                 ' Probable twin: HubSpot ' || outcomes.twin_id || ' (confidence ' || round(outcomes.twin_confidence)
-                || '): ' || outcomes.twin_summary || '.'
+                || '): ' || outcomes.shown_summary || '.'
             when outcomes.tie_reason is not null then ' Tie: ' || outcomes.tie_reason || '; not picked.'
             when outcomes.best_id is not null then
                 ' Best candidate: HubSpot ' || outcomes.best_id || ' (confidence ' || round(outcomes.best_confidence)
@@ -272,7 +268,7 @@ set
                     when outcomes.best_identity_reason is not null then ', ' || outcomes.best_identity_reason
                     else ', the twin of another legacy record'
                 end
-                || '): ' || outcomes.best_summary || '.'
+                || '): ' || outcomes.shown_summary || '.'
             else ' No similar HubSpot record.'
         end
 from outcomes
@@ -280,10 +276,10 @@ where reconciliation.{{ o.legacy_key }} = outcomes.legacy_id;
 
 select jsonb_build_object(
     'by_status', {{ status_counts("staging." ~ o.staging_table) | indent(4) }},
-    'candidates', (select count(*) from _pairs),
+    'candidates', (select count(*) from {{ work_table(o, "pairs") }}),
     'probable', (select count(*) from _assigned),
     'ties', (select count(distinct legacy_id) from _ties),
-    'unlinked', (select count(*) from _legacy_named)
+    'unlinked', (select count(*) from {{ work_table(o, "legacy_named") }})
 ) as summary
 {%- else %}
 select jsonb_build_object(

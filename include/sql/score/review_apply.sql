@@ -2,7 +2,9 @@
     review queue orders by. 'same': matched, the reviewer named, the legacy id queued for the
     twin that does not carry it yet; 'create_new': new (the push may create it); 'different' and
     'leave_aside': the status the model gave, out of the queue. Runs after probable.sql. -#}
+{%- from "score/macros.sql" import work_table -%}
 {%- set o = params.object -%}
+{%- set scored, labels = work_table(o, "scored"), work_table(o, "score_labels") -%}
 update staging.{{ o.staging_table }} set review = null where review is not null;
 
 with applied as (
@@ -66,14 +68,15 @@ set
     score_components = reconciliation.score_components || jsonb_build_object(
         'alternatives', coalesce((
             select jsonb_agg(jsonb_build_object('hubspot_id', other.hubspot_id, 'confidence', other.confidence)
-                order by other.match_weight desc)
+                order by other.match_weight desc, other.hubspot_id)
             from (
                 select scored.hubspot_id, scored.confidence, scored.match_weight
-                from _scored as scored
+                from {{ scored }} as scored
                 where
                     scored.legacy_id = reconciliation.{{ o.legacy_key }}
                     and scored.hubspot_id is distinct from reconciliation.{{ o.hubspot_key }}
-                order by scored.match_weight desc
+                -- The HubSpot id breaks ties: the work table's row order varies from run to run.
+                order by scored.match_weight desc, scored.hubspot_id
                 limit 3
             ) as other
         ), '[]'::jsonb)
@@ -99,3 +102,17 @@ begin
 end
 $held$;
 {%- endfor %}
+
+-- The score task's work tables (score/pairs.sql, compare.sql, score.sql).
+drop table
+    {{ scored }},
+    {{ labels }},
+    {{ work_table(o, "weight_vectors") }},
+    {{ work_table(o, "gammas") }},
+    {{ work_table(o, "linked") }},
+    {{ work_table(o, "pairs") }},
+    {{ work_table(o, "legacy_named") }},
+    {{ work_table(o, "hubspot_named") }}
+    {%- for c in o.model.comparisons if c.term_frequency %},
+    {{ work_table(o, "tf_" ~ c.name) }}
+    {%- endfor %};

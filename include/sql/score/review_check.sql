@@ -2,7 +2,9 @@
     records changed since it was made comes back to the queue (state 'stale'), saying why; each
     one keeps the model's confidence for its pair (the labels the report measures). Runs after
     score.sql (the id links are scored), before probable.sql (which leaves 'different' pairs out). -#}
+{%- from "score/macros.sql" import work_table -%}
 {%- set o = params.object -%}
+{%- set scored = work_table(o, "scored") -%}
 with decided as (
     select
         decision.decision_id,
@@ -43,7 +45,7 @@ where verdicts.decision_id = decision.decision_id and verdicts.reason is not nul
 
 update staging.review_decisions as decision
 set model_confidence = scored.confidence
-from _scored as scored
+from {{ scored }} as scored
 where
     decision.object_type = %(object_type)s
     and scored.legacy_id = decision.legacy_id

@@ -3,13 +3,14 @@
     on a term-frequency comparison: log2(m / the value's share of HubSpot records)), the members
     of a correlated group counting once together (score/macros.sql group_weight); the match
     confidence is 100 × 2^w / (1 + 2^w). An id link at or above the match threshold is matched,
-    below it a conflict. Reads _gammas and _weights (score/compare.sql, parameters.sql). -#}
+    below it a conflict. Reads the comparison levels and _weights (score/compare.sql, parameters.sql). -#}
 {%- from "macros/summary.sql" import status_counts -%}
-{%- from "score/macros.sql" import counted_weights, group_weight, identity_holds, score_components, score_summary -%}
+{%- from "score/macros.sql" import counted_weights, group_weight, identity_holds, score_components, score_summary, work_table -%}
 {%- set o = params.object -%}
+{%- set scored, labels, id_links = work_table(o, "scored"), work_table(o, "score_labels"), work_table(o, "id_links") -%}
 
 -- The level labels per comparison, one JSON object: what score_components and notes name.
-create temp table _score_labels on commit drop as
+create unlogged table {{ labels }} as
 select coalesce(jsonb_object_agg(levels.comparison, levels.labels), '{}'::jsonb) as value
 from (
     select comparison, jsonb_agg(label order by level_index) as labels
@@ -21,7 +22,7 @@ from (
 -- components and notes are built from these columns where they are kept (score_components).
 -- Each comparison's weights (and m) as arrays indexed by level: one row the pairs read by
 -- subscript, instead of a join to _weights per comparison. Level 0 (null) reads NULL: weight 0.
-create temp table _weight_vectors on commit drop as
+create unlogged table {{ work_table(o, "weight_vectors") }} as
 select
     max(weights.weight) filter (where weights.comparison = 'prior') as prior
     {%- for c in o.model.comparisons %},
@@ -32,7 +33,7 @@ select
     {%- endfor %}
 from _weights as weights;
 
-create temp table _scored on commit drop as
+create unlogged table {{ scored }} as
 -- Materialised: the match weight, the confidence and the components all read each weight; as a
 -- subquery the planner would copy its expression (a numeric log for term frequencies) into each.
 with weighed as materialized (
@@ -58,8 +59,8 @@ with weighed as materialized (
         coalesce(vectors.w_{{ c.name }}[gammas.g_{{ c.name }}], 0) as w_{{ c.name }}
         {%- endif %}
         {%- endfor %}
-    from _gammas as gammas
-    cross join _weight_vectors as vectors
+    from {{ work_table(o, "gammas") }} as gammas
+    cross join {{ work_table(o, "weight_vectors") }} as vectors
 ),
 
 -- A correlated group counts once (registry: Model.correlated), its members' weights capped together.
@@ -116,19 +117,25 @@ select
     {%- endfor %}
 from confidences;
 
-create index on _scored (legacy_id);
+create index on {{ scored }} (legacy_id);
+
+-- Statistics: without them the planner takes the id links below for a few thousand rows (a
+-- nested loop of index probes into the staging table) and misjudges probable.sql's joins.
+analyze {{ scored }};
 
 -- The id links: matched at or above the threshold, else a conflict (the legacy id sits on a
--- record that looks like another entity).
-update staging.{{ o.staging_table }} as reconciliation
-set
-    match_confidence = scored.confidence,
-    reconciliation_status = case
+-- record that looks like another entity). Their components and notes are built here, where
+-- parallel workers share the work, not in the UPDATE below (one process).
+create unlogged table {{ id_links }} as
+select
+    scored.legacy_id,
+    scored.confidence as match_confidence,
+    case
         when scored.confidence >= (%(model)s::jsonb ->> 'match_threshold')::numeric then 'matched'
         else 'conflict'
-    end,
-    score_components = {{ score_components(o.model, "scored", "labels") | indent(4) }},
-    notes = regexp_replace(reconciliation.notes, ' Score: .*$', '') || ' Score: '
+    end as reconciliation_status,
+    {{ score_components(o.model, "scored", "labels") | indent(4) }} as score_components,
+    regexp_replace(reconciliation.notes, ' Score: .*$', '') || ' Score: '
         || {{ score_summary(o.model, "scored", "labels") | indent(8) }}
         || case
             when scored.confidence >= (%(model)s::jsonb ->> 'match_threshold')::numeric
@@ -136,12 +143,26 @@ set
             else ' — confidence ' || round(scored.confidence) || ', below '
                 || round((%(model)s::jsonb ->> 'match_threshold')::numeric)
                 || ': the legacy id links records that look like different entities.'
-        end
-from _scored as scored
-cross join _score_labels as labels
+        end as notes
+from {{ scored }} as scored
+cross join {{ labels }} as labels
+inner join staging.{{ o.staging_table }} as reconciliation on reconciliation.{{ o.legacy_key }} = scored.legacy_id
+where scored.rules = array['legacy_id'];
+
+-- Each row written once, and only where something changed.
+update staging.{{ o.staging_table }} as reconciliation
+set (match_confidence, reconciliation_status, score_components, notes) = (
+    links.match_confidence, links.reconciliation_status, links.score_components, links.notes
+)
+from {{ id_links }} as links
 where
-    scored.rules = array['legacy_id']
-    and reconciliation.{{ o.legacy_key }} = scored.legacy_id;
+    reconciliation.{{ o.legacy_key }} = links.legacy_id
+    and (
+        reconciliation.match_confidence, reconciliation.reconciliation_status,
+        reconciliation.score_components, reconciliation.notes
+    ) is distinct from (links.match_confidence, links.reconciliation_status, links.score_components, links.notes);
+
+drop table {{ id_links }};
 
 select jsonb_build_object(
     'by_status', {{ status_counts("staging." ~ o.staging_table) | indent(4) }},
@@ -149,7 +170,7 @@ select jsonb_build_object(
         select jsonb_object_agg(bucket, rows)
         from (
             select (floor(scored.match_weight / 5) * 5)::integer as bucket, count(*) as rows
-            from _scored as scored
+            from {{ scored }} as scored
             group by 1
         ) as histogram
     ), '{}'::jsonb)
