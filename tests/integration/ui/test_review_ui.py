@@ -80,8 +80,9 @@ class Ui:
             assert time.monotonic() < deadline, f"approve_push of {dag_id} never asked"
             time.sleep(2)
         # A person answers seconds later, not within the instant the task process is still
-        # exiting: an answer in that instant was seen to fail the resumed task (Airflow 3.3).
-        time.sleep(5)
+        # exiting: an answer in that instant was seen to fail the resumed task (Airflow 3.3),
+        # once even 5 s after it asked, on a loaded CI machine (approve_push failed, no log).
+        time.sleep(15)
         quoted = run_id.replace("+", "%2B").replace(":", "%3A")
         path = f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances/approve_push/-1/hitlDetails"
         status, body = call(self.base, "PATCH", path, self.token, {"chosen_options": [option]})
