@@ -35,7 +35,7 @@ import socket
 import time
 from collections.abc import Iterator
 
-from crm_reconciliation_dev.benchmarks.febrl_splink import FEBRL_FIELDS, NOT_RUN, Febrl, Row
+from crm_reconciliation_dev.benchmarks.febrl_splink import FEBRL_FIELDS, NOT_RUN, Febrl, Row, scores
 
 VERSION = "3.22.0"
 SYSTEM = f"GoldenMatch {VERSION}"
@@ -112,13 +112,6 @@ def _links(result, data: Febrl, target, reference) -> dict[str, str]:
     return {data.legacy[t]["id"]: data.hubspot[r - offset]["id"] for t, r in zip(targets, references, strict=True)}
 
 
-def _scores(links: dict[str, str], data: Febrl) -> tuple[float, float, float]:
-    hits = sum(1 for a, b in links.items() if data.truth.get(a) == b)
-    precision = hits / len(links) if links else 1.0
-    recall = hits / len(data.truth) if data.truth else 1.0
-    return precision, recall, 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-
-
 def _describe(config) -> str:
     matchkeys = "; ".join(
         f"{mk.type} matchkey {mk.name}: "
@@ -154,6 +147,13 @@ def run(data: Febrl) -> list[Row]:
 
     target, reference = _table(data.legacy), _table(data.hubspot)
     rows: list[Row] = []
+
+    def row(result, seconds: float, configuration: str, note: str) -> None:
+        rows.append(
+            Row(SYSTEM, None, *scores(_links(result, data, target, reference), data.truth), seconds,
+                configuration=configuration, note=note)
+        )  # fmt: skip
+
     with _no_network() as attempts:
         started = time.perf_counter()
         with _match_mode_autoconfig():
@@ -161,18 +161,12 @@ def run(data: Febrl) -> list[Row]:
         configured = time.perf_counter()
         zero = gm.match_df(target, reference, config=config)
         matched = time.perf_counter()
-        rows.append(
-            Row(
-                SYSTEM,
-                None,
-                *_scores(_links(zero, data, target, reference), data),
-                matched - started,
-                configuration=ZERO_CONFIG,
-            )
-        )
-        rows[-1].note = (
+        row(
+            zero,
+            matched - started,
+            ZERO_CONFIG,
             f"GoldenMatch zero-config: auto-configuration {configured - started:.1f} s, matching "
-            f"{matched - configured:.1f} s; it chose {_describe(config)}."
+            f"{matched - configured:.1f} s; it chose {_describe(config)}.",
         )
         every = config.model_copy(deep=True)
         probabilistic = [mk for mk in every.get_matchkeys() if mk.type == "probabilistic"]
@@ -189,19 +183,13 @@ def run(data: Febrl) -> list[Row]:
         started_every = time.perf_counter()
         result = gm.match_df(target, reference, config=every)
         done = time.perf_counter()
-        rows.append(
-            Row(
-                SYSTEM,
-                None,
-                *_scores(_links(result, data, target, reference), data),
-                configured - started + done - started_every,
-                configuration=EVERY_FIELD if added == ["street_number", "state"] else f"zero-config + {added}",
-            )
-        )
-        rows[-1].note = (
+        row(
+            result,
+            configured - started + done - started_every,
+            EVERY_FIELD if added == ["street_number", "state"] else f"zero-config + {added}",
             f"GoldenMatch every field: the zero-config configuration ({configured - started:.1f} s, counted in its "
             f"seconds) with {', '.join(added) or 'nothing'} added (scorer exact, lowercase + strip, 2 levels); "
-            f"matching {done - started_every:.1f} s. Links: each target's best reference (not one-to-one)."
+            f"matching {done - started_every:.1f} s. Links: each target's best reference (not one-to-one).",
         )
     if attempts:
         raise RuntimeError(f"GoldenMatch tried to reach {sorted(set(attempts))} (refused)")
