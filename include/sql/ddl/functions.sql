@@ -273,8 +273,6 @@ as $fn$
     ), ' '), '')
 $fn$;
 
--- The columns of a mirror table and their types (NULL when the table does not exist): how each
--- column is read depends on its type (staging.crm_mirror_text).
 -- A comparison's m per level made monotone against its u (pool adjacent violators): levels go
 -- from the closest to the loosest, and where a looser level weighs more (log m/u) than a closer
 -- one, the two are pooled into one weight, keeping their total m. Returns the new m per level.
@@ -312,6 +310,8 @@ begin
 end
 $fn$;
 
+-- The columns of a mirror table and their types (NULL when the table does not exist): how each
+-- column is read depends on its type (staging.crm_mirror_text).
 create or replace function staging.crm_relation_types(relation_schema text, relation_name text) returns jsonb
 language sql stable parallel safe
 as $fn$

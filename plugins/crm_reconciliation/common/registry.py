@@ -167,8 +167,8 @@ class Identity(_Strict):
     group counts here only where its key is not comparable: an address identifies a person who
     has no employer on record, not one whose company agrees (every colleague shares it).
     ``not_all_different``: a pair where every one of these disagrees (hits ``else``) is never
-    ``probable`` either — unless their values read together as one name agree (first and last
-    names swapped): a person whose names both differ is another person, even on a shared mailbox.
+    ``probable`` either: a person whose names both differ is another person, even on a shared
+    mailbox (swapped first and last names agree through ``Comparison.crossed_with``).
     """
 
     any_of: tuple[str, ...] = Field(min_length=1)
@@ -238,7 +238,6 @@ class Model(_Strict):
             if unknown:
                 raise ValueError(f"identity names no value comparison {unknown}")
         return self
-
 
 
 class BlockingKey(_Strict):
