@@ -207,6 +207,7 @@ outcomes as (
         case
             when shown.legacy_id is not null
                 then {{ score_components(o.model, "shown", "labels") | indent(16) }}
+                    || jsonb_build_object('candidate', shown.hubspot_id)
         end as shown_components,
         case
             when shown.legacy_id is not null
@@ -244,13 +245,8 @@ set
     {{ o.hubspot_key }} = outcomes.twin_id,
     api_object = coalesce(outcomes.twin_object, reconciliation.api_object),
     match_confidence = coalesce(outcomes.twin_confidence, outcomes.tie_confidence, 0),
-    score_components = case
-        when outcomes.twin_id is not null
-            then outcomes.shown_components || jsonb_build_object('candidate', outcomes.twin_id)
-        when outcomes.best_id is not null
-            then outcomes.shown_components || jsonb_build_object('candidate', outcomes.best_id)
-        else '{}'::jsonb
-    end,
+    -- The pair shown, with its HubSpot record as the candidate: the twin, else the best candidate.
+    score_components = coalesce(outcomes.shown_components, '{}'::jsonb),
     hubspot_properties = outcomes.hubspot_properties,
     field_diffs = coalesce(outcomes.field_diffs, '{}'::jsonb),
     properties_to_update = case when outcomes.twin_id is not null then outcomes.properties_to_update else '{}'::jsonb end,
