@@ -34,9 +34,11 @@ def portal(wanted: dict[str, dict[str, str]], **options) -> FakeCrm:
     return FakeCrm(seed={"companies": {hubspot_id: {} for hubspot_id in wanted}}, **options)
 
 
-def stage_rows(db, rows: list[tuple[str, dict, str, float]]) -> None:
-    """Staging rows (HubSpot id, properties to update, status, confidence), legacy ids 1, 2, …"""
+def stage_rows(db, rows: list[tuple[str, dict, str, float]], mirror: dict[str, dict] | None = None) -> None:
+    """Staging rows (HubSpot id, properties to update, status, confidence), legacy ids 1, 2, …;
+    ``mirror``: what the mirror held per HubSpot id (reconcile's hubspot_properties)."""
     create_staging(db, COMPANIES)
+    mirror = mirror or {}
     insert_rows(
         db,
         "staging.companies_reconciliation",
@@ -47,14 +49,15 @@ def stage_rows(db, rows: list[tuple[str, dict, str, float]]) -> None:
                 "reconciliation_status": status,
                 "match_confidence": confidence,
                 "properties_to_update": json.dumps(properties),
+                "hubspot_properties": json.dumps(mirror.get(hubspot_id, {})),
             }
             for n, (hubspot_id, properties, status, confidence) in enumerate(rows, start=1)
         ],
     )
 
 
-def stage(db, wanted: dict[str, dict[str, str]]) -> None:
-    stage_rows(db, [(hubspot_id, properties, "matched", 100) for hubspot_id, properties in wanted.items()])
+def stage(db, wanted: dict[str, dict[str, str]], mirror: dict[str, dict] | None = None) -> None:
+    stage_rows(db, [(hubspot_id, properties, "matched", 100) for hubspot_id, properties in wanted.items()], mirror)
 
 
 def push(target: str = "hubspot", run_id: str = CONTEXT["run_id"], **options) -> dict:

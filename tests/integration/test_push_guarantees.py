@@ -139,15 +139,22 @@ def test_a_quarantined_payload_is_sent_again_once_its_content_changes(db, connec
     assert server.records["7003"] == fixed
 
 
-def test_verification_flags_a_value_changed_behind_our_back(db, connections, monkeypatch, tmp_path):
+def reads_and_writes(server: FakeCrm) -> tuple[int, int]:
+    """How many batch/read and batch/update requests of companies the portal answered."""
+    paths = [path for _, path, _, _ in server.requests if "/objects/" in path and "/companies/batch/" in path]
+    return sum(path.endswith("/batch/read") for path in paths), sum(path.endswith("/batch/update") for path in paths)
+
+
+def test_verify_every_reads_back_and_flags_a_value_changed_behind_our_back(db, connections, monkeypatch, tmp_path):
     wanted = with_bad_values(20, set())
     stage(db, wanted)
     with portal(wanted) as server:
         connections(server)
-        summary = push("run")
+        summary = push("run", verify="every")
         assert summary["verification"]["outcomes"] == {"verified": 20}
+        assert reads_and_writes(server) == (1, 1)  # the write, and its read-back
         server.edit("companies", "7004", {"city": "Grenoble"})
-        again = push("run")  # the same run again: nothing to send, its writes read back once more
+        again = push("run", verify="every")  # the same run again: nothing to send, its writes read back once more
     assert again["updates"]["selected"] == 0
     assert again["verification"]["outcomes"] == {"verified": 19, "mismatch": 1}
     found = db.execute(
@@ -172,15 +179,16 @@ def before_and_after(count: int) -> tuple[dict[str, dict[str, str]], dict[str, d
 
 def test_a_revert_restores_the_previous_values_and_skips_what_was_edited_since(db, connections):
     before, pushed = before_and_after(30)
-    stage(db, pushed)
+    stage(db, pushed, mirror=before)
     with FakeCrm(seed={"companies": before}) as server:
         connections(server)
         push("push_run")
         assert all(server.records[key] == value for key, value in pushed.items())
+        assert reads_and_writes(server) == (0, 1)  # verify=mirror: the writes alone
         stored = db.execute(
             "select before_values from staging.push_log where hubspot_id = '8001' and run_id = 'push_run'"
         ).fetchone()[0]
-        assert stored == {"city": "Ancienne 1", "industry": "SEMICONDUCTORS"}  # read back before the push
+        assert stored == {"city": "Ancienne 1", "industry": "SEMICONDUCTORS"}  # what the mirror held
         server.edit("companies", "8007", {"city": "Édité à la main"})
         plan = revert_from_the_shell("push_run")
         assert server.records["8002"] == pushed["8002"]  # a dry run sends nothing
@@ -280,7 +288,7 @@ def test_two_objects_pushing_at_once_share_one_limit(db, connections):
 def test_the_daily_quota_stops_the_push_cleanly_and_the_next_run_resumes(db, connections):
     wanted = with_bad_values(1000, set())
     stage(db, wanted)
-    with portal(wanted, daily_limit=12) as server:
+    with portal(wanted, daily_limit=8) as server:
         connections(server)
         first = push("day_one")
         assert first["stopped"].startswith("HubSpot's daily")

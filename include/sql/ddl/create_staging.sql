@@ -124,9 +124,9 @@ add column if not exists api_object text,
 alter column hubspot_id drop not null;
 
 -- Revert and verification (issue 14): before_values, what the pushed properties held in HubSpot
--- just before the push (read back, not assumed), so that a run can be undone; verification,
--- what a read after the push found ('verified', or 'mismatch' with the values found in
--- verified_values). A revert is a ledger row too (action 'revert' or 'archive', revert_of the
+-- when the mirror was read (a revert restores from HubSpot's history, this is its fallback);
+-- verification, what a read after the push found, or later the mirror ('verified', 'mismatch'
+-- with the values found in verified_values, 'pending' while the mirror has not caught up). A revert is a ledger row too (action 'revert' or 'archive', revert_of the
 -- row it undoes, skipped the properties someone changed in HubSpot since). 'deferred': not
 -- sent, the daily limit stopped the run; 'skipped': a revert found nothing left to restore.
 alter table staging.push_log
@@ -149,6 +149,16 @@ begin
             outcome in ('running', 'success', 'failed', 'skipped')
         );
     end if;
+    -- 'pending': verified later, from the mirror (issue 25).
+    if not exists (
+        select 1 from pg_constraint
+        where conname = 'push_log_verification_check' and pg_get_constraintdef(oid) like '%pending%'
+    ) then
+        alter table staging.push_log drop constraint if exists push_log_verification_check;
+        alter table staging.push_log add constraint push_log_verification_check check (
+            verification in ('verified', 'mismatch', 'pending')
+        );
+    end if;
     if not exists (
         select 1 from pg_constraint
         where conname = 'push_log_outcome_check' and pg_get_constraintdef(oid) like '%deferred%'
@@ -166,6 +176,8 @@ end
 $ddl$;
 
 create index if not exists push_log_payload_idx on staging.push_log (payload_hash, outcome);
+
+create index if not exists push_log_pending_idx on staging.push_log (object_type) where verification = 'pending';
 
 create index if not exists push_log_revert_idx on staging.push_log (revert_of) where revert_of is not null;
 

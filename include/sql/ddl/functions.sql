@@ -475,3 +475,19 @@ begin
     return jsonb_build_object('value', case when type is null then value else v end);
 end
 $fn$;
+
+-- Whether a value HubSpot (or its mirror) holds is the one a push sent, as HubSpot hands values
+-- back: empty and NULL alike, booleans in any case, numbers without a trailing .0, moments in
+-- any of their formats (epoch milliseconds, ISO). push_service.same_value reads a read-back alike.
+create or replace function staging.crm_same_value(sent text, found text) returns boolean
+language sql stable parallel safe
+as $fn$
+    select case
+        when staging.crm_text(sent) is null or staging.crm_text(found) is null
+            then staging.crm_text(sent) is not distinct from staging.crm_text(found)
+        when trim(sent) = trim(found) then true
+        when lower(trim(sent)) in ('true', 'false') then lower(trim(sent)) = lower(trim(found))
+        when staging.crm_number(sent) is not null then staging.crm_number(sent) = staging.crm_number(found)
+        else staging.crm_timestamp(sent, 'UTC') = staging.crm_timestamp(found, 'UTC')
+    end is true
+$fn$;

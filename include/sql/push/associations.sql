@@ -82,7 +82,9 @@ select
     typed.from_id,
     typed.to_object,
     typed.to_id,
-    typed.type_ids
+    typed.type_ids,
+    count(*) over () as selected,
+    typed.from_object || ' ' || typed.to_object as pair
 from typed
 where not exists (
     select 1 from staging.push_associations as ledger

@@ -218,7 +218,16 @@ written as (
         -- A deal's stage is only valid in its pipeline: the pipeline goes with it.
         || jsonb_strip_nulls(jsonb_build_object(
             'pipeline', max(ruled.pipeline_id) filter (where ruled.reason is null and ruled.property = 'dealstage')
-        )) as properties
+        )) as properties,
+        -- What the mirror held for the properties written: the ledger's before-values, read
+        -- by no request (a revert restores from HubSpot's history, and falls back on these).
+        coalesce(
+            jsonb_object_agg(ruled.property, ruled.hubspot_properties -> ruled.property) filter (
+                where ruled.reason is null and ruled.action = 'update'
+                and ruled.value is distinct from ruled.hubspot_properties ->> ruled.property
+            ),
+            '{}'::jsonb
+        ) as before_values
     from ruled
     group by ruled.action, ruled.legacy_id, ruled.hubspot_id, ruled.api_object
 ),

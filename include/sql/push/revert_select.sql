@@ -1,5 +1,5 @@
 {#- What a revert of run %(revert_run_id)s undoes for one object: each update it sent (back to
-    the values read before it), and, when asked (archive_created), each record it created. An
+    what HubSpot held before it: its history before created_at, when the write left), and, when asked (archive_created), each record it created. An
     entry already reverted (or found with nothing to restore) is not selected again; one whose
     revert was in flight when a run was killed is read back before anything is sent. -#}
 with pushed as (
@@ -39,6 +39,8 @@ select
     coalesce(reverts.in_flight, false) as maybe_sent,
     reverts.properties as revert_properties,
     reverts.payload_hash as revert_hash,
+    pushed.created_at,
+    count(*) over () as selected,
     coalesce(pushed.api_object, %(api_object)s) as api_object
 from pushed
 left join reverts on reverts.revert_of = pushed.push_id

@@ -2,7 +2,9 @@
     at or above the run's min_confidence, with something to update once converted to the
     portal's values (push/payloads.sql), whose exact payload was never confirmed sent, nor
     quarantined under the current mapping. maybe_sent: an earlier run sent it without recording
-    the answer. api_object: the endpoint (an activity's own object); the push batches per api_object. -#}
+    the answer; before_values: what the mirror held; selected: how many rows (counted in the
+    one pass that sends them). api_object: the endpoint (an activity's own object); the push
+    batches per api_object. -#}
 {%- from "push/macros.sql" import still_to_send -%}
 {%- from "push/payloads.sql" import payloads -%}
 with {{ payloads(params.object) }}
@@ -16,6 +18,8 @@ select
         select 1 from staging.push_log as ledger
         where ledger.payload_hash = payloads.payload_hash and ledger.outcome = 'in_flight'
     ) as maybe_sent,
+    payloads.before_values,
+    count(*) over () as selected,
     payloads.api_object
 from payloads
 where payloads.action = 'update' and {{ still_to_send("payloads.payload_hash") }}

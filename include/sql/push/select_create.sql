@@ -11,6 +11,7 @@ select
     payloads.legacy_id,
     payloads.properties,
     payloads.payload_hash,
+    count(*) over () as selected,
     payloads.api_object
 from payloads
 where payloads.action = 'create' and {{ still_to_send("payloads.payload_hash") }}

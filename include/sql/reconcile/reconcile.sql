@@ -101,6 +101,7 @@ declare
     id_column text;
     legacy_id_text text;
     property_list text;
+    modified_text text;
     source_relation text := 'hubspot.{{ o.hubspot_table }}';
 begin
     mirror_types := staging.crm_mirror_types('{{ o.hubspot_table }}');
@@ -124,11 +125,24 @@ begin
         ', '
     ) into property_list
     from unnest(array[{% for m in o.mappings %}'{{ m.property }}'{{ ", " if not loop.last }}{% endfor %}]) as property;
+    -- When the mirror says when each record last changed in HubSpot (hs_lastmodifieddate, or a
+    -- contact's lastmodifieddate), the push can tell a mirror that has caught up with its
+    -- writes from one that has not (push/verify_mirror.sql).
+    select coalesce(
+        (
+            select staging.crm_mirror_text(name, mirror_types ->> name)
+            from unnest(array['hs_lastmodifieddate', 'lastmodifieddate']) with ordinality as modified (name, rank)
+            where mirror_types ? name
+            order by rank
+            limit 1
+        ),
+        'null::text'
+    ) into modified_text;
     execute format(
         'create view staging.{{ o.name }}_hubspot_source as select %s as hubspot_id, '
-        'staging.crm_legacy_id(%s) as legacy_id, %s as legacy_id_raw, %s from %s',
+        'staging.crm_legacy_id(%s) as legacy_id, %s as legacy_id_raw, %s, %s as mirror_modified_at from %s',
         staging.crm_mirror_id(id_column, mirror_types ->> id_column), legacy_id_text, legacy_id_text, property_list,
-        source_relation
+        modified_text, source_relation
     );
 end
 $source$;

@@ -48,6 +48,16 @@ def run_params() -> dict[str, Param]:
             description="workflow: the workflow API (connection workflow_api); hubspot: HubSpot's CRM "
             "batch API (connection hubspot_api).",
         ),
+        "verify": Param(
+            "mirror",
+            type="string",
+            enum=["mirror", "sample", "every"],
+            title="Verify the push",
+            description="mirror: no read-back request, the next run checks what was written against the mirror "
+            "once the sync tool has caught up (pending, then verified or mismatch); sample: also read back a random "
+            "share of the writes (push_verify_sample_share); every: read back every write (one more request per "
+            "batch).",
+        ),
         "create_missing": Param(
             False,
             type="boolean",

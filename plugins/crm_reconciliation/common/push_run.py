@@ -21,7 +21,10 @@ LEDGER_TEMPLATES = (
     "held_values",
     "store_catalogue",
     "missing_options",
+    "mark_pending",
+    "verify_mirror",
 )
+VERIFY_MODES = ("mirror", "sample", "every")
 
 
 def flag(value: bool | str) -> bool:
@@ -38,8 +41,17 @@ def dry_run_reason(dry_run: bool | str, conn_id: str) -> str | None:
 
 
 def push_binds(registry: Any, spec: Any, run_id: str, target: str, **run: Any) -> dict[str, Any]:
-    """What the push SQL binds for one run (``run``: min_confidence, create_missing, link_probable)."""
+    """What the push SQL binds for one run (``run``: min_confidence, create_missing, link_probable,
+    and verify, ``every`` unless given)."""
+    verify = run.get("verify") or "every"
+    if verify not in VERIFY_MODES:
+        from crm_reconciliation.common.errors import ConfigurationError
+
+        raise ConfigurationError(f"verify must be one of {', '.join(VERIFY_MODES)}, not {verify!r}")
     return {
+        "verify": verify,
+        "verify_sample_share": registry.defaults.push_verify_sample_share,
+        "verify_pending_days": registry.defaults.push_verify_pending_days,
         **registry.sql_parameters(spec.name),
         "object_type": spec.name,
         "run_id": run_id,
@@ -148,6 +160,7 @@ class PushRun:
             self.pusher,
             concurrency=self.options["concurrency"],
             batch_size=self.settings.push_batch_size,
+            association_batch_size=self.settings.push_association_batch_size,
             progress_seconds=self.options["progress_seconds"],
             logger=self.log,
         )
@@ -178,8 +191,24 @@ class PushRun:
         )
         return held
 
+    def verify_from_mirror(self) -> dict[str, Any]:
+        """Earlier runs' ``pending`` writes, checked against the mirror as it is now (no request)."""
+        if not self.warehouse.existing_tables([f"{self.spec.name}_hubspot_source"]):
+            return {}  # no reconcile has read the mirror yet
+        found = self.warehouse.run_script(self.sql["verify_mirror"], self.binds, lock=self.spec.name) or {}
+        judged = found.get("mirror_verification") or {}
+        if not any(judged.values()):
+            return {}
+        self.log.info(
+            "Earlier writes checked against the mirror: %d verified, %d mismatch, %d still pending",
+            judged["verified"],
+            judged["mismatch"],
+            judged["pending"],
+        )
+        return {"mirror_verification": judged}
+
     def dry_run(self, reason: str) -> dict[str, Any]:
-        held = self.hold_values()
+        held = {**self.verify_from_mirror(), **self.hold_values()}
         summary = {**held, **(self.warehouse.run_script(self.sql["dry_run"], self.binds, lock=self.spec.name) or {})}
         self.log.warning(
             "DRY RUN (%s): for %s, %d updates, %d creations and %d associations recorded in staging.push_log and "
@@ -203,7 +232,7 @@ class PushRun:
             raise ConfigurationError(
                 "create_missing needs push_target=hubspot: the workflow API updates records, it cannot create them"
             )
-        summary: dict[str, Any] = {}
+        summary: dict[str, Any] = self.verify_from_mirror()
         if hubspot:
             catalogue = Catalogue(self.spec, self.pusher(self.spec.api_object).call, self.client, self.store_catalogue)
             summary["properties_created"] = run_preflight(
@@ -237,7 +266,7 @@ class PushRun:
                         "The workflow target cannot make associations: run a push with push_target=hubspot"
                     )
                 summary.update(service.ledger.quarantine())
-                summary["verification"] = service.verify()
+                summary["verification"] = service.verify(self.binds["verify"])
                 if service.stopped:
                     summary["stopped"] = service.stopped
         finally:

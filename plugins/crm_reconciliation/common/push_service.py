@@ -35,27 +35,33 @@ class PushLedger:
         self.reader, self.writer, self.sql, self.binds = reader, writer, sql, binds
         self._lock = threading.Lock()
 
-    def count(self, name: str, **binds: Any) -> int:
-        query = f"select count(*) from ({self.sql[name]}) as selected"  # noqa: S608 - a rendered template
-        return self.reader.execute(query, {**self.binds, **binds}).fetchone()[0]
-
-    def rows(self, name: str, size: int, **binds: Any) -> Iterator[tuple[str, list[tuple]]]:
-        """The rows of selection ``name`` in batches of at most ``size`` of one HubSpot object each
-        (rows come ordered by it; the api_object is their last column)."""
+    def rows(
+        self, name: str, size: int, total: Callable[[int], None] | None = None, **binds: Any
+    ) -> Iterator[tuple[str, list[tuple]]]:
+        """The rows of selection ``name`` in batches of at most ``size`` of one key each (rows come
+        ordered by it; the key is their last column), streamed from a named cursor in one pass:
+        the selection's ``selected`` column (how many rows, ``count(*) over ()``) goes to ``total``
+        when the first row arrives, and is left out of the rows."""
         batch: list[tuple] = []
+        counted = False
         with self.reader.cursor(name=f"{name}_rows") as cursor:
             cursor.execute(self.sql[name], {**self.binds, **binds})
-            for row in cursor:
+            columns = [column.name for column in cursor.description]
+            at = columns.index("selected")
+            for whole in cursor:
+                if not counted:
+                    counted = True
+                    if total:
+                        total(whole[at])
+                row = whole[:at] + whole[at + 1 :]
                 if batch and (row[-1] != batch[0][-1] or len(batch) == size):
                     yield batch[0][-1], batch
                     batch = []
                 batch.append(row)
+        if not counted and total:
+            total(0)
         if batch:
             yield batch[0][-1], batch
-
-    def wanted_associations(self) -> list[tuple]:
-        """The associations the references imply, with both ends' HubSpot ids, not yet made."""
-        return self.reader.execute(self.sql["associations"], self.binds).fetchall()
 
     def _write(self, name: str, values: dict[str, Any]) -> Any:
         from crm_reconciliation.common.sql_templates import split_statements
@@ -138,6 +144,11 @@ class PushLedger:
             },
         )
 
+    def mark_pending(self) -> int:
+        """This run's writes not read back: ``pending``, for the mirror to verify; how many."""
+        with self._lock:
+            return self.writer.execute(self.sql["mark_pending"], self.binds).rowcount
+
     def quarantine(self) -> dict[str, Any]:
         row = self._write("quarantine", {})
         return row[0] if row else {}
@@ -158,6 +169,18 @@ def same_value(sent: Any, found: Any) -> bool:
         return float(left) == float(right)
     except ValueError:
         return left == right
+
+
+def held_before(versions: list[dict], sent_from: datetime, mirror_value: Any) -> Any:
+    """What a property held in HubSpot just before a push's write left (``sent_from``): the newest
+    version of its history (newest first) written before then, even where the mirror the push
+    read was older; the mirror's value when the history holds none (empty when it has versions,
+    all later: the property was empty)."""
+    for version in versions:
+        written_at = _timestamp(version.get("timestamp", ""))
+        if written_at and written_at < sent_from:
+            return version.get("value")
+    return mirror_value if not versions else None
 
 
 def _timestamp(text: str) -> datetime | None:
@@ -201,6 +224,7 @@ class PushService:
         pusher: Callable[[str], Pusher],
         concurrency: int = 8,
         batch_size: int = 100,
+        association_batch_size: int = 1000,
         progress_seconds: float = 10.0,
         logger: logging.Logger | logging.LoggerAdapter = log,
     ):
@@ -211,6 +235,7 @@ class PushService:
             progress_seconds,
             logger,
         )
+        self.association_batch_size = association_batch_size
         self.stopped: str | None = None
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -265,39 +290,28 @@ class PushService:
     def _read(self, api_object: str, ids: list[str], properties: list[str], history: bool = False) -> dict:
         return self.pusher(api_object).read(ids, properties, history)
 
+    def _selected(self, counts: PhaseCounts, message: str, *args: Any) -> Callable[[int], None]:
+        """What ``rows`` calls with the selection's size: counted and logged once, in the same pass."""
+
+        def total(selected: int) -> None:
+            counts.selected = selected
+            self.log.info(message, selected, *args)
+
+        return total
+
     def updates(self) -> dict[str, Any]:
-        counts = PhaseCounts(selected=self.ledger.count("select"))
-        self.log.info("Pushing %d updates (%d requests in flight at most)", counts.selected, self.concurrency)
-        self._pooled("updates", self.ledger.rows("select", self.batch_size), self._update_batch, counts)
+        """One request per batch: the before-values are the mirror's (staging), not read back."""
+        counts = PhaseCounts()
+        total = self._selected(counts, "Pushing %d updates (%d requests in flight at most)", self.concurrency)
+        self._pooled("updates", self.ledger.rows("select", self.batch_size, total), self._update_batch, counts)
         return counts.summary()
 
     def _update_batch(self, api_object: str, rows: list[tuple]) -> list[str]:
         items = [PushInput(row[0], row[1], row[2], row[3]) for row in rows]
-        maybe_sent = {item.payload_hash for item, row in zip(items, rows, strict=True) if row[4]}
-        fresh = [item for item in items if item.payload_hash not in maybe_sent]
-        try:
-            properties = sorted({name for item in fresh for name in item.properties})
-            found = self._read(api_object, [item.hubspot_id for item in fresh], properties) if fresh else {}
-        except DailyLimitReached as error:
-            outcomes = [Outcome(item, "deferred", 429, str(error)) for item in items]
-            self._stop_if_daily(outcomes)
-            return [o.outcome for o in outcomes]
-        except RequestFailed as error:
-            # Without the values it overwrites, a push could not be undone: send nothing.
-            self.ledger.in_flight("update", api_object, items)
-            failed = [
-                Outcome(item, "failed", None, f"could not read the values before the push: {error}") for item in items
-            ]
-            self.ledger.outcomes("update", failed)
-            return [o.outcome for o in failed]
-        before = [
-            None
-            if item.payload_hash in maybe_sent
-            else {name: found.get(item.hubspot_id, ({}, {}))[0].get(name) for name in item.properties}
-            for item in items
-        ]
-        self.ledger.in_flight("update", api_object, items, before)
-        outcomes = self.pusher(api_object).push(items, maybe_sent=bool(maybe_sent))
+        maybe_sent = any(row[4] for row in rows)
+        # A payload resumed from a killed run keeps the before-values that run recorded.
+        self.ledger.in_flight("update", api_object, items, [None if row[4] else row[5] for row in rows])
+        outcomes = self.pusher(api_object).push(items, maybe_sent=maybe_sent)
         self.ledger.outcomes("update", outcomes)
         self._stop_if_daily(outcomes)
         return [o.outcome for o in outcomes]
@@ -305,8 +319,8 @@ class PushService:
     # -- creations ----------------------------------------------------------------------------------
 
     def creations(self, id_property: str) -> dict[str, Any]:
-        counts = PhaseCounts(selected=self.ledger.count("select_create"))
-        self.log.info("Creating %d records HubSpot lacks (upsert on %s)", counts.selected, id_property)
+        counts = PhaseCounts()
+        total = self._selected(counts, "Creating %d records HubSpot lacks (upsert on %s)", id_property)
 
         def work(api_object: str, rows: list[tuple]) -> list[str]:
             items = [CreateInput(row[0], row[1], row[2], id_property) for row in rows]
@@ -316,22 +330,17 @@ class PushService:
             self._stop_if_daily(outcomes)
             return [o.outcome for o in outcomes]
 
-        self._pooled("creations", self.ledger.rows("select_create", self.batch_size), work, counts)
+        self._pooled("creations", self.ledger.rows("select_create", self.batch_size, total), work, counts)
         return counts.summary()
 
     # -- associations -------------------------------------------------------------------------------
 
     def associations(self) -> dict[str, Any]:
-        rows = self.ledger.wanted_associations()
-        groups: dict[tuple[str, str], list[tuple]] = {}
-        for row in rows:
-            groups.setdefault((row[2], row[4]), []).append(row)
-        chunks = (
-            (f"{from_object} {to_object}", wanted[start : start + self.batch_size])
-            for (from_object, to_object), wanted in groups.items()
-            for start in range(0, len(wanted), self.batch_size)
-        )
-        counts = PhaseCounts(selected=len(rows))
+        """The associations wanted, streamed in one pass, ``association_batch_size`` pairs of one
+        object pair a request (HubSpot's v4 batch read and create take up to 1,000), several
+        requests in flight within the shared limit like the writes."""
+        counts = PhaseCounts()
+        total = self._selected(counts, "Making %d associations (%d pairs a request)", self.association_batch_size)
 
         def work(_: str, chunk: list[tuple]) -> list[str]:
             try:
@@ -344,7 +353,8 @@ class PushService:
             self.ledger.associations(chunk, outcomes)
             return [outcome for outcome, _, _ in outcomes]
 
-        self._pooled("associations", chunks, work, counts)
+        wanted = self.ledger.rows("associations", self.association_batch_size, total)
+        self._pooled("associations", wanted, work, counts)
         return counts.summary()
 
     def _associate(self, from_object: str, to_object: str, chunk: list[tuple]) -> list[tuple]:
@@ -384,9 +394,11 @@ class PushService:
 
     # -- verification -------------------------------------------------------------------------------
 
-    def verify(self) -> dict[str, Any]:
-        """Read back what the run wrote and say, per ledger row, whether HubSpot holds it."""
-        counts = PhaseCounts(selected=self.ledger.count("verify_select"))
+    def verify(self, mode: str = "every") -> dict[str, Any]:
+        """Read back what the run wrote (``every``; a random share with ``sample``) and say, per
+        ledger row, whether HubSpot holds it; the rest (all of it with ``mirror``) is ``pending``,
+        verified from the mirror by the next run."""
+        counts = PhaseCounts()
 
         def work(api_object: str, rows: list[tuple]) -> list[str]:
             properties = sorted({name for row in rows for name in row[2]})
@@ -408,7 +420,12 @@ class PushService:
             self.ledger.verification([row[0] for row in rows], verdicts, differences)
             return verdicts
 
-        self._pooled("verify", self.ledger.rows("verify_select", self.batch_size), work, counts)
+        if mode != "mirror":
+            total = self._selected(counts, "Reading back %d written records (verify %s)", mode)
+            self._pooled("verify", self.ledger.rows("verify_select", self.batch_size, total, verify=mode), work, counts)
+        pending = self.ledger.mark_pending()
+        if pending:
+            counts.add(["pending"] * pending)
         return counts.summary()
 
     # -- revert -------------------------------------------------------------------------------------
@@ -417,13 +434,9 @@ class PushService:
         """Put back what run ``revert_run_id`` overwrote (and archive what it created, when asked);
         a property someone changed in HubSpot since the push is left as it is."""
         binds = {"revert_run_id": revert_run_id, "archive_created": archive_created}
-        counts = PhaseCounts(selected=self.ledger.count("revert_select", **binds))
-        self.log.info(
-            "%s %d ledger entries of run %s",
-            "Planning the revert of" if dry_run else "Reverting",
-            counts.selected,
-            revert_run_id,
-        )
+        counts = PhaseCounts()
+        planning = "Planning the revert of" if dry_run else "Reverting"
+        total = self._selected(counts, f"{planning} %d ledger entries of run %s", revert_run_id)
 
         def work(api_object: str, rows: list[tuple]) -> list[str]:
             updates = [row for row in rows if row[6] == "update"]
@@ -439,7 +452,7 @@ class PushService:
                 done += ["deferred"] * (len(rows) - len(done))
             return done
 
-        self._pooled("revert", self.ledger.rows("revert_select", self.batch_size, **binds), work, counts)
+        self._pooled("revert", self.ledger.rows("revert_select", self.batch_size, total, **binds), work, counts)
         return counts.summary()
 
     def _revert_updates(self, api_object: str, rows: list[tuple], dry_run: bool) -> list[str]:
@@ -448,11 +461,12 @@ class PushService:
         names = sorted({name for row in rows for name in row[3]})
         found = self._read(api_object, sorted({row[2] for row in rows}), names, history=True)
         items, before, revert_of, skipped, nothing_left = [], [], [], {}, []
-        for push_id, legacy_id, hubspot_id, sent, values_before, pushed_at, *_ in fresh:
+        for push_id, legacy_id, hubspot_id, sent, values_before, pushed_at, _, _, _, _, sent_from, _ in fresh:
             current, history = found.get(str(hubspot_id), ({}, {}))
             restore, changed = {}, {}
             for name, value in sent.items():
-                latest = (history.get(name) or [{}])[0]
+                versions = history.get(name) or []
+                latest = versions[0] if versions else {}
                 changed_at = _timestamp(latest.get("timestamp", ""))
                 if not same_value(value, current.get(name)) or (changed_at and changed_at > pushed_at):
                     changed[name] = {
@@ -460,10 +474,12 @@ class PushService:
                         "changed_at": latest.get("timestamp"),
                         "source": latest.get("sourceType"),
                     }
-                elif name in values_before:
-                    restore[name] = "" if values_before[name] is None else str(values_before[name])
+                    continue
+                held = held_before(versions, sent_from, values_before.get(name))
+                if same_value(held, value):
+                    changed[name] = {"now": current.get(name), "reason": "HubSpot held this value before the push"}
                 else:
-                    changed[name] = {"now": current.get(name), "reason": "no value recorded before the push"}
+                    restore[name] = "" if held is None else str(held)
             text = json.dumps(restore, sort_keys=True)
             digest = hashlib.md5(f"revert {push_id} {text}".encode()).hexdigest()  # noqa: S324 - a key, not a secret
             item = PushInput(legacy_id, str(hubspot_id), restore, digest)
@@ -477,7 +493,7 @@ class PushService:
         if items:
             self.ledger.in_flight("revert", api_object, items, before, revert_of)
         outcomes = [
-            Outcome(item, "skipped", None, "every property was changed in HubSpot after the push")
+            Outcome(item, "skipped", None, "nothing to restore: each property changed since, or held its value before")
             for item in nothing_left
         ]
         to_send = [item for item in items if item not in nothing_left]

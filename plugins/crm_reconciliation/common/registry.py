@@ -408,6 +408,12 @@ class Defaults(_Strict):
     push_concurrency: int = Field(8, ge=1, le=32)
     push_max_refused_share: float = Field(0.02, ge=0, le=1)
     push_daily_reserve: int = Field(0, ge=0)
+    # Associations per request (HubSpot's v4 batch read takes at most 1,000 ids); the share of a
+    # run's writes read back with run param verify=sample; how long a write may stay 'pending'
+    # (the mirror still shows other values) before it is called a mismatch.
+    push_association_batch_size: int = Field(1000, ge=1, le=1000)
+    push_verify_sample_share: float = Field(0.05, gt=0, le=1)
+    push_verify_pending_days: int = Field(3, ge=0)
     # A live push that would create or overwrite more records than this waits for a person's
     # approval (task approve_push), as does the first live push of an object.
     approval_min_records: int = Field(1000, ge=0)

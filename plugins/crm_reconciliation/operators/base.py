@@ -158,6 +158,7 @@ class PushSelection(ObjectStep):
             min_confidence=self.min_confidence,
             create_missing=self.create_missing,
             link_probable=self.link_probable,
+            verify=getattr(self, "verify", None),  # the push's; its approval gate reads nothing back
         )
 
     def push_sql(self) -> dict[str, str | None]:

@@ -31,9 +31,11 @@ class PushOperator(PushSelection, ObjectStepOperator):
     requests are in flight at once within the limit every push of the same HubSpot app shares;
     each input carries a trace id, so HubSpot names a refused input in a 207 beside the applied
     ones (a batch still refused whole is split to find the inputs HubSpot refuses);
-    what was written is read back (``verification``) and what it overwrote kept (``before_values``)
-    for ``crm_revert``. A payload confirmed sent is never sent again; a retried task resumes
-    where the previous try stopped; HubSpot's daily quota ends the push cleanly, the rest waits.
+    what was written is verified (``verification``: against the mirror by the next run, or read
+    back, param ``verify``) and what it overwrote kept (``before_values``, the mirror's; a revert
+    restores from HubSpot's history) for ``crm_revert``. A payload confirmed sent is never sent
+    again; a retried task resumes where the previous try stopped; HubSpot's daily quota ends the
+    push cleanly, the rest waits.
 
     :param object_type: the registry object pushed.
     :param push_target: ``hubspot`` (the CRM API) or ``workflow`` (updates through the workflow API).
@@ -43,6 +45,8 @@ class PushOperator(PushSelection, ObjectStepOperator):
     :param create_properties: let the preflight create missing custom properties.
     :param create_options: let the preflight add missing options to the portal's enumerations.
     :param link_probable: write the legacy id onto probable twins at or above min_confidence.
+    :param verify: ``mirror`` (one request per batch; the next run checks the writes against the
+        mirror), ``sample`` (also read back a random share) or ``every`` (read back every write).
     :param conn_id: the warehouse connection.
     :param target_conn_ids: connection id per push target.
     :param max_attempts: attempts per batch before its inputs are ``failed``.
@@ -56,7 +60,7 @@ class PushOperator(PushSelection, ObjectStepOperator):
     :param daily_reserve: daily API calls left for others (default: the registry's push_daily_reserve).
     """
 
-    template_fields: Sequence[str] = (*PushSelection.push_fields, "create_properties", "create_options")
+    template_fields: Sequence[str] = (*PushSelection.push_fields, "create_properties", "create_options", "verify")
     template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "json"}
     ui_color = "#d7f5d3"
 
@@ -71,6 +75,7 @@ class PushOperator(PushSelection, ObjectStepOperator):
         create_properties: bool | str = "{{ params.create_properties }}",
         create_options: bool | str = "{{ params.create_options }}",
         link_probable: bool | str = "{{ params.link_probable }}",
+        verify: str = "{{ params.verify }}",
         conn_id: str = CONN_ID,
         target_conn_ids: dict[str, str] | None = None,
         max_attempts: int = 6,
@@ -87,6 +92,7 @@ class PushOperator(PushSelection, ObjectStepOperator):
         self.init_selection(push_target, dry_run, min_confidence, create_missing, link_probable, target_conn_ids)
         self.create_properties = create_properties
         self.create_options = create_options
+        self.verify = verify
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.progress_seconds = progress_seconds

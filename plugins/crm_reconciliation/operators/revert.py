@@ -71,6 +71,9 @@ class RevertOperator(ObjectStepOperator):
             "run_id": context["run_id"],
             "target": target,
             "api_object": self.spec.api_object,
+            # A revert reads back every restore: it is rare, and the user wants to know it held.
+            "verify": "every",
+            "verify_sample_share": self.registry.defaults.push_verify_sample_share,
         }
         options = {"max_requests": self.max_requests, "window_seconds": self.window_seconds}
         run = PushRun(

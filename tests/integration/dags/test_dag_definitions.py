@@ -64,6 +64,7 @@ def test_contract_shape(dagbag, dag_id):
         "create_properties",
         "create_options",
         "link_probable",
+        "verify",
         "require_approval",
         "allow_snapshot_drop",
     }
@@ -101,6 +102,7 @@ def test_param_defaults_serve_the_nightly_run(dagbag):
         "create_properties": False,
         "create_options": False,
         "link_probable": False,
+        "verify": "mirror",
         "require_approval": True,
         "allow_snapshot_drop": False,
     }

@@ -17,17 +17,21 @@ from crm_reconciliation.hooks.crm_api import ApiResponse
 class MemoryLedger:
     """The ledger's interface over lists: selections given, writes kept in order."""
 
-    def __init__(self, selections: dict[str, list[tuple]]):
-        self.selections, self.events = selections, []
+    def __init__(self, selections: dict[str, list[tuple]], pending: int = 0):
+        self.selections, self.events, self.pending = selections, [], pending
         self.lock = threading.Lock()
 
-    def count(self, name, **binds):
-        return len(self.selections[name])
-
-    def rows(self, name, size, **binds):
+    def rows(self, name, size, total=None, **binds):
         rows = self.selections[name]
+        if total:
+            total(len(rows))
         for start in range(0, len(rows), size):
             yield rows[start][-1], rows[start : start + size]
+
+    def mark_pending(self):
+        with self.lock:
+            self.events.append(("pending", self.pending))
+        return self.pending
 
     def in_flight(self, action, api_object, items, before=None, revert_of=None):
         with self.lock:
@@ -51,6 +55,7 @@ class MemoryPortal:
         self.history: dict[tuple[str, str], list[dict]] = {}
         self.in_flight = self.most_in_flight = 0
         self.sent: list[list[dict]] = []
+        self.reads = 0
         self.lock = threading.Lock()
 
     def _answer(self, work):
@@ -68,6 +73,7 @@ class MemoryPortal:
 
     def read_records(self, api_object, ids, properties, history=False):
         def work():
+            self.reads += 1
             results = [
                 {
                     "id": i,
@@ -102,7 +108,11 @@ def service(ledger, portal, concurrency=4):
 
 
 def update_rows(count: int, maybe_sent: bool = False) -> list[tuple]:
-    return [(n, str(100 + n), {"city": f"Ville {n}"}, f"h{n}", maybe_sent, "companies") for n in range(count)]
+    """select.sql's rows: legacy id, HubSpot id, properties, hash, maybe_sent, the mirror's before-values, object."""
+    return [
+        (n, str(100 + n), {"city": f"Ville {n}"}, f"h{n}", maybe_sent, {"city": "Avant"}, "companies")
+        for n in range(count)
+    ]
 
 
 def test_several_batches_are_in_flight_at_once_and_each_is_recorded_before_it_leaves():
@@ -113,7 +123,8 @@ def test_several_batches_are_in_flight_at_once_and_each_is_recorded_before_it_le
     assert 2 <= portal.most_in_flight <= 4
     flights = [e for e in ledger.events if e[0] == "in_flight"]
     assert len(flights) == 8
-    assert flights[0][3][0] == {"city": "Avant"}  # the value it overwrote, read before sending
+    assert flights[0][3][0] == {"city": "Avant"}  # the value the mirror held, kept without a request
+    assert portal.reads == 0  # one request per batch: the write
     for flight in flights:  # every payload is in flight before it has an outcome
         first_outcome = next(
             i for i, e in enumerate(ledger.events) if e[0] == "outcomes" and e[2][0][0] == flight[2][0]
@@ -136,8 +147,8 @@ def test_the_daily_quota_stops_new_batches_and_says_what_waits():
     run = service(ledger, portal, concurrency=1)
     summary = run.updates()
     assert run.stopped
-    assert summary["outcomes"].get("sent", 0) == 20  # two batches: a read and a send each
-    assert summary["waiting"] == 80
+    assert summary["outcomes"].get("sent", 0) == 50  # five batches, one request each
+    assert summary["waiting"] == 50
 
 
 def test_verification_names_the_value_found():
@@ -148,7 +159,7 @@ def test_verification_names_the_value_found():
         (3, "103", {"city": "Nice"}, "companies"),
     ]
     ledger = MemoryLedger({"verify_select": rows})
-    summary = service(ledger, portal).verify()
+    summary = service(ledger, portal).verify("every")
     assert summary["outcomes"] == {"mismatch": 2, "verified": 1}
     (_, checked) = ledger.events[0]
     assert checked == [
@@ -183,6 +194,7 @@ def test_a_revert_restores_what_is_still_ours_and_skips_what_a_person_changed():
             False,
             None,
             None,
+            pushed_at - timedelta(seconds=1),
             "companies",
         )
         for n in (1, 2, 3)
@@ -196,6 +208,36 @@ def test_a_revert_restores_what_is_still_ours_and_skips_what_a_person_changed():
     assert portal.records["103"] == {"city": "Ancienne", "industry": "Aerospace"}
     (_, _, _, skipped) = ledger.events[-1]
     assert [changed["city"]["source"] for changed in skipped.values() if "city" in changed] == ["CRM_UI"]
+
+
+def test_verify_mirror_reads_nothing_back_and_leaves_the_writes_pending():
+    portal = MemoryPortal({"101": {"city": "Ville"}})
+    ledger = MemoryLedger({"verify_select": [(1, "101", {"city": "Ville"}, "companies")]}, pending=1)
+    summary = service(ledger, portal).verify("mirror")
+    assert summary["outcomes"] == {"pending": 1}
+    assert portal.reads == 0
+    assert ledger.events == [("pending", 1)]
+
+
+def test_a_revert_restores_from_history_what_hubspot_held_when_the_mirror_was_older():
+    sent_from = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+    def at(seconds: int) -> str:
+        return (sent_from + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+
+    portal = MemoryPortal({"101": {"city": "Nouvelle", "phone": "+33100"}})
+    portal.history[("101", "city")] = [
+        {"value": "Nouvelle", "timestamp": at(1), "sourceType": "INTEGRATION"},  # the push's write
+        {"value": "Modifiée", "timestamp": at(-3600), "sourceType": "CRM_UI"},  # after the mirror was read
+        {"value": "Ancienne", "timestamp": at(-86400), "sourceType": "IMPORT"},
+    ]
+    portal.history[("101", "phone")] = [{"value": "+33100", "timestamp": at(1), "sourceType": "INTEGRATION"}]
+    row = (11, 1, "101", {"city": "Nouvelle", "phone": "+33100"}, {"city": "Ancienne", "phone": "+33999"})
+    rows = [(*row, sent_from + timedelta(seconds=2), "update", False, None, None, sent_from, "companies")]
+    summary = service(MemoryLedger({"revert_select": rows}), portal).revert("r", False, dry_run=False)
+    assert summary["outcomes"] == {"sent": 1}
+    # The history's value before the write, not the stale mirror's; no version before it: empty.
+    assert portal.records["101"] == {"city": "Modifiée", "phone": ""}
 
 
 def test_a_revert_dry_run_reads_but_sends_nothing():
@@ -212,6 +254,7 @@ def test_a_revert_dry_run_reads_but_sends_nothing():
             False,
             None,
             None,
+            datetime.now(UTC),
             "companies",
         )
     ]
