@@ -211,6 +211,28 @@ def test_a_revert_restores_the_previous_values_and_skips_what_was_edited_since(d
     assert summary["verification"]["outcomes"] == {"verified": 30}
 
 
+def test_a_revert_restores_from_history_what_hubspot_held_when_the_mirror_was_stale(db, connections):
+    """The mirror was read before a person changed the records in HubSpot, and the push ran on it:
+    the revert puts back what HubSpot held just before the write (its history), not the mirror's."""
+    before, pushed = before_and_after(20)
+    stage(db, pushed, mirror=before)  # the mirror as it was read
+    with FakeCrm(seed={"companies": before}) as server:
+        connections(server)
+        for n in range(0, 20, 2):  # after the mirror was read, before the push
+            server.edit("companies", str(8000 + n), {"city": f"Corrigée {n}"})
+        held_at_push = {key: dict(server.records[key]) for key in before}
+        push("push_run")
+        summary = revert("revert_run", "push_run")
+    assert summary["revert"]["outcomes"] == {"sent": 20}
+    for key, held in held_at_push.items():
+        assert server.records[key] == {"city": held["city"], "industry": held.get("industry", "")}, key
+    stale = db.execute(
+        "select before_values ->> 'city' from staging.push_log where run_id = 'push_run' and hubspot_id = '8002'"
+    ).fetchone()[0]
+    assert stale == "Ancienne 2"  # the ledger kept the mirror's value; the history knew better
+    assert server.records["8002"]["city"] == "Corrigée 2"
+
+
 KILLABLE_REVERT = """
 import sys
 from datetime import UTC, datetime

@@ -54,9 +54,9 @@ updated as (
     returning judged.verification
 )
 
-select jsonb_build_object(
+select jsonb_build_object('mirror_verification', jsonb_build_object(
     'verified', count(*) filter (where updated.verification = 'verified'),
     'mismatch', count(*) filter (where updated.verification = 'mismatch'),
     'pending', (select count(*) from judged where judged.verification = 'pending')
-) as mirror_verification
+)) as summary
 from updated
