@@ -56,8 +56,7 @@ def test_verify_mirror_marks_pending_then_verified_or_mismatch_on_the_next_run(d
     assert second["mirror_verification"] == {"verified": 1, "mismatch": 2, "pending": 1}
     verdicts = dict(
         db.execute(
-            "select hubspot_id, array[verification, verified_values::text] from staging.push_log"
-            " where run_id = 'run_a'"
+            "select hubspot_id, array[verification, verified_values::text] from staging.push_log where run_id = 'run_a'"
         ).fetchall()
     )
     assert verdicts == {
