@@ -75,6 +75,12 @@ OBJECT_TYPE_IDS = {
 }
 TYPE_ID_OF = {name: type_id for type_id, name in OBJECT_TYPE_IDS.items()}
 MAX_BATCH_INPUTS = 100
+# The associations API's batch/read takes at most 1,000 inputs (HubSpot changelog "Batch Read Limit
+# for HubSpot Associations API", February 2025); this portal holds batch/create and
+# batch/associate/default to the same 1,000.
+MAX_ASSOCIATION_BATCH_INPUTS = 1000
+# The object write batches, whose inputs are the records written (``FakeCrm.object_writes``).
+OBJECT_WRITE_ROUTE = re.compile(r"/crm/(?:v3/objects|objects/\d{4}-\d{2})/[^/]+/batch/(?:create|update|upsert)")
 # Who a value's history names: the private app the token belongs to (API writes), an import (seed),
 # the HubSpot user who edits in the UI (``edit``).
 INTEGRATION_ID = "2468013"
@@ -903,6 +909,83 @@ def _value_problem(spec: dict[str, Any], value: Any, email: bool = False) -> tup
     return None
 
 
+Link = tuple[str, str, str, str, int]  # (from object, from id, to object, to id, association type id)
+
+
+class _Links(set):
+    """The portal's associations, each link one ``Link`` (a pair of records holds one each way),
+    as a set, with two indexes every change this portal (or a test adding a link by hand) makes
+    keeps in step (``add``, ``discard``, ``update``, ``|=``, ``-=``): ``targets`` for a batch/read, ``touching`` for an
+    archive. Both answer in time of what one record holds, not of every link in the portal."""
+
+    def __init__(self, links: Any = ()) -> None:
+        super().__init__()
+        self._from: dict[tuple[str, str, str], dict[str, set[int]]] = {}  # (object, id, to object) → {to id: types}
+        self._touching: dict[tuple[str, str], set[Link]] = {}  # (object, id) → links at either end
+        self.update(links)
+
+    def targets(self, kind: str, record_id: str, target: str) -> dict[str, set[int]]:
+        """The ``target`` records ``kind`` ``record_id`` is linked to: {their id: the type ids} (do not change it)."""
+        return self._from.get((kind, record_id, target), {})
+
+    def touching(self, kind: str, record_id: str) -> set[Link]:
+        """The links from or to one record (a copy)."""
+        return set(self._touching.get((kind, record_id), ()))
+
+    def _index(self, link: Link) -> None:
+        kind, record_id, target, target_id, type_id = link
+        self._from.setdefault((kind, record_id, target), {}).setdefault(target_id, set()).add(type_id)
+        for end in ((kind, record_id), (target, target_id)):
+            self._touching.setdefault(end, set()).add(link)
+
+    def _unindex(self, link: Link) -> None:
+        kind, record_id, target, target_id, type_id = link
+        targets = self._from[kind, record_id, target]
+        targets[target_id].discard(type_id)
+        if not targets[target_id]:
+            del targets[target_id]
+            if not targets:
+                del self._from[kind, record_id, target]
+        for end in ((kind, record_id), (target, target_id)):
+            touching = self._touching.get(end)
+            if touching is not None:
+                touching.discard(link)
+                if not touching:
+                    del self._touching[end]
+
+    def add(self, link: Link) -> None:
+        if link not in self:
+            super().add(link)
+            self._index(link)
+
+    def discard(self, link: Link) -> None:
+        if link in self:
+            super().discard(link)
+            self._unindex(link)
+
+    def update(self, *others: Any) -> None:
+        for other in others:
+            for link in list(other):
+                self.add(link)
+
+    def difference_update(self, *others: Any) -> None:
+        for other in others:
+            for link in list(other):
+                self.discard(link)
+
+    def __ior__(self, other: Any) -> _Links:
+        if not isinstance(other, set | frozenset):
+            return NotImplemented
+        self.update(other)
+        return self
+
+    def __isub__(self, other: Any) -> _Links:
+        if not isinstance(other, set | frozenset):
+            return NotImplemented
+        self.difference_update(other)
+        return self
+
+
 class _Server(ThreadingHTTPServer):
     """One thread per connection, and room for many connections at once (a push keeps several
     requests in flight; the default backlog of 5 would make the sixth wait for a SYN retry)."""
@@ -979,12 +1062,14 @@ class FakeCrm:
         self.objects: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in TYPE_ID_OF}
         self.archived: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in TYPE_ID_OF}
         self.history: dict[tuple[str, str, str], list[dict[str, Any]]] = {}  # (object, id, property) → writes
-        self.associations: set[tuple[str, str, str, str, int]] = set()
+        self.associations = _Links()  # each link both ways; indexed (see ``_Links``)
         self.applied: Counter[str] = Counter()  # payload fingerprint → times applied
         self.created: Counter[str] = Counter()  # object type → records created
         self.faults: deque[str] = deque()  # consumed one per write request
         self.update_bodies: list[dict] = []
         self.requests: list[tuple[str, str, Any, int | None]] = []  # (method, path, body, status); None: dropped
+        # Per request: (when it arrived, on all_request_times' clock, method, path, inputs in its body, status).
+        self.request_log: list[tuple[float, str, str, int, int | None]] = []
         self.statuses: Counter[int | None] = Counter()
         self.request_times: deque[float] = deque()
         self.all_request_times: list[float] = []
@@ -1008,6 +1093,15 @@ class FakeCrm:
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
     @property
+    def associations(self) -> _Links:
+        """The links, ``(from object, from id, to object, to id, type id)``, each way: a set."""
+        return self._associations
+
+    @associations.setter
+    def associations(self, links: Any) -> None:
+        self._associations = links if isinstance(links, _Links) else _Links(links)
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
@@ -1028,6 +1122,17 @@ class FakeCrm:
     def fingerprint(record_id: str, properties: dict, object_type: str = "companies") -> str:
         payload = f"{object_type} {record_id} {json.dumps(properties, sort_keys=True)}"
         return hashlib.md5(payload.encode()).hexdigest()  # noqa: S324
+
+    def object_writes(self) -> list[tuple[float, int, int | None]]:
+        """(when it arrived, its inputs, its status) of each object write batch (batch/create,
+        batch/update, batch/upsert), in the order answered: those answered 200 or 201 wrote their
+        inputs (a 207 some of them)."""
+        with self.lock:
+            return [
+                (arrived, inputs, status)
+                for arrived, method, path, inputs, status in self.request_log
+                if method == "POST" and OBJECT_WRITE_ROUTE.fullmatch(urlparse(path).path)
+            ]
 
     def max_requests_in_any_window(self) -> int:
         times, best, start = sorted(self.all_request_times), 0, 0
@@ -1498,11 +1603,7 @@ class FakeCrm:
                 for name, value in record.items():
                     if self._holder(kind, name, value) == record_id:
                         del self._unique[kind, name][self._key(kind, name, value)]
-                self.associations = {
-                    link
-                    for link in self.associations
-                    if link[:2] != (kind, record_id) and (link[2], link[3]) != (kind, record_id)
-                }
+                self.associations -= self.associations.touching(kind, record_id)
         return 204, None
 
     # --- properties, groups, pipelines, owners -------------------------------------------------
@@ -1625,9 +1726,10 @@ class FakeCrm:
             self._link(target, target_id, kind, record_id, INVERSE_TYPE[type_id])
             return
         if type_id in PRIMARY_TO_COMPANY:
-            for old in [link for link in self.associations if link[:3] == (kind, record_id, target)]:
-                if old[4] == type_id and old[3] != target_id:
-                    self.associations -= {old, (target, old[3], kind, record_id, INVERSE_TYPE[type_id])}
+            for old_id, type_ids in list(self.associations.targets(kind, record_id, target).items()):
+                if type_id in type_ids and old_id != target_id:
+                    old = (kind, record_id, target, old_id, type_id)
+                    self.associations -= {old, (target, old_id, kind, record_id, INVERSE_TYPE[type_id])}
             self._link(kind, record_id, target, target_id, DEFAULT_TYPE[kind, target])
         self.associations |= {
             (kind, record_id, target, target_id, type_id),
@@ -1642,11 +1744,15 @@ class FakeCrm:
         self, kind: str, target: str, action: str, body: Any, created: int = 201
     ) -> tuple[int, dict[str, Any]]:
         """batch/create (typed), batch/associate/default and batch/read between two object types;
-        ``created``: the status of a batch/create done whole (v4 201, the date-based API 200)."""
+        ``created``: the status of a batch/create done whole (v4 201, the date-based API 200). A
+        batch of more than ``MAX_ASSOCIATION_BATCH_INPUTS`` inputs is refused whole (400)."""
         fields: dict[str, Any] = {"read": {"id": (str, int)}, "create": {"from": dict, "to": dict, "types": list}}
         malformed = self._malformed(body, fields.get(action, {"from": dict, "to": dict}))
         if malformed:
             return 400, _error("VALIDATION_ERROR", f"Invalid input JSON: {malformed}")
+        if len(body["inputs"]) > MAX_ASSOCIATION_BATCH_INPUTS:
+            message = f"Batch size {len(body['inputs'])} exceeds the limit of {MAX_ASSOCIATION_BATCH_INPUTS} inputs"
+            return 400, _error("VALIDATION_ERROR", message)
         if action == "read":
             return self._read_associations(kind, target, body["inputs"])
         if (kind, target) not in DEFAULT_TYPE:
@@ -1688,10 +1794,7 @@ class FakeCrm:
                     message = f"No {kind} record {record_id}"
                     errors.append(_input_error("OBJECT_NOT_FOUND", message, ids=[record_id]))
                     continue
-                linked: dict[str, list[int]] = {}
-                for link in sorted(self.associations):
-                    if link[:3] == (kind, record_id, target):
-                        linked.setdefault(link[3], []).append(link[4])
+                linked = sorted(self.associations.targets(kind, record_id, target).items())
                 to = [
                     {
                         "toObjectId": target_id,
@@ -1700,23 +1803,28 @@ class FakeCrm:
                             for type_id in sorted(type_ids)
                         ],
                     }
-                    for target_id, type_ids in linked.items()
+                    for target_id, type_ids in linked
                 ]
                 results.append({"from": {"id": record_id}, "to": to})
         return self._batch_answer(results, errors, 200)
 
     # --- HTTP ----------------------------------------------------------------------------------
 
-    def _record(self, method: str, path: str, body: Any, status: int | None) -> None:
+    def _record(self, method: str, path: str, body: Any, status: int | None, arrived: float | None = None) -> None:
+        """Log a request answered ``status`` (None: dropped); ``arrived``: when it came (else now)."""
+        inputs = body.get("inputs") if isinstance(body, dict) else None
         with self.lock:
             self.requests.append((method, path, body, status))
             self.statuses[status] += 1
+            moment = time.monotonic() if arrived is None else arrived
+            self.request_log.append((moment, method, path, len(inputs) if isinstance(inputs, list) else 0, status))
 
-    def _admit(self) -> tuple[dict[str, Any] | None, dict[str, str]]:
-        """Count a request against the limits: (the 429 body refusing it or None, the rate-limit
-        headers of its answer). Every request counts in the rolling window; all but those it
-        refuses count against the day (whatever their answer, as HubSpot counts them)."""
-        now = time.monotonic()
+    def _admit(self, now: float | None = None) -> tuple[dict[str, Any] | None, dict[str, str]]:
+        """Count a request arriving ``now`` (default: now) against the limits: (the 429 body
+        refusing it or None, the rate-limit headers of its answer). Every request counts in the
+        rolling window; all but those it refuses count against the day (whatever their answer, as
+        HubSpot counts them)."""
+        now = time.monotonic() if now is None else now
         with self.lock:
             self.all_request_times.append(now)
             while self.request_times and self.request_times[0] <= now - self.window_seconds:
@@ -1782,7 +1890,7 @@ class FakeCrm:
 
             def _send(self, status: int, body: object, headers: dict | None = None) -> None:
                 """Answer ``body`` as JSON (None: no body, as a 204), with the rate-limit headers."""
-                crm._record(self.command, self.path, self.body, status)
+                crm._record(self.command, self.path, self.body, status, self.arrived)
                 data = b"" if body is None else json.dumps(body).encode()
                 self.send_response(status)
                 if body is not None:
@@ -1794,7 +1902,7 @@ class FakeCrm:
                 self.wfile.write(data)
 
             def _drop(self) -> None:
-                crm._record(self.command, self.path, self.body, None)
+                crm._record(self.command, self.path, self.body, None, self.arrived)
                 self.close_connection = True
                 self.connection.shutdown(2)
 
@@ -1814,9 +1922,10 @@ class FakeCrm:
                     self.body, parsed = (json.loads(raw) if raw else None), True
                 except ValueError:
                     self.body, parsed = raw.decode(errors="replace"), False
+                self.arrived = time.monotonic()  # when it counts against the limit, and in request_log
                 authenticated = self.headers.get("Authorization") == f"Bearer {crm.token}"
                 # An unknown caller is no app of the portal: it counts against no limit.
-                refusal, self.rate_headers = crm._admit() if authenticated else (None, {})
+                refusal, self.rate_headers = crm._admit(self.arrived) if authenticated else (None, {})
                 delay = crm._latency()
                 if delay:
                     time.sleep(delay)  # outside the lock: requests in flight overlap

@@ -7,12 +7,15 @@ create or replace function staging.crm_book_request(
 language plpgsql
 as $fn$
 declare
-    moment timestamptz := clock_timestamp();
+    moment timestamptz;
     limits staging.api_limits;
     booked integer;
     oldest timestamptz;
 begin
     perform pg_advisory_xact_lock(hashtextextended('crm_rate_limit ' || app, 0));
+    -- The clock is read once the lock is held: read before, a booking that waited for the lock
+    -- would be counted in the window before the one it is made in (issue 28).
+    moment := clock_timestamp();
     select * into limits from staging.api_limits where app_key = app;
     -- HubSpot's daily quota resets at midnight (the portal's time zone; UTC here, the safe side).
     if limits.daily_remaining is not null and limits.daily_remaining <= daily_reserve

@@ -1,5 +1,7 @@
 {#- What a live push would write, for the approval gate: records overwritten, records created,
     probable twins linked for good, and whether this object was ever pushed live before. -#}
+{% include "push/plan.sql" %}
+
 with overwrites as (
 {% include "push/select.sql" %}
 ),

@@ -6,9 +6,6 @@
     one pass that sends them). api_object: the endpoint (an activity's own object); the push
     batches per api_object. -#}
 {%- from "push/macros.sql" import still_to_send -%}
-{%- from "push/payloads.sql" import payloads -%}
-with {{ payloads(params.object) }}
-
 select
     payloads.legacy_id,
     payloads.hubspot_id,
@@ -21,6 +18,6 @@ select
     payloads.before_values,
     count(*) over () as selected,
     payloads.api_object
-from payloads
-where payloads.action = 'update' and {{ still_to_send("payloads.payload_hash") }}
+from staging."_{{ params.object.name }}_push_plan" as payloads
+where payloads.kind = 'payload' and payloads.action = 'update' and {{ still_to_send("payloads.payload_hash") }}
 order by payloads.api_object, payloads.legacy_id

@@ -8,6 +8,7 @@ from typing import Any
 TARGETS = {"workflow": "workflow_api", "hubspot": "hubspot_api"}
 WINDOW_MARGIN_SECONDS = 0.25
 LEDGER_TEMPLATES = (
+    "plan",
     "select",
     "select_create",
     "record_in_flight",
@@ -178,8 +179,10 @@ class PushRun:
     # -- push -------------------------------------------------------------------------------------
 
     def hold_values(self) -> dict[str, Any]:
-        """Record the values this run holds back (what the portal's catalogue cannot take)."""
-        held = self.warehouse.run_script(self.sql["held_values"], self.binds, lock=self.spec.name) or {}
+        """Plan the run (every value converted once, push/plan.sql) and record the values it holds
+        back (what the portal's catalogue cannot take)."""
+        scripts = [self.sql["plan"], self.sql["held_values"]]
+        held = self.warehouse.run_script(scripts, self.binds, lock=self.spec.name) or {}
         if not held.get("held_values"):
             return {}  # the summary names held values only when there are some
         self.log.warning(
