@@ -115,17 +115,21 @@ lookups as (
     where catalogue.api_object in (select distinct wanted.api_object from wanted)
 ),
 
-pairs as (
+-- Materialized: each value is converted once, and the lookups it is converted with (option
+-- maps of a few kB) are not carried into the sorts below.
+pairs as materialized (
     select
         wanted.action,
         wanted.legacy_id,
         wanted.hubspot_id,
         wanted.api_object,
         wanted.confidence,
-        wanted.hubspot_properties,
+        -- Narrow rows (the sorts below hold 3-20 per record): what the mirror holds for this
+        -- property, and the deal's closedate for the closed-won rule; not the whole record.
+        wanted.hubspot_properties -> given.key as current,
+        wanted.hubspot_properties ->> 'closedate' as current_closedate,
         given.key as property,
         given.value as staged,
-        lookups.allowed,
         staging.crm_portal_value(
             given.value,
             catalogue.type,
@@ -184,17 +188,16 @@ ruled as (
         decided.legacy_id,
         decided.hubspot_id,
         decided.api_object,
-        decided.hubspot_properties,
+        decided.current,
         decided.property,
         decided.staged,
-        decided.allowed,
         decided.converted ->> 'value' as value,
         case
             when decided.reason is not null then decided.reason
             when decided.closed_won and not (
                 bool_or(decided.property = 'closedate' and decided.converted ->> 'value' <> '')
                     over (partition by decided.action, decided.legacy_id)
-                or staging.crm_text(decided.hubspot_properties ->> 'closedate') is not null
+                or staging.crm_text(decided.current_closedate) is not null
             ) then 'a closed-won deal needs closedate (a portal validation rule), and the record has none'
         end as reason,
         decided.pipeline_id
@@ -211,7 +214,7 @@ written as (
             jsonb_object_agg(ruled.property, ruled.value) filter (
                 where ruled.reason is null
                 -- Converted, a value may be the one HubSpot holds already: nothing to write.
-                and (ruled.action = 'create' or ruled.value is distinct from ruled.hubspot_properties ->> ruled.property)
+                and (ruled.action = 'create' or ruled.value is distinct from ruled.current #>> '{}')
             ),
             '{}'::jsonb
         )
@@ -222,9 +225,9 @@ written as (
         -- What the mirror held for the properties written: the ledger's before-values, read
         -- by no request (a revert restores from HubSpot's history, and falls back on these).
         coalesce(
-            jsonb_object_agg(ruled.property, ruled.hubspot_properties -> ruled.property) filter (
+            jsonb_object_agg(ruled.property, ruled.current) filter (
                 where ruled.reason is null and ruled.action = 'update'
-                and ruled.value is distinct from ruled.hubspot_properties ->> ruled.property
+                and ruled.value is distinct from ruled.current #>> '{}'
             ),
             '{}'::jsonb
         ) as before_values
@@ -245,8 +248,10 @@ payloads as (
 ),
 
 held as (
-    select ruled.action, ruled.legacy_id, ruled.api_object, ruled.property, ruled.staged, ruled.reason, ruled.allowed
+    select
+        ruled.action, ruled.legacy_id, ruled.api_object, ruled.property, ruled.staged, ruled.reason, lookups.allowed
     from ruled
+    left join lookups on lookups.api_object = ruled.api_object and lookups.name = ruled.property
     where ruled.reason is not null
 )
 {%- endmacro -%}

@@ -6,7 +6,10 @@
     values (held_values.sql) and the approval gate's counts read this table, so a run converts
     its values once however many times it reads them. -#}
 {%- from "push/payloads.sql" import payloads -%}
+{%- from "macros/session.sql" import step_memory -%}
 {%- set o = params.object -%}
+{{ step_memory() }}
+
 drop table if exists staging."_{{ o.name }}_push_plan";
 
 create unlogged table staging."_{{ o.name }}_push_plan" as
