@@ -54,9 +54,9 @@ bench: install
 bench-matching: install
 	$(BIN)/python -m crm_reconciliation_dev.benchmarks.matching --scale $(ARGS)
 
-## Push: 50,000 updates to a local HubSpot stand-in limited to 190 requests / 10 s.
+## Push: records/s against a local HubSpot stand-in limited to 190 requests / 10 s (updates, creations, two objects at once). ARGS=--verify every to compare.
 bench-push: install
-	$(BIN)/python -m crm_reconciliation_dev.benchmarks.push
+	$(BIN)/python -m crm_reconciliation_dev.benchmarks.push $(ARGS)
 
 ## Re-freeze constraints.txt after editing requirements*.txt or overrides.txt (pins already there are kept).
 lock: install

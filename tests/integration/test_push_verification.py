@@ -1,5 +1,6 @@
 """Verification without a read per batch (issue 25): with verify=mirror a push spends one request
-per batch, and the next run checks its writes against the mirror once the sync tool has caught up."""
+per batch, and the next run checks its writes against the mirror once the sync tool has caught up;
+verify=sample reads back a random share."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from crm_reconciliation.common.registry import default_registry
 from crm_reconciliation_dev.fake_hubspot import FakeCrm
 from tests.helpers import create_mirror, create_staging, insert_rows, run_reconcile_and_score
-from tests.integration.test_push import push
+from tests.integration.test_push import portal, push, stage, updates
 
 pytestmark = pytest.mark.integration
 
@@ -65,3 +66,18 @@ def test_verify_mirror_marks_pending_then_verified_or_mismatch_on_the_next_run(d
         "103": ["pending", None],
         "104": ["mismatch", '{"city": "Lyon"}'],
     }
+
+
+def test_verify_sample_reads_back_a_share_and_leaves_the_rest_pending(db, connections):
+    wanted = updates(1000)
+    stage(db, wanted)
+    with portal(wanted) as server:
+        connections(server)
+        summary = push(max_requests=100, verify="sample")
+    outcomes = summary["verification"]["outcomes"]
+    assert default_registry().defaults.push_verify_sample_share == 0.05
+    assert outcomes["verified"] + outcomes["pending"] == 1000
+    # 5 % of 1,000: 50 on average, 10 or fewer or 120 or more about never (binomial, sd 7).
+    assert 10 < outcomes["verified"] < 120, outcomes
+    reads = [path for _, path, _, _ in server.requests if path.endswith("/companies/batch/read")]
+    assert len(reads) == -(-outcomes["verified"] // 100)  # the sampled writes, 100 a request

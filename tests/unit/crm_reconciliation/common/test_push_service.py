@@ -271,7 +271,7 @@ def test_values_compare_as_hubspot_hands_them_back(sent, found, same):
     assert same_value(sent, found) is same
 
 
-def test_a_daily_stop_during_a_read_defers_without_sending():
+def test_a_daily_stop_before_the_write_defers_without_sending():
     class Exhausted(RollingWindowLimiter):
         def acquire(self):
             raise DailyLimitReached("daily quota used")
