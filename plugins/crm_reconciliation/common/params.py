@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from difflib import get_close_matches
+from typing import Any
+
 from airflow.sdk import Param
 
 from crm_reconciliation.common.paths import DEFAULT_BRONZE_DIR
@@ -103,3 +107,22 @@ def run_params() -> dict[str, Param]:
             "than max_drop_rate (include/config/objects.yaml) of its live records; leave off for the nightly run.",
         ),
     }
+
+
+def check_run_conf(conf: Mapping[str, Any] | None, known: Iterable[str]) -> None:
+    """Refuse a run conf key the DAG has no param for: Airflow would keep it and run on the
+    default (``{"dryrun": true}`` would push live), so a typo fails the run, naming the param meant."""
+    from crm_reconciliation.common.errors import ConfigurationError
+
+    known = sorted(known)
+    unknown = sorted(set(conf or {}) - set(known))
+    if not unknown:
+        return
+    named = []
+    for key in unknown:
+        close = get_close_matches(key, known, n=1, cutoff=0.6)
+        named.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise ConfigurationError(
+        f"unknown run parameter{'s' if len(unknown) > 1 else ''} {', '.join(named)}; "
+        f"this DAG takes: {', '.join(known)}"
+    )

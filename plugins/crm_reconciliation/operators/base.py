@@ -112,10 +112,14 @@ class ObjectStepOperator(ObjectStep, BaseOperator):
         from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
         from crm_reconciliation.common.errors import NotRetryable
+        from crm_reconciliation.common.params import check_run_conf
 
         self.ensure_rendered(context)
         try:
             with self.step_log(context) as step:
+                dag_run = context.get("dag_run")
+                if dag_run is not None and self.has_dag():
+                    check_run_conf(dag_run.conf, self.dag.params)
                 return self.execute_step(context, step)
         except (NotRetryable, AirflowNotFoundException) as error:
             # A refusal, a wrong setting or a missing connection fails the same way on every try.

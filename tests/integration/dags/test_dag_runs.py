@@ -174,6 +174,20 @@ def test_limit_param_reaches_the_loader(airflow_db, mirror, dags):
     assert log_row(mirror, "contacts", run.run_id)["rows_read"] == 5
 
 
+@pytest.mark.parametrize(("typed", "meant"), [("dryrun", "dry_run"), ("bronze-dir", "bronze_dir")])
+def test_a_mistyped_run_param_fails_the_run_before_any_work(airflow_db, mirror, dags, typed, meant):
+    run = dags["crm_reconcile_deals"].test(run_conf={typed: True})
+    assert str(run.state) == "failed"
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert states["create_staging"] == "failed"  # at once: a wrong setting is not retried
+    assert {states[task] for task in ("load_bronze", "reconcile", "score", "approve_push", "push")} == {
+        "upstream_failed"
+    }
+    # Nothing was done: not even the staging schema (the message is the task's error, named in
+    # test_params: "unknown run parameter 'dryrun' (did you mean 'dry_run'?)").
+    assert mirror.execute("select to_regclass('staging.reconciliation_log')").fetchone()[0] is None
+
+
 def test_a_missing_file_fails_the_task_and_says_which(airflow_db, mirror, dags, tmp_path):
     run = dags["crm_reconcile_deals"].test(run_conf={"bronze_dir": str(tmp_path)})
     assert str(run.state) == "failed"
