@@ -29,6 +29,26 @@ NO_HELD_VALUES: dict[str, Any] = {
 }
 
 
+# OWASP's rule for CSV injection: a spreadsheet reads a cell starting with one of these as a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A cell no spreadsheet runs: text starting with a formula character (after any quotes it
+    already starts with, so that the way back is exact) gets a leading quote. On the raw value:
+    a spreadsheet may trim a leading space, never a quote."""
+    if isinstance(value, str) and value.lstrip("'").startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def from_spreadsheet(value: str) -> str:
+    """A cell as ``spreadsheet_safe`` wrote it, back to the value (the import's side)."""
+    if value.startswith("'") and value.lstrip("'").startswith(FORMULA_START):
+        return value[1:]
+    return value
+
+
 class DecisionRefused(ValueError):
     """A decision that cannot be recorded, and why (the page and the CSV import show it)."""
 
@@ -120,14 +140,16 @@ def record(connection: Any, registry: Any, object_type: str, decision: Decision,
 
 
 def export_csv(connection: Any, registry: Any, object_type: str, status: str | None = None) -> str:
-    """The whole queue as CSV (one query, no paging), with empty verdict and comment columns to fill in."""
+    """The whole queue as CSV (one query, no paging), with empty verdict and comment columns to fill
+    in; no cell runs as a formula in a spreadsheet (``spreadsheet_safe``)."""
     binds = {"object_type": object_type, "status": _status(status), "search": None, "offset": 0, "limit": None}
     page = connection.execute(_render("queue", registry, object_type), binds).fetchone()[0]
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # CRLF, as RFC 4180 and spreadsheets write it: a field holding a carriage return is quoted.
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for row in page["rows"]:
-        writer.writerow([row.get(column, "") for column in CSV_COLUMNS])
+        writer.writerow([spreadsheet_safe(row.get(column, "")) for column in CSV_COLUMNS])
     return out.getvalue()
 
 
@@ -139,8 +161,9 @@ def parse_csv(text: str) -> tuple[list[tuple[int, Decision]], list[str]]:
     if missing:
         return [], [f"line 1: the header lacks {', '.join(missing)} (it has {', '.join(reader.fieldnames or [])})"]
     decisions, errors = [], []
-    for row in reader:
+    for raw in reader:
         line = reader.line_num
+        row = {key: from_spreadsheet(value or "") for key, value in raw.items() if key is not None}
         verdict = (row.get("verdict") or "").strip().lower()
         if not verdict:
             continue
