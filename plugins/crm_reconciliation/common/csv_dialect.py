@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
+import os
 import re
+import stat
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -135,11 +138,36 @@ def normalise_column(name: str) -> str:
     return name.replace("\ufeff", "").strip().lower()
 
 
+# What a path that is not a regular file is, by the kind ``os.stat`` gives.
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def not_a_file(path: Path) -> BronzeFileError:
+    """Why ``path`` cannot be read as an export. Only an absent file is worth a retry (the export
+    may still be on its way); a folder, a pipe, a dangling link or a loop of links stays what it is."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return BronzeFileError(path, "is a loop of symbolic links, not a file")
+        if path.is_symlink():
+            return BronzeFileError(path, f"is a symbolic link to {os.readlink(path)!r}, which does not exist")
+        return BronzeFileError(path, "file not found", retryable=True)
+    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    return BronzeFileError(path, f"is {kind}, not a file")
+
+
 def sniff(path: Path) -> CsvFormat:
     """Detect encoding, delimiter and header of ``path``; fail clearly on a missing or empty file."""
     path = Path(path)
     if not path.is_file():
-        raise BronzeFileError(path, "file not found", retryable=True)  # the export may still be on its way
+        raise not_a_file(path)
     encoding = detect_encoding(path)
     header_line = next(iter(_Lines(path, CsvFormat(encoding, ",", ()))), "")
     if not header_line.strip():

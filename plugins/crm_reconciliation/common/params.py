@@ -123,6 +123,5 @@ def check_run_conf(conf: Mapping[str, Any] | None, known: Iterable[str]) -> None
         close = get_close_matches(key, known, n=1, cutoff=0.6)
         named.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     raise ConfigurationError(
-        f"unknown run parameter{'s' if len(unknown) > 1 else ''} {', '.join(named)}; "
-        f"this DAG takes: {', '.join(known)}"
+        f"unknown run parameter{'s' if len(unknown) > 1 else ''} {', '.join(named)}; this DAG takes: {', '.join(known)}"
     )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 
 import pytest
 
@@ -70,6 +71,27 @@ def test_sniff_reports_duplicated_and_unnamed_columns(tmp_path):
     path.write_text("Comp_Name,,x\n", encoding="utf-8")
     with pytest.raises(BronzeFileError, match="unnamed column"):
         sniff(path)
+
+
+def test_a_path_that_is_no_file_says_what_it_is_and_only_an_absent_one_is_retried(tmp_path):
+    pipe = tmp_path / "Bronze_Company.csv"
+    os.mkfifo(pipe)
+    (tmp_path / "dangling.csv").symlink_to(tmp_path / "gone.csv")
+    (tmp_path / "loop_a.csv").symlink_to(tmp_path / "loop_b.csv")
+    (tmp_path / "loop_b.csv").symlink_to(tmp_path / "loop_a.csv")
+    (tmp_path / "folder.csv").mkdir()
+    expected = {
+        "Bronze_Company.csv": ("is a named pipe (FIFO), not a file", False),
+        "dangling.csv": (f"is a symbolic link to {str(tmp_path / 'gone.csv')!r}, which does not exist", False),
+        "loop_a.csv": ("is a loop of symbolic links, not a file", False),
+        "folder.csv": ("is a folder, not a file", False),
+        "absent.csv": ("file not found", True),
+    }
+    for name, (message, retryable) in expected.items():
+        with pytest.raises(BronzeFileError) as raised:
+            sniff(tmp_path / name)
+        assert str(raised.value) == f"{tmp_path / name}: {message}"
+        assert raised.value.retryable is retryable, name
 
 
 def test_sniff_missing_and_empty_files(tmp_path):
