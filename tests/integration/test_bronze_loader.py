@@ -148,6 +148,23 @@ def test_reject_rate_above_threshold_fails_and_keeps_previous_snapshot(db, loade
     assert "staging.bronze_rejects" in str(err.value)
     assert bronze(db) == before
     assert [row[2] for row in rejects(db)] == ["non-numeric id 'x'"]
+    assert db.execute("select distinct outcome from staging.bronze_rejects").fetchall() == [("refused",)]
+
+
+def test_a_refused_snapshot_keeps_the_rejects_of_the_snapshot_that_stays(db, loader, tmp_path):
+    kept = load(loader, write_csv(tmp_path / "good.csv", [*ROWS, ["y", "Sans id", "", ""]]))
+    assert kept.rows_rejected == 1
+    bad = write_csv(tmp_path / "bad.csv", [["1", "Nouveau", "", ""], ["x", "bad", "", ""], ["z", "bad", "", ""]])
+    with pytest.raises(RejectRateExceeded):
+        load(loader, bad, max_reject_rate=0.05)  # the same logical date
+    found = db.execute(
+        "select outcome, reason, source_file from staging.bronze_rejects order by outcome, line_number"
+    ).fetchall()
+    assert found == [
+        ("refused", "non-numeric id 'x'", str(bad)),
+        ("refused", "non-numeric id 'z'", str(bad)),
+        ("rejected", "non-numeric id 'y'", str(tmp_path / "good.csv")),  # the kept snapshot still adds up
+    ]
 
 
 def test_a_load_failing_after_the_swap_began_leaves_the_previous_snapshot(db, loader, tmp_path):

@@ -95,6 +95,22 @@ create table if not exists staging.match_parameters (
 alter table staging.bronze_rejects
 add column if not exists outcome text not null default 'rejected' check (outcome in ('rejected', 'repaired'));
 
+-- 'refused': a record rejected by a load whose snapshot was refused (issue 26), kept beside
+-- the rejects of the snapshot that stayed, which still add up to it.
+do $ddl$
+begin
+    if not exists (
+        select 1 from pg_constraint
+        where conname = 'bronze_rejects_outcome_check' and pg_get_constraintdef(oid) like '%refused%'
+    ) then
+        alter table staging.bronze_rejects drop constraint if exists bronze_rejects_outcome_check;
+        alter table staging.bronze_rejects add constraint bronze_rejects_outcome_check check (
+            outcome in ('rejected', 'repaired', 'refused')
+        );
+    end if;
+end
+$ddl$;
+
 -- The push ledger: one row per payload per attempt's outcome. A payload (record + properties,
 -- hashed) recorded 'sent' is never sent again; 'in_flight' marks a send whose answer was not
 -- recorded yet (a killed run): the next run reads HubSpot back before sending it again.
