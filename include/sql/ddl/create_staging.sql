@@ -95,22 +95,6 @@ create table if not exists staging.match_parameters (
 alter table staging.bronze_rejects
 add column if not exists outcome text not null default 'rejected' check (outcome in ('rejected', 'repaired'));
 
--- 'refused': a record rejected by a load whose snapshot was refused (issue 26), kept beside
--- the rejects of the snapshot that stayed, which still add up to it.
-do $ddl$
-begin
-    if not exists (
-        select 1 from pg_constraint
-        where conname = 'bronze_rejects_outcome_check' and pg_get_constraintdef(oid) like '%refused%'
-    ) then
-        alter table staging.bronze_rejects drop constraint if exists bronze_rejects_outcome_check;
-        alter table staging.bronze_rejects add constraint bronze_rejects_outcome_check check (
-            outcome in ('rejected', 'repaired', 'refused')
-        );
-    end if;
-end
-$ddl$;
-
 -- The push ledger: one row per payload per attempt's outcome. A payload (record + properties,
 -- hashed) recorded 'sent' is never sent again; 'in_flight' marks a send whose answer was not
 -- recorded yet (a killed run): the next run reads HubSpot back before sending it again.
@@ -142,9 +126,10 @@ alter column hubspot_id drop not null;
 -- Revert and verification (issue 14): before_values, what the pushed properties held in HubSpot
 -- when the mirror was read (a revert restores from HubSpot's history, this is its fallback);
 -- verification, what a read after the push found, or later the mirror ('verified', 'mismatch'
--- with the values found in verified_values, 'pending' while the mirror has not caught up). A revert is a ledger row too (action 'revert' or 'archive', revert_of the
--- row it undoes, skipped the properties someone changed in HubSpot since). 'deferred': not
--- sent, the daily limit stopped the run; 'skipped': a revert found nothing left to restore.
+-- with the values found in verified_values, 'pending' while the mirror has not caught up). A
+-- revert is a ledger row too (action 'revert' or 'archive', revert_of the row it undoes,
+-- skipped the properties someone changed in HubSpot since). 'deferred': not sent, the daily
+-- limit stopped the run; 'skipped': a revert found nothing left to restore.
 alter table staging.push_log
 add column if not exists before_values jsonb,
 add column if not exists verification text check (verification in ('verified', 'mismatch')),
@@ -153,41 +138,33 @@ add column if not exists verified_at timestamptz,
 add column if not exists revert_of bigint,
 add column if not exists skipped jsonb;
 
+{#- A check constraint of an older schema widened to its current values: replaced unless its
+    definition already names ``marker`` (a value the widening added). #}
+{% macro widen_check(table, constraint, marker, check) %}
+    if not exists (
+        select 1 from pg_constraint
+        where conname = '{{ constraint }}' and pg_get_constraintdef(oid) like '%{{ marker }}%'
+    ) then
+        alter table staging.{{ table }} drop constraint if exists {{ constraint }};
+        alter table staging.{{ table }} add constraint {{ constraint }} check ({{ check }});
+    end if;
+{%- endmacro %}
 do $ddl$
 begin
     -- 'skipped': a step that did not run by decision (a push whose approval was rejected).
-    if not exists (
-        select 1 from pg_constraint
-        where conname = 'reconciliation_log_outcome_check' and pg_get_constraintdef(oid) like '%skipped%'
-    ) then
-        alter table staging.reconciliation_log drop constraint if exists reconciliation_log_outcome_check;
-        alter table staging.reconciliation_log add constraint reconciliation_log_outcome_check check (
-            outcome in ('running', 'success', 'failed', 'skipped')
-        );
-    end if;
+    {{- widen_check("reconciliation_log", "reconciliation_log_outcome_check", "skipped",
+        "outcome in ('running', 'success', 'failed', 'skipped')") }}
+    -- 'refused': a record rejected by a load whose snapshot was refused (issue 26), kept beside
+    -- the rejects of the snapshot that stayed, which still add up to it.
+    {{- widen_check("bronze_rejects", "bronze_rejects_outcome_check", "refused",
+        "outcome in ('rejected', 'repaired', 'refused')") }}
     -- 'pending': verified later, from the mirror (issue 25).
-    if not exists (
-        select 1 from pg_constraint
-        where conname = 'push_log_verification_check' and pg_get_constraintdef(oid) like '%pending%'
-    ) then
-        alter table staging.push_log drop constraint if exists push_log_verification_check;
-        alter table staging.push_log add constraint push_log_verification_check check (
-            verification in ('verified', 'mismatch', 'pending')
-        );
-    end if;
-    if not exists (
-        select 1 from pg_constraint
-        where conname = 'push_log_outcome_check' and pg_get_constraintdef(oid) like '%deferred%'
-    ) then
-        alter table staging.push_log drop constraint if exists push_log_outcome_check;
-        alter table staging.push_log add constraint push_log_outcome_check check (
-            outcome in ('in_flight', 'sent', 'rejected', 'failed', 'dry_run', 'deferred', 'skipped')
-        );
-        alter table staging.push_log drop constraint if exists push_log_action_check;
-        alter table staging.push_log add constraint push_log_action_check check (
-            action in ('update', 'create', 'revert', 'archive')
-        );
-    end if;
+    {{- widen_check("push_log", "push_log_verification_check", "pending",
+        "verification in ('verified', 'mismatch', 'pending')") }}
+    {{- widen_check("push_log", "push_log_outcome_check", "deferred",
+        "outcome in ('in_flight', 'sent', 'rejected', 'failed', 'dry_run', 'deferred', 'skipped')") }}
+    {{- widen_check("push_log", "push_log_action_check", "archive",
+        "action in ('update', 'create', 'revert', 'archive')") }}
 end
 $ddl$;
 
