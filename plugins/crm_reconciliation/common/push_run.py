@@ -41,10 +41,10 @@ def dry_run_reason(dry_run: bool | str, conn_id: str) -> str | None:
     return None
 
 
-def push_binds(registry: Any, spec: Any, run_id: str, target: str, **run: Any) -> dict[str, Any]:
-    """What the push SQL binds for one run (``run``: min_confidence, create_missing, link_probable,
-    and verify, ``every`` unless given)."""
-    verify = run.get("verify") or "every"
+def verify_binds(registry: Any, verify: str | None) -> dict[str, Any]:
+    """What the verification SQL binds: the run's ``verify`` (``every`` unless given) and the
+    registry's sample share and pending limit."""
+    verify = verify or "every"
     if verify not in VERIFY_MODES:
         from crm_reconciliation.common.errors import ConfigurationError
 
@@ -53,6 +53,14 @@ def push_binds(registry: Any, spec: Any, run_id: str, target: str, **run: Any) -
         "verify": verify,
         "verify_sample_share": registry.defaults.push_verify_sample_share,
         "verify_pending_days": registry.defaults.push_verify_pending_days,
+    }
+
+
+def push_binds(registry: Any, spec: Any, run_id: str, target: str, **run: Any) -> dict[str, Any]:
+    """What the push SQL binds for one run (``run``: min_confidence, create_missing, link_probable,
+    and verify)."""
+    return {
+        **verify_binds(registry, run.get("verify")),
         **registry.sql_parameters(spec.name),
         "object_type": spec.name,
         "run_id": run_id,
@@ -213,8 +221,8 @@ class PushRun:
         return {"mirror_verification": judged}
 
     def dry_run(self, reason: str) -> dict[str, Any]:
-        held = {**self.verify_from_mirror(), **self.hold_values()}
-        summary = {**held, **(self.warehouse.run_script(self.sql["dry_run"], self.binds, lock=self.spec.name) or {})}
+        summary = {**self.verify_from_mirror(), **self.hold_values()}
+        summary.update(self.warehouse.run_script(self.sql["dry_run"], self.binds, lock=self.spec.name) or {})
         self.log.warning(
             "DRY RUN (%s): for %s, %d updates, %d creations and %d associations recorded in staging.push_log and "
             "staging.push_associations with outcome 'dry_run'; nothing sent.",

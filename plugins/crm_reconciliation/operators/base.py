@@ -135,6 +135,7 @@ class PushSelection(ObjectStep):
 
     push_fields: Sequence[str] = ("push_target", "dry_run", "min_confidence", "create_missing", "link_probable", "sql")
     uses_references = True
+    verify: str | None = None  # the push's param; its approval gate reads nothing back
 
     def init_selection(
         self,
@@ -162,7 +163,7 @@ class PushSelection(ObjectStep):
             min_confidence=self.min_confidence,
             create_missing=self.create_missing,
             link_probable=self.link_probable,
-            verify=getattr(self, "verify", None),  # the push's; its approval gate reads nothing back
+            verify=self.verify,
         )
 
     def push_sql(self) -> dict[str, str | None]:

@@ -60,7 +60,7 @@ class RevertOperator(ObjectStepOperator):
         self.concurrency = concurrency
 
     def execute_step(self, context: Any, step: Any) -> dict[str, Any]:
-        from crm_reconciliation.common.push_run import PushRun, connection_missing, flag
+        from crm_reconciliation.common.push_run import PushRun, connection_missing, flag, verify_binds
 
         target = self._target()
         conn_id = self.target_conn_ids[target]
@@ -72,8 +72,7 @@ class RevertOperator(ObjectStepOperator):
             "target": target,
             "api_object": self.spec.api_object,
             # A revert reads back every restore: it is rare, and the user wants to know it held.
-            "verify": "every",
-            "verify_sample_share": self.registry.defaults.push_verify_sample_share,
+            **verify_binds(self.registry, "every"),
         }
         options = {"max_requests": self.max_requests, "window_seconds": self.window_seconds}
         run = PushRun(
