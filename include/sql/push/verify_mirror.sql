@@ -28,6 +28,9 @@ mirrored as (
     from pending
     left join staging.{{ o.name }}_hubspot_source as mirror on mirror.hubspot_id = pending.hubspot_id
     cross join lateral (select to_jsonb(mirror) - 'hubspot_id' - 'mirror_modified_at' as values) as found
+    -- With nothing pending (most runs) the mirror is not read at all: a one-time filter, where
+    -- the join alone would scan the whole mirror to match no row.
+    where exists (select 1 from pending)
 ),
 
 judged as (
