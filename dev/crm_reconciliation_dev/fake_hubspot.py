@@ -1068,8 +1068,7 @@ class FakeCrm:
         self.faults: deque[str] = deque()  # consumed one per write request
         self.update_bodies: list[dict] = []
         self.requests: list[tuple[str, str, Any, int | None]] = []  # (method, path, body, status); None: dropped
-        # Per request: (when it arrived, on all_request_times' clock, method, path, inputs in its body, status).
-        self.request_log: list[tuple[float, str, str, int, int | None]] = []
+        self.arrivals: list[float] = []  # when each of ``requests`` arrived, on all_request_times' clock
         self.statuses: Counter[int | None] = Counter()
         self.request_times: deque[float] = deque()
         self.all_request_times: list[float] = []
@@ -1129,9 +1128,12 @@ class FakeCrm:
         inputs (a 207 some of them)."""
         with self.lock:
             return [
-                (arrived, inputs, status)
-                for arrived, method, path, inputs, status in self.request_log
-                if method == "POST" and OBJECT_WRITE_ROUTE.fullmatch(urlparse(path).path)
+                (arrived, len(body["inputs"]), status)
+                for arrived, (method, path, body, status) in zip(self.arrivals, self.requests, strict=True)
+                if method == "POST"
+                and OBJECT_WRITE_ROUTE.fullmatch(urlparse(path).path)
+                and isinstance(body, dict)
+                and isinstance(body.get("inputs"), list)
             ]
 
     def max_requests_in_any_window(self) -> int:
@@ -1812,12 +1814,10 @@ class FakeCrm:
 
     def _record(self, method: str, path: str, body: Any, status: int | None, arrived: float | None = None) -> None:
         """Log a request answered ``status`` (None: dropped); ``arrived``: when it came (else now)."""
-        inputs = body.get("inputs") if isinstance(body, dict) else None
         with self.lock:
             self.requests.append((method, path, body, status))
+            self.arrivals.append(time.monotonic() if arrived is None else arrived)
             self.statuses[status] += 1
-            moment = time.monotonic() if arrived is None else arrived
-            self.request_log.append((moment, method, path, len(inputs) if isinstance(inputs, list) else 0, status))
 
     def _admit(self, now: float | None = None) -> tuple[dict[str, Any] | None, dict[str, str]]:
         """Count a request arriving ``now`` (default: now) against the limits: (the 429 body
@@ -1922,7 +1922,7 @@ class FakeCrm:
                     self.body, parsed = (json.loads(raw) if raw else None), True
                 except ValueError:
                     self.body, parsed = raw.decode(errors="replace"), False
-                self.arrived = time.monotonic()  # when it counts against the limit, and in request_log
+                self.arrived = time.monotonic()  # when it counts against the limit, and in arrivals
                 authenticated = self.headers.get("Authorization") == f"Bearer {crm.token}"
                 # An unknown caller is no app of the portal: it counts against no limit.
                 refusal, self.rate_headers = crm._admit(self.arrived) if authenticated else (None, {})

@@ -25,7 +25,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 from collections import Counter
 
 from crm_reconciliation_dev import local_env
@@ -117,14 +116,11 @@ def seed(records: dict[str, int], action: str) -> dict[str, dict[str, dict]]:
     return {name: {str(OBJECTS[name][0] + n): {} for n in range(1, count + 1)} for name, count in records.items()}
 
 
-def push(
-    server: FakeCrm, objects: list[str], args: argparse.Namespace, concurrency: int, action: str
-) -> tuple[list[dict], float]:
-    """Run one push process per object, all started together; (their summaries, wall time)."""
+def push(server: FakeCrm, objects: list[str], args: argparse.Namespace, concurrency: int, action: str) -> list[dict]:
+    """Run one push process per object, all started together; their summaries."""
     connection = {"conn_type": "http", "host": server.url.removeprefix("http://"), "schema": "http"}
     environment = {**os.environ, "AIRFLOW_CONN_HUBSPOT_API": json.dumps(connection | {"password": server.token})}
     command = [str(args.limit), str(args.window), str(concurrency), args.verify, action]
-    started = time.perf_counter()
     processes = [
         subprocess.Popen(
             [sys.executable, "-c", CHILD, name, *command],
@@ -136,11 +132,10 @@ def push(
         for name in objects
     ]
     outputs = [process.communicate() for process in processes]
-    elapsed = time.perf_counter() - started
     for name, process, (_, stderr) in zip(objects, processes, outputs, strict=True):
         if process.returncode:
             raise SystemExit(f"push of {name} failed:\n{stderr[-4000:]}")
-    return [json.loads(stdout.strip().splitlines()[-1]) for stdout, _ in outputs], elapsed
+    return [json.loads(stdout.strip().splitlines()[-1]) for stdout, _ in outputs]
 
 
 def steady_windows(times: list[float], window: float) -> tuple[float, float, str]:
@@ -258,7 +253,7 @@ def main() -> None:
             fill(uri, records, action)
             options = {"max_requests": args.limit, "window_seconds": args.window, "latency_seconds": args.latency}
             with FakeCrm(**options, latency_jitter_seconds=args.jitter, seed=seed(records, action)) as server:
-                run_summaries, _ = push(server, list(records), args, concurrency, action)
+                run_summaries = push(server, list(records), args, concurrency, action)
             row, note = report(label, records, action, server, run_summaries, args)
             rows.append(row)
             notes.append(note)
