@@ -176,17 +176,7 @@ select jsonb_build_object(
             group by 1, 2
         ) as links
     ),
-    'steps', (
-        select coalesce(jsonb_agg(jsonb_build_object(
-            'step', step,
-            'outcome', outcome,
-            'message', message,
-            'finished_at', to_char(finished_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'),
-            'seconds', round(extract(epoch from finished_at - started_at)::numeric, 1)
-        ) order by started_at, step), '[]'::jsonb)
-        from staging.reconciliation_log
-        where object_type = %(object_type)s and run_id = %(run_id)s
-    ),
+    'steps', ({% include "report/steps.sql" %}),
     -- The model this run learned: the prior (level 0), then each comparison's levels, in the
     -- registry's order.
     'parameters', {% if params.get("match_parameters", true) %}(

@@ -99,12 +99,29 @@ def run_params() -> dict[str, Param]:
             "records, or an object's first live push, waits in approve_push for a person to approve it in the UI. "
             "Off for a trusted automated run (its log says the gate was skipped).",
         ),
+        "when_busy": Param(
+            "wait",
+            type="string",
+            enum=["wait", "fail"],
+            title="When another run holds the object",
+            description="One run of an object at a time, from load_bronze to report. wait: this run's steps wait "
+            "(rescheduled every 30 s, no worker slot held) until the other run's report frees the object; fail: "
+            "this run fails at once, naming the run that holds it.",
+        ),
         "allow_snapshot_drop": Param(
             False,
             type="boolean",
             title="Allow a shrinking snapshot",
             description="When on, load_bronze replaces the previous snapshot even when the new one drops more "
             "than max_drop_rate (include/config/objects.yaml) of its live records; leave off for the nightly run.",
+        ),
+        "allow_missing_columns": Param(
+            False,
+            type="boolean",
+            title="Allow mapped columns to vanish",
+            description="When on, load_bronze replaces the previous snapshot even when the new file's header lacks "
+            "mapped columns the previous snapshot held values in (their properties become empty); leave off for the "
+            "nightly run.",
         ),
     }
 

@@ -59,8 +59,18 @@ class PushApprovalOperator(PushSelection, ApprovalOperator):
         self.max_records = max_records
 
     def execute(self, context: Any) -> Any:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from crm_reconciliation.common.runs import TablesOfAnotherRun, check_own_tables
+
         self.ensure_rendered(context)
+        held = self.hold_object(context)
         with self.step_log(context) as step:
+            if held:
+                try:
+                    check_own_tables(self.warehouse, self.object_type, context["run_id"], self.upstream_steps())
+                except TablesOfAnotherRun as error:
+                    raise AirflowFailException(str(error)) from error
             counts, reason = self._counts(context)
             step.record(details={**counts, "approval": reason})
             if reason is None:

@@ -13,6 +13,7 @@ from airflow.sdk import BaseOperator
 from crm_reconciliation.common.push_run import LEDGER_TEMPLATES, TARGETS, push_binds
 
 CONN_ID = "hubspot_postgres"
+BUSY_RECHECK_SECONDS = 30
 
 
 class ObjectStep:
@@ -87,6 +88,40 @@ class ObjectStep:
 
             self.render_template_fields({"params": ParamsDict(run_params()).dump(), **context})
 
+    def hold_object(self, context: Any) -> bool:
+        """Claim the object for this run (see ``common.runs``); a step run outside its object's DAG
+        (the revert, a test calling ``execute``) holds nothing and returns False.
+        """
+        from crm_reconciliation.common.runs import ObjectBusy, claim
+
+        if context.get("dag_run") is None or not self.has_dag() or self.dag_id != self.spec.dag_id:  # type: ignore[attr-defined]
+            return False
+        ti = context["ti"]
+
+        def is_active(dag_id: str, run_id: str) -> bool:
+            return ti.get_dr_count(dag_id=dag_id, run_ids=[run_id], states=["queued", "running"]) > 0
+
+        try:
+            claim(self.warehouse, self.object_type, self.dag_id, context["run_id"], is_active)  # type: ignore[attr-defined]
+        except ObjectBusy as busy:
+            return self.when_busy(context, busy)
+        return True
+
+    def when_busy(self, context: Any, busy: Exception) -> bool:
+        """Another run holds the object: wait (rescheduled, no worker slot kept) or fail, as the
+        run's ``when_busy`` param says."""
+        from datetime import UTC, datetime, timedelta
+
+        from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException
+
+        if context["params"].get("when_busy") == "fail":
+            raise AirflowFailException(f"{busy}; this run's when_busy is fail") from busy
+        self.log.info("%s; waiting (when_busy is wait), checked again in %d s", busy, BUSY_RECHECK_SECONDS)  # type: ignore[attr-defined]
+        raise AirflowRescheduleException(datetime.now(UTC) + timedelta(seconds=BUSY_RECHECK_SECONDS)) from busy
+
+    def upstream_steps(self) -> set[str]:
+        return set(self.get_flat_relative_ids(upstream=True))  # type: ignore[attr-defined]
+
     @contextmanager
     def step_log(self, context: Any, **values: Any) -> Iterator[Any]:
         """The step's row in ``staging.reconciliation_log``: 'success' with what it recorded, else 'failed'."""
@@ -113,13 +148,18 @@ class ObjectStepOperator(ObjectStep, BaseOperator):
 
         from crm_reconciliation.common.errors import NotRetryable
         from crm_reconciliation.common.params import check_run_conf
+        from crm_reconciliation.common.runs import check_own_tables
 
         self.ensure_rendered(context)
         try:
+            dag_run = context.get("dag_run")
+            if dag_run is not None and self.has_dag():
+                check_run_conf(dag_run.conf, self.dag.params)
+            # Before the step log: a step that waits for another run has not started.
+            held = self.hold_object(context)
             with self.step_log(context) as step:
-                dag_run = context.get("dag_run")
-                if dag_run is not None and self.has_dag():
-                    check_run_conf(dag_run.conf, self.dag.params)
+                if held:
+                    check_own_tables(self.warehouse, self.object_type, context["run_id"], self.upstream_steps())
                 return self.execute_step(context, step)
         except (NotRetryable, AirflowNotFoundException) as error:
             # A refusal, a wrong setting or a missing connection fails the same way on every try.

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
+from crm_reconciliation.common.runs import release, run_steps, tables_owners
 from crm_reconciliation.operators.base import CONN_ID, ObjectStepOperator
 
 STATUSES = ("matched", "probable", "conflict", "new", "rejected")
@@ -300,6 +301,7 @@ def render_report(
     *,
     steps: Sequence[dict[str, Any]] = (),
     problem: str | None = None,
+    owner: str | None = None,
     comparisons: Sequence[str] = (),
     match_threshold: float | None = None,
     probable_min_confidence: float | None = None,
@@ -307,6 +309,7 @@ def render_report(
 ) -> str:
     """The HTML page: inline CSS and SVG only, so it works offline; every value is escaped.
 
+    ``owner``: the run whose results the tables hold, when not this one (its steps failed first).
     ``comparisons``: the object's comparison names in registry order (the waterfalls' bar order;
     jsonb does not keep the components' key order). The thresholds are confidences (0-100),
     drawn as match weights.
@@ -354,6 +357,7 @@ def render_report(
         # Numbers only, drawn here: nothing in it comes from the data's text.
         label_chart=markupsafe.Markup(label_chart((report.get("labels") or {}).get("by_threshold") or [])),  # noqa: S704
         problem=problem,
+        owner=owner,
         **context,
     )
 
@@ -387,12 +391,17 @@ class ReportOperator(ObjectStepOperator):
 
         spec = self.spec
         run_id = context["run_id"]
-        report, problem = self._read(run_id)
+        try:
+            report, problem, owner = self._read_own(run_id)
+        finally:
+            if self._held:
+                release(self.warehouse, spec.name, run_id)
         steps = step_outcomes(self.steps, [row for row in report["steps"] if row["step"] != self.task_id])
         html = render_report(
             report,
             steps=steps,
             problem=problem,
+            owner=owner,
             object=spec.name,
             run_id=run_id,
             legacy_table=spec.legacy_table,
@@ -406,7 +415,8 @@ class ReportOperator(ObjectStepOperator):
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / report_file_name(run_id)
         path.write_text(html, encoding="utf-8")
-        (folder / "latest.html").write_text(html, encoding="utf-8")
+        if not self._busy:  # a run that never held its object is not the latest picture of it
+            (folder / "latest.html").write_text(html, encoding="utf-8")
         counts = ", ".join(f"{status} {report['by_status'].get(status, 0)}" for status in STATUSES)
         self.log.info(
             "Report for %s: %s; push %s; written to %s", spec.name, counts, report.get("push") or "none", path
@@ -417,6 +427,45 @@ class ReportOperator(ObjectStepOperator):
         if any(row["outcome"] not in ("success", "skipped") for row in steps):
             raise AirflowFailException(f"Run {run_id} did not succeed: {steps_summary(steps)} (report: {path})")
         return {"path": str(path), "by_status": report["by_status"]}
+
+    def hold_object(self, context: Any) -> bool:
+        self._busy: Exception | None = None
+        self._held = super().hold_object(context)
+        return self._held
+
+    def when_busy(self, context: Any, busy: Exception) -> bool:
+        """A report never waits: its run did not hold the object, and the page says so."""
+        self._busy = busy
+        return False
+
+    def upstream_steps(self) -> set[str]:
+        return set()  # the report checks whose tables it reads itself (``_read_own``), and says so
+
+    def _read_own(self, run_id: str) -> tuple[dict[str, Any], str | None, str | None]:
+        """The report's data, why the run failed, and whose results the tables hold when not this run's.
+
+        Tables rewritten by another run after this one wrote them are not shown (they are not
+        this run's); tables this run never wrote (its steps failed first) are shown, named as the
+        earlier run's.
+        """
+        if self._busy is not None:
+            busy = f"{self._busy}: this run's steps did not run, and that run's tables are not shown"
+            return {**EMPTY_REPORT, "steps": self._steps_only(run_id)}, busy, None
+        report, problem = self._read(run_id)
+        if problem:
+            return report, problem, None
+        writers = tables_owners(self.warehouse, self.spec.name)
+        done = {row["step"] for row in report["steps"] if row["outcome"] == "success"}
+        rewritten = sorted(step for step, owner in writers.items() if owner != run_id and step in done)
+        if rewritten:
+            named = ", ".join(f"{step} by run {writers[step]}" for step in rewritten)
+            problem = f"The {self.spec.name} tables were rewritten after this run ({named}): they are not shown"
+            return {**EMPTY_REPORT, "steps": report["steps"]}, problem, None
+        others = sorted({owner for owner in writers.values() if owner != run_id})
+        return report, None, ", ".join(others) or None
+
+    def _steps_only(self, run_id: str) -> list[dict[str, Any]]:
+        return run_steps(self.warehouse, self.spec.name, run_id)
 
     def _read(self, run_id: str) -> tuple[dict[str, Any], str | None]:
         """The report's data, or an empty one and why when the staging tables do not exist (yet)."""

@@ -15,6 +15,7 @@ import re
 import shutil
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -72,6 +73,38 @@ class Ui:
                 errors = re.findall(r'"exc_value":"[^"]{0,600}|"event":"[^"]*(?:rror|xception)[^"]{0,300}', log)
                 said.append(f"--- {task['task_id']}: " + " | ".join(errors[-6:]))
         return "\n".join(said)
+
+    def backfill(self, dag_id: str, day: str, conf: dict) -> str:
+        """A backfill of one day: the scheduler starts it beside the DAG's other runs (its own
+        max_active_runs), as a catch-up next to the nightly run does."""
+        body = {
+            "dag_id": dag_id,
+            "from_date": f"{day}T00:00:00Z",
+            "to_date": f"{day}T23:59:00Z",
+            "dag_run_conf": conf,
+            "max_active_runs": 1,
+            "reprocess_behavior": "none",
+        }
+        status, text = call(self.base, "POST", "/api/v2/backfills", self.token, body)
+        assert status == 200, text
+        runs = f"/api/v2/dags/{dag_id}/dagRuns?run_type=backfill&limit=100"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = [
+                run["dag_run_id"]
+                for run in json.loads(call(self.base, "GET", runs, self.token)[1])["dag_runs"]
+                if run["logical_date"].startswith(day)
+            ]
+            if found:
+                return found[0]
+            time.sleep(1)
+        raise AssertionError(f"the backfill of {dag_id} on {day} made no run")
+
+    def wait_task(self, dag_id: str, run_id: str, task_id: str, state: str, seconds: float = 240) -> None:
+        deadline = time.monotonic() + seconds
+        while (now := self.task_state(dag_id, run_id, task_id)) != state:
+            assert time.monotonic() < deadline, f"{task_id} of {run_id} is {now}, never {state}"
+            time.sleep(2)
 
     def answer(self, dag_id: str, run_id: str, option: str) -> None:
         """Wait for approve_push to ask, then answer as a person in "Required actions" does."""
@@ -308,3 +341,45 @@ def test_the_approval_gate(ui):
         ).fetchone()
     assert outcome == "skipped"
     assert "rejected by admin" in message
+
+
+def test_one_run_of_an_object_at_a_time(ui):
+    """A run waiting for approval holds deals: a backfill beside it fails (when_busy fail) or waits
+    (when_busy wait) until the first run's report frees the object; each report is its own run's."""
+    deals = "crm_reconcile_deals"
+    holder = ui.trigger(deals, {"push_target": "hubspot", "dry_run": False})
+    ui.wait_task(deals, holder, "approve_push", "awaiting_input")
+
+    refused = ui.backfill(deals, "2026-03-02", {"when_busy": "fail", "dry_run": True})
+    assert ui.wait(deals, refused).startswith("failed"), "the second run did not fail"
+    assert ui.task_state(deals, refused, "create_staging") == "failed"
+    assert ui.task_state(deals, refused, "load_bronze") == "upstream_failed"
+
+    waiting = ui.backfill(deals, "2026-03-03", {"when_busy": "wait", "dry_run": True})
+    ui.wait_task(deals, waiting, "create_staging", "up_for_reschedule")
+    assert ui.task_state(deals, waiting, "load_bronze") is None  # nothing of it ran
+    ui.answer(deals, holder, "Reject")
+    assert ui.wait(deals, holder) == "success"
+    assert ui.wait(deals, waiting, seconds=400) == "success"
+
+    with psycopg.connect(ui.database) as db:
+        logged = db.execute(
+            "select run_id, step, finished_at, details ->> 'path' from staging.reconciliation_log"
+            " where object_type = 'deals' and run_id = any(%s)",
+            [[holder, refused, waiting]],
+        ).fetchall()
+        held = db.execute("select run_id from staging.object_runs where object_type = 'deals'").fetchall()
+    steps = {(run_id, step): (finished, path) for run_id, step, finished, path in logged}
+    assert held == []  # the last report freed it
+    assert not any(run_id == refused and step != "report" for run_id, step in steps)  # it wrote nothing
+    # The waiting run started after the holder's report, which read only the holder's tables.
+    first_of_waiting = min(finished for (run_id, _), (finished, _) in steps.items() if run_id == waiting)
+    assert first_of_waiting > steps[(holder, "report")][0]
+    pages = {run_id: Path(steps[(run_id, "report")][1]).read_text("utf-8") for run_id in (holder, refused, waiting)}
+    assert f"deals is held by run {holder} of {deals}" in pages[refused]
+    assert "this run&#39;s steps did not run, and that run&#39;s tables are not shown" in pages[refused]
+    for run_id in (holder, waiting):
+        assert f"Run {run_id} ·" in pages[run_id]
+        assert "is held by run" not in pages[run_id]
+        assert 'id="tables-owner"' not in pages[run_id]
+        assert 'id="run-failed"' not in pages[run_id]
