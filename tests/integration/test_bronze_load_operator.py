@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from crm_reconciliation.common.bronze_files import mapped_columns
 from crm_reconciliation.common.csv_dialect import BronzeFileError
 from crm_reconciliation.common.registry import default_registry
 from crm_reconciliation.operators.bronze_load import BronzeLoadOperator
@@ -82,3 +84,30 @@ def test_allow_snapshot_drop_lets_one_run_through(operator, tmp_path, db, capfd)
     assert db.execute("select outcome from staging.reconciliation_log where run_id = 'allowed'").fetchone() == (
         "success",
     )
+
+
+def test_vanished_mapped_columns_fail_without_retry_until_allowed(operator, tmp_path, db, caplog):
+    path = tmp_path / "Bronze_Company.csv"
+    path.write_text("Comp_CompanyId;Comp_Name;Addr_City;Comp_Deleted\n1;a;Lyon;\n2;b;Nice;\n")
+    operator.execute(CONTEXT)
+    path.write_text("Comp_CompanyId;Comp_Name;ville;Comp_Deleted\n1;a;Lyon;\n2;b;Nice;\n")
+    with pytest.raises(AirflowFailException, match=r"lacks the mapped column\(s\) Addr_City, .*allow_missing_columns"):
+        operator.execute({**CONTEXT, "run_id": "vanished"})
+    assert db.execute("select count(addr_city) from bronze.company").fetchone() == (2,)  # the previous one kept
+    # The step log names them for the report: every mapped column the header lacks, and the one refused.
+    absent = [column for column in mapped_columns(operator.spec) if column != "Comp_Name"]
+    outcome, details = db.execute(
+        "select outcome, details from staging.reconciliation_log where run_id = 'vanished'"
+    ).fetchone()
+    assert (outcome, details) == (
+        "failed",
+        {"missing_columns": absent, "missing_columns_refused": {"Addr_City": 2}},
+    )
+    operator.allow_missing_columns = True  # as the param renders it
+    with caplog.at_level(logging.WARNING):
+        assert operator.execute({**CONTEXT, "run_id": "allowed"})["rows_loaded"] == 2
+    assert "allow_missing_columns is on" in caplog.text  # the loader's log, in the task log
+    outcome, details = db.execute(
+        "select outcome, details from staging.reconciliation_log where run_id = 'allowed'"
+    ).fetchone()
+    assert (outcome, details["missing_columns"]) == ("success", absent)

@@ -13,7 +13,7 @@ from datetime import date
 
 import pytest
 
-from crm_reconciliation.common.bronze_files import BronzeLoader, SnapshotDropRefused
+from crm_reconciliation.common.bronze_files import BronzeLoader, MissingColumnsRefused, SnapshotDropRefused
 from crm_reconciliation.common.csv_dialect import BronzeFileError
 from crm_reconciliation.common.registry import default_registry
 from crm_reconciliation.hooks.warehouse import WarehouseHook
@@ -136,6 +136,34 @@ def test_utf8_bom_file_with_one_bad_byte_loads_and_names_the_line(db, loader, tm
     assert [row[0] for row in rejects(db, outcome="repaired")] == [3]
 
 
+@pytest.mark.parametrize(
+    ("majority", "minority", "encoding", "how"),
+    [
+        ("cp1252", "utf-8", "cp1252+utf-8", "read as UTF-8 in a Windows-1252 file"),
+        ("utf-8", "cp1252", "utf-8+cp1252", "read as Windows-1252 in a UTF-8 file"),
+    ],
+    ids=["windows-1252-with-utf8-records", "utf8-with-windows-1252-records"],
+)
+def test_mixed_encodings_read_each_record_by_its_bytes(db, loader, tmp_path, caplog, majority, minority, encoding, how):
+    written = {n: f"Société Générale {n}" for n in range(1, 2001)}
+    others = (3, 500, 1000, 1500, 2000)  # records written by the other tool
+    written.update({n: f"Systèmes Embarqués {n}" for n in others})
+    lines = [f"{n},{name},Besançon,".encode(minority if n in others else majority) for n, name in written.items()]
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"\r\n".join([HEADER.encode(), *lines]) + b"\r\n")
+    with caplog.at_level(logging.WARNING):
+        result = load(loader, path)
+    accounted(result, 2000)
+    # Record by record: COPY would read the whole file in one encoding.
+    assert (result.encoding, result.method, result.rows_loaded, result.rows_repaired) == (encoding, "parsed", 2000, 5)
+    assert names(db) == written  # no mojibake: every name as it was written
+    assert db.execute("select distinct addr_city from bronze.company").fetchall() == [("Besançon",)]
+    # Listed with their file line (the header is line 1) and the first field holding a repaired character.
+    assert rejects(db, outcome="repaired") == [(n + 1, "comp_name", f"{how}: ç, è, é") for n in others]
+    assert rejects(db) == []
+    assert f"5 record(s) of {path} {how} and loaded" in caplog.text
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
 def test_utf16_exports_are_recognised(db, loader, tmp_path, encoding):
     lines = ["1,Société Générale,Paris,", "2,Bürkert,Annecy,1"]
@@ -235,3 +263,127 @@ def test_records_that_vanish_between_file_and_table_fail_the_load(db, loader, tm
         load(loader, write(tmp_path / "c.csv", companies(6)))
     assert str(error.value).startswith(str(tmp_path / "c.csv"))
     assert len(names(db)) == 5
+
+
+# -- Mapped columns that vanish ------------------------------------------------------------------
+
+# Every column the registry maps for companies, as the legacy export names them.
+MAPPED = (
+    "Comp_CompanyId,Comp_Name,Comp_WebSite,Comp_PhoneNumber,Comp_Type,Comp_Territory,Comp_Sector,Comp_Employees,"
+    "Comp_Revenue,Comp_Source,Addr_Street1,Addr_City,Addr_State,Addr_Country,Addr_PostCode,Comp_CreatedDate,"
+    "Comp_Deleted"
+)
+# The same export with three headers translated by a French-speaking tool.
+TRANSLATED = MAPPED.replace("Comp_WebSite", "site_web").replace("Comp_PhoneNumber", "téléphone")
+TRANSLATED = TRANSLATED.replace("Addr_City", "ville")
+VANISHED = ["Comp_WebSite", "Comp_PhoneNumber", "Addr_City"]
+
+
+def exported(count: int, *, filled: bool = True) -> list[str]:
+    """Companies with a website, a phone and a city (or those fields empty), the other fields empty."""
+    rows = []
+    for n in range(1, count + 1):
+        site, phone, city = (f"www.e{n}.fr", f"04 76 {n:06d}", f"Ville {n}") if filled else ("", "", "")
+        rows.append(f"{n},Entreprise {n},{site},{phone},,,,,,,,{city},,,,,")
+    return rows
+
+
+def test_mapped_columns_that_vanish_are_refused_against_a_snapshot_that_had_them(db, loader, tmp_path, caplog):
+    full = write(tmp_path / "full.csv", [*exported(2000), "x,Sans id" + "," * 15], header=MAPPED)
+    assert load(loader, full).missing_columns == ()
+    translated = write(tmp_path / "translated.csv", [*exported(2000), "y,Sans id" + "," * 15], header=TRANSLATED)
+    with caplog.at_level(logging.WARNING), pytest.raises(MissingColumnsRefused) as refused:
+        load(loader, translated)
+    message = str(refused.value)
+    assert message.startswith(
+        f"{translated}: the header (line 1) lacks the mapped column(s) Comp_WebSite, Comp_PhoneNumber, Addr_City, "
+        "which the previous bronze.company snapshot holds values in (Comp_WebSite in 2000, Comp_PhoneNumber in 2000, "
+        "Addr_City in 2000 of its 2000 live records)"
+    )
+    assert "Columns of the file the registry does not name: site_web, téléphone, ville." in message
+    assert "run once with the param allow_missing_columns set to true" in message
+    assert refused.value.as_details() == {
+        "missing_columns": VANISHED,
+        "missing_columns_refused": dict.fromkeys(VANISHED, 2000),
+    }
+    assert f"{translated} lacks mapped column(s) Comp_WebSite, Comp_PhoneNumber, Addr_City" in caplog.text
+    # The previous snapshot stays whole, its reject too; the refused file's reject is kept beside it.
+    kept = "select count(comp_website), count(comp_phonenumber), count(addr_city) from bronze.company"
+    assert db.execute(kept).fetchone() == (2000, 2000, 2000)
+    found = db.execute("select outcome, line_number, reason, source_file from staging.bronze_rejects order by 1")
+    assert found.fetchall() == [
+        ("refused", 2002, "non-numeric id 'y'", str(translated)),
+        ("rejected", 2002, "non-numeric id 'x'", str(full)),
+    ]
+    # Accepted for one run: loaded, the vanished columns named in the load's details.
+    with caplog.at_level(logging.WARNING):
+        accepted = load(loader, translated, allow_missing_columns=True)
+    assert (accepted.rows_loaded, accepted.missing_columns) == (2000, tuple(VANISHED))
+    assert accepted.as_details()["missing_columns"] == VANISHED
+    assert "allow_missing_columns is on" in caplog.text
+    assert db.execute(kept).fetchone() == (0, 0, 0)
+    moved = 'select count(site_web), count("téléphone"), count(ville) from bronze.company'
+    assert db.execute(moved).fetchone() == (2000, 2000, 2000)
+    # The next export like it no longer empties anything: it loads, still naming the columns.
+    assert load(loader, translated).missing_columns == tuple(VANISHED)
+
+
+def test_a_vanished_column_the_previous_snapshot_held_no_value_in_is_only_named(db, loader, tmp_path, caplog):
+    load(loader, write(tmp_path / "empty_fields.csv", exported(100, filled=False), header=MAPPED))
+    with caplog.at_level(logging.WARNING):
+        result = load(loader, write(tmp_path / "translated.csv", exported(100), header=TRANSLATED))
+    assert (result.rows_loaded, result.as_details()["missing_columns"]) == (100, VANISHED)
+    assert (
+        f"{tmp_path / 'translated.csv'} lacks mapped column(s) Comp_WebSite, Comp_PhoneNumber, Addr_City: their "
+        "properties are empty for every record of this snapshot (columns of the file the registry does not name: "
+        "site_web, téléphone, ville)"
+    ) in caplog.text
+
+
+# -- Excel's sep= line ---------------------------------------------------------------------------
+
+SEP_FILES = {
+    # a quoted field over two lines: COPY's line numbers are renumbered (number_lines.sql)
+    "multi-line": (
+        b"sep=;\r\n"
+        b"Comp_CompanyId;Comp_Name;Addr_City;Comp_Deleted\r\n"
+        b'1;"Bonjour,\r\nle devis";Lyon;\r\n'
+        b"x;Sans id;Lyon;\r\n"
+        b"3;Dupont, Fils;Nice;\r\n",
+        {"Bonjour,\r\nle devis": 3, "Dupont, Fils": 6},
+        5,
+    ),
+    # one record a line, after a BOM and a quoted sep line
+    "bom-quoted": (
+        b'\xef\xbb\xbf"sep=,"\n'
+        b"Comp_CompanyId,Comp_Name,Addr_City,Comp_Deleted\n"
+        b"1,Dupont; Fils,Lyon,\n"
+        b"x,Sans id,Lyon,\n"
+        b"3,Martin,Nice,\n",
+        {"Dupont; Fils": 3, "Martin": 5},
+        4,
+    ),
+}
+
+
+@pytest.mark.parametrize("limit", [None, 10**6], ids=["copy", "record-by-record"])
+@pytest.mark.parametrize("name", SEP_FILES)
+def test_an_excel_sep_line_sets_the_delimiter_and_lines_stay_file_lines(db, loader, tmp_path, name, limit):
+    content, lines, rejected_line = SEP_FILES[name]
+    path = tmp_path / "c.csv"
+    path.write_bytes(content)
+    result = load(loader, path, limit=limit)
+    assert result.method == ("copy" if limit is None else "parsed")
+    accounted(result, 3)
+    assert dict(db.execute("select comp_name, _source_line from bronze.company")) == lines
+    assert rejects(db) == [(rejected_line, "Comp_CompanyId", "non-numeric id 'x'")]
+
+
+def test_a_short_record_after_a_sep_line_is_rejected_with_its_file_line(db, loader, tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"sep=|\nComp_CompanyId|Comp_Name|Addr_City|Comp_Deleted\n1|a, b; c|Lyon|\n2|court\n3|c|Nice|\n")
+    result = load(loader, path)
+    accounted(result, 3)
+    assert (result.method, result.delimiter) == ("parsed", "|")
+    assert dict(db.execute("select comp_name, _source_line from bronze.company")) == {"a, b; c": 3, "c": 5}
+    assert rejects(db) == [(4, None, "expected 4 fields, found 2")]

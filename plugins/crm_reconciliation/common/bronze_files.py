@@ -36,6 +36,8 @@ from crm_reconciliation.common.csv_dialect import (
     export_totals,
     format_record,
     iter_records,
+    preamble_size,
+    repair_note,
     sniff,
 )
 from crm_reconciliation.common.sql_templates import execute_script, quote_identifier, render
@@ -66,6 +68,19 @@ class SnapshotDropRefused(SnapshotRefused):
     """The new snapshot would drop too many of the previous one's live records."""
 
 
+class MissingColumnsRefused(SnapshotRefused):
+    """Mapped columns the previous snapshot held values in are missing from the new file's header."""
+
+    def __init__(self, message: str, missing: list[str], held: dict[str, int]):
+        super().__init__(message)
+        self.missing = missing  # every mapped column the header lacks, as the registry spells them
+        self.held = held  # those the previous snapshot held values in → its live records that did
+
+    def as_details(self) -> dict:
+        """What the step log keeps of the refusal, for the report."""
+        return {"missing_columns": self.missing, "missing_columns_refused": self.held}
+
+
 @dataclass(frozen=True)
 class ColumnLayout:
     """Which bronze column each field of one particular file goes to, in file order."""
@@ -74,6 +89,7 @@ class ColumnLayout:
     id_column: str
     deleted_column: str
     extra_columns: tuple[str, ...]  # file columns the registry does not name, added as text
+    missing_columns: tuple[str, ...] = ()  # mapped columns the file lacks, as the registry spells them
 
     @property
     def width(self) -> int:
@@ -85,34 +101,46 @@ class ColumnLayout:
         return [quote_identifier(column) for column in self.columns]
 
 
+def mapped_columns(spec: ObjectSpec) -> tuple[str, ...]:
+    """The columns whose values become HubSpot properties (the deal status decides the stage too)."""
+    columns = [mapping.source for mapping in spec.mappings]
+    columns += [spec.deal_stages.status_column] if spec.deal_stages else []
+    return tuple(dict.fromkeys(columns))
+
+
 def plan_columns(spec: ObjectSpec, fmt: CsvFormat, path: Path) -> ColumnLayout:
-    """Match a file's header to the registry; a missing required column is an error."""
+    """Match a file's header to the registry; a missing required column is an error, a missing
+    mapped one is noted (the loader says so, and refuses it when the previous snapshot had values in it)."""
     aliases = {alias.lower(): column.lower() for alias, column in spec.column_aliases.items()}
     known = set(spec.bronze_columns)
     columns = tuple(aliases.get(name, name) for name in fmt.header)
+    line = fmt.header_line
     missing = [column for column in spec.required_columns if column.lower() not in columns]
     if missing:
         raise BronzeFileError(
             path,
             f"missing required column(s) {missing}; the header has {list(fmt.header)}",
-            line=1,
+            line=line,
         )
     repeated = sorted({column for column in columns if columns.count(column) > 1})
     if repeated:
-        raise BronzeFileError(path, f"header names these columns more than once (aliases included): {repeated}", line=1)
+        raise BronzeFileError(
+            path, f"header names these columns more than once (aliases included): {repeated}", line=line
+        )
     extras = tuple(column for column in columns if column not in known)
     for column in extras:
         if column in RESERVED_COLUMNS or column.startswith("_"):
             raise BronzeFileError(
-                path, f"column {column!r}: names starting with '_' and 'legacy_id' are reserved", line=1
+                path, f"column {column!r}: names starting with '_' and 'legacy_id' are reserved", line=line
             )
         if len(column.encode()) > MAX_IDENTIFIER_BYTES:
-            raise BronzeFileError(path, f"column {column!r}: longer than PostgreSQL's 63-byte names", line=1)
+            raise BronzeFileError(path, f"column {column!r}: longer than PostgreSQL's 63-byte names", line=line)
     return ColumnLayout(
         columns=columns,
         id_column=spec.legacy_id_column.lower(),
         deleted_column=spec.deleted_column.lower(),
         extra_columns=extras,
+        missing_columns=tuple(column for column in mapped_columns(spec) if column.lower() not in columns),
     )
 
 
@@ -139,6 +167,7 @@ class LoadResult:
     rows_deleted: int
     rows_repaired: int = 0
     previous_live: int = 0
+    missing_columns: tuple[str, ...] = ()  # mapped columns the file lacks: their properties are empty
     seconds: dict[str, float] = field(default_factory=dict)  # per phase: copy, checks
 
     @property
@@ -153,6 +182,7 @@ class LoadResult:
             "reject_rate": self.reject_rate,
             "rows_repaired": self.rows_repaired,
             "previous_live": self.previous_live,
+            "missing_columns": list(self.missing_columns),
             "seconds": self.seconds,
         }
 
@@ -251,14 +281,25 @@ class BronzeLoader:
         limit: int | None = None,
         max_reject_rate: float = 0.05,
         max_drop_rate: float | None = None,
+        allow_missing_columns: bool = False,
     ) -> LoadResult:
         """Replace the object's snapshot with ``path``'s records, or keep the previous one and raise.
 
         ``max_drop_rate``: the share of the previous snapshot's live records the new one may
-        drop (None: no limit); above it ``SnapshotDropRefused`` is raised.
+        drop (None: no limit); above it ``SnapshotDropRefused`` is raised. A mapped column the
+        header lacks while the previous snapshot's live records hold values in it raises
+        ``MissingColumnsRefused``, unless ``allow_missing_columns``.
         """
         fmt = sniff(path)
         layout = plan_columns(self.spec, fmt, path)
+        if layout.missing_columns:
+            log.warning(
+                "%s lacks mapped column(s) %s: their properties are empty for every record of this snapshot "
+                "(columns of the file the registry does not name: %s)",
+                path,
+                ", ".join(layout.missing_columns),
+                ", ".join(layout.extra_columns) or "none",
+            )
         log.info(
             "Reading %s (%s, delimiter %r, %d columns, %d not in the registry: %s)",
             path,
@@ -284,7 +325,9 @@ class BronzeLoader:
                 self.hook.lock_object(cursor, self.spec.name)
                 self._execute(cursor, "load/source_settings.sql", layout, binds)
                 self._execute(cursor, "load/parse_rejects.sql", layout)
-                previous_live = self._execute(cursor, "load/previous_live.sql", layout)["previous_live"]
+                previous = self._execute(cursor, "load/previous_live.sql", layout)
+                previous_live = previous["previous_live"]
+                vanished = self._vanished(path, fmt, layout, previous, allow_missing_columns)
                 with tempfile.TemporaryFile("w+b") as saved_rejects:
                     with connection.transaction("bronze_snapshot") as snapshot:
                         started = time.perf_counter()
@@ -293,7 +336,7 @@ class BronzeLoader:
                         self._execute(cursor, "load/flag_records.sql", layout, binds)
                         self._execute(cursor, "load/record_rejects.sql", layout, binds)
                         result = self._count(cursor, path, fmt, layout, method, records, previous_live)
-                        refusal = self._refusal(result, snapshot_date, limit, max_reject_rate, max_drop_rate)
+                        refusal = self._refusal(result, snapshot_date, limit, max_reject_rate, max_drop_rate, vanished)
                         if refusal:
                             # Undo the new snapshot but keep its rejects, so that the user sees why.
                             self._copy_out(cursor, "load/save_rejects.sql", layout, binds, saved_rejects)
@@ -319,6 +362,7 @@ class BronzeLoader:
         limit: int | None,
         max_reject_rate: float,
         max_drop_rate: float | None,
+        vanished: MissingColumnsRefused | None,
     ) -> SnapshotRefused | None:
         """Why the new snapshot must not replace the previous one, if it must not."""
         table, path = f"bronze.{self.spec.bronze_table}", result.source_file
@@ -331,6 +375,8 @@ class BronzeLoader:
                 f"above max_reject_rate {max_reject_rate:.1%}; the previous {table} snapshot was kept. "
                 f"The rejected rows and their reasons: {look};"
             )
+        if vanished:
+            return vanished
         expected = min(result.previous_live, limit) if limit else result.previous_live
         live = result.rows_loaded - result.rows_deleted
         if max_drop_rate is None or expected == 0 or expected - live <= max_drop_rate * expected:
@@ -342,6 +388,41 @@ class BronzeLoader:
             f"soft-deleted {result.rows_deleted}, rejected {result.rows_rejected}). The previous snapshot was kept. "
             "If the export really is this small, run once with the param allow_snapshot_drop set to true, or raise "
             "max_drop_rate in include/config/objects.yaml."
+        )
+
+    def _vanished(
+        self, path: Path, fmt: CsvFormat, layout: ColumnLayout, previous: dict, allow: bool
+    ) -> MissingColumnsRefused | None:
+        """The refusal of a header that lacks mapped columns the previous snapshot's live records hold
+        values in (``previous``: previous_live.sql's counts): this snapshot would empty those properties."""
+        held = {
+            column: count
+            for column, count in zip(layout.missing_columns, previous["previous_values"], strict=True)
+            if count
+        }
+        if not held:
+            return None
+        table, counts = f"bronze.{self.spec.bronze_table}", ", ".join(f"{c} in {n}" for c, n in held.items())
+        if allow:
+            log.warning(
+                "allow_missing_columns is on: %s replaces the previous %s snapshot although it lacks %s, which that "
+                "snapshot holds values in (%s of its %d live records)",
+                path,
+                table,
+                ", ".join(held),
+                counts,
+                previous["previous_live"],
+            )
+            return None
+        return MissingColumnsRefused(
+            f"{path}: the header (line {fmt.header_line}) lacks the mapped column(s) {', '.join(held)}, which the "
+            f"previous {table} snapshot holds values in ({counts} of its {previous['previous_live']} live records): "
+            "this snapshot would empty their HubSpot properties. The previous snapshot was kept. Columns of the file "
+            f"the registry does not name: {', '.join(layout.extra_columns) or 'none'}. If a column was renamed, name "
+            "it as before in the export or add the new name to column_aliases in include/config/objects.yaml; if the "
+            "columns really are gone, run once with the param allow_missing_columns set to true.",
+            list(layout.missing_columns),
+            held,
         )
 
     def _warn_if_suspicious(self, result: LoadResult) -> None:
@@ -361,10 +442,10 @@ class BronzeLoader:
             )
         if result.rows_repaired:
             log.warning(
-                "%d record(s) of %s held Windows-1252 bytes in a UTF-8 file: read as Windows-1252 and loaded; "
-                "listed in staging.bronze_rejects with outcome 'repaired'",
+                "%d record(s) of %s %s and loaded; listed in staging.bronze_rejects with outcome 'repaired'",
                 result.rows_repaired,
                 result.source_file,
+                repair_note(result.encoding),
             )
 
     def _copy(
@@ -392,8 +473,11 @@ class BronzeLoader:
         return "parsed", self._copy_records(cursor, path, fmt, layout, limit)
 
     def _copy_file(self, cursor: psycopg.Cursor, path: Path, fmt: CsvFormat, layout: ColumnLayout) -> int | None:
-        """COPY the file's bytes; None when COPY's reading cannot be proven to be the export's."""
+        """COPY the file's bytes from its header on (COPY skips one header line, not Excel's ``sep=``
+        line before it); None when COPY's reading cannot be proven to be the export's."""
         self._execute(cursor, "load/replace_rows.sql", layout)
+        if fmt.preamble:
+            self._execute(cursor, "load/first_line.sql", layout, {"first_line": fmt.header_line + 1})
         statement = self._render(
             "load/copy_file.sql", layout, delimiter=fmt.delimiter, encoding=POSTGRES_ENCODINGS[fmt.encoding]
         )
@@ -402,6 +486,7 @@ class BronzeLoader:
         # the server most of the time), from the first chunk that holds a quote.
         with ThreadPoolExecutor(max_workers=1) as reader:
             with path.open("rb") as handle, cursor.copy(statement) as copy:
+                handle.seek(preamble_size(path, fmt))
                 while chunk := handle.read(READ_CHUNK_BYTES):
                     scan.feed(chunk)
                     if totals is None and scan.quotes:
@@ -410,7 +495,7 @@ class BronzeLoader:
             copied = cursor.rowcount
             if totals is None:
                 if scan.lines == copied + 1:
-                    return copied  # no quote: a record is a line, _source_line (counted from 2) is right
+                    return copied  # no quote: a record is a line, _source_line is right (replace_rows.sql)
                 log.info("%s has blank lines: reading it record by record to number lines as Python does", path)
                 return None
             found = self._execute(cursor, "load/copy_totals.sql", layout)
@@ -427,7 +512,7 @@ class BronzeLoader:
         if scan.lines == copied + 1:
             return copied
         numbered = self._execute(cursor, "load/number_lines.sql", layout)
-        return copied if numbered["last_line"] == scan.lines else None
+        return copied if numbered["last_line"] == scan.lines + fmt.preamble else None
 
     def _copy_records(
         self, cursor: psycopg.Cursor, path: Path, fmt: CsvFormat, layout: ColumnLayout, limit: int | None
@@ -482,6 +567,7 @@ class BronzeLoader:
             rows_deleted=deleted,
             rows_repaired=repaired,
             previous_live=previous_live,
+            missing_columns=layout.missing_columns,
         )
 
     def _render(self, template: str, layout: ColumnLayout, **values: object) -> str:

@@ -16,8 +16,9 @@ import stat
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 DELIMITERS = (",", ";", "\t", "|")
 _CHUNK = 1 << 20
@@ -28,7 +29,14 @@ csv.field_size_limit(1 << 30)
 # the file is UTF-8, those bytes are read as Windows-1252 and the records marked repaired.
 UTF8_REPAIRED = "utf-8+cp1252"
 UTF8_SIG_REPAIRED = "utf-8-sig+cp1252"
+# The reverse: a Windows-1252 file with a few lines written in UTF-8 (records pasted from a web
+# form); a line whose bytes are valid UTF-8 is read as UTF-8 and its record marked repaired.
+CP1252_REPAIRED = "cp1252+utf-8"
 _LOOKS_LIKE_ID = re.compile(r"\s*\d+(?:[.,]0+)?\s*")
+# Excel's first line naming the delimiter (``sep=;``, quoted when a tool wrote it as a CSV
+# cell, padded with delimiters when re-saved as a row): not a header.
+_EXCEL_SEP = re.compile(r'(?P<q>"?)sep=(?P<d>[^"\r\n])(?P=q)(?P=d)*(?:\r\n|\r|\n)?\Z', re.IGNORECASE)
+_LINE_ENDS = re.compile(rb"(?<=\r)(?!\n)")
 
 
 def _undefined_cp1252_as_c1(error: UnicodeDecodeError) -> tuple[str, int]:
@@ -62,10 +70,16 @@ class CsvFormat:
     encoding: str
     delimiter: str
     header: tuple[str, ...]
+    preamble: int = 0  # lines before the header: 1 for Excel's ``sep=`` line
 
     @property
     def repairs(self) -> bool:
-        return self.encoding.endswith("+cp1252")
+        """Lines are decoded one by one, some in the file's second encoding (``utf-8+cp1252``, ``cp1252+utf-8``)."""
+        return "+" in self.encoding
+
+    @property
+    def header_line(self) -> int:
+        return self.preamble + 1
 
 
 def _utf16(head: bytes) -> str | None:
@@ -82,12 +96,31 @@ def _utf16(head: bytes) -> str | None:
     return None
 
 
+def _raw_lines(handle: BinaryIO) -> Iterator[bytes]:
+    """The file's lines as bytes, ending at \\n, \\r\\n or a lone \\r, as Python's csv module counts them."""
+    for raw in handle:
+        if b"\r" in raw[:-2]:  # lone carriage returns end lines too
+            yield from (piece for piece in _LINE_ENDS.split(raw) if piece)
+        else:
+            yield raw
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def detect_encoding(path: Path) -> str:
     """UTF-16, UTF-8 (with or without BOM), or Windows-1252, judged from every byte of the file.
 
     A file whose bytes are valid UTF-8 but for a few is UTF-8 with stray Windows-1252 records
     (``utf-8+cp1252``): more valid multi-byte UTF-8 characters than invalid bytes. Otherwise a
-    file with any byte UTF-8 cannot read is Windows-1252.
+    file with any byte UTF-8 cannot read is Windows-1252, with UTF-8 records (``cp1252+utf-8``)
+    when a line that is not ASCII is valid UTF-8 as a whole: Windows-1252 text almost never is
+    (it takes a letter such as Ã or Â followed by a symbol such as © or »).
     """
     with path.open("rb") as handle:
         head = handle.read(4096)
@@ -110,6 +143,10 @@ def detect_encoding(path: Path) -> str:
         return "utf-8-sig" if bom else "utf-8"
     if bom or multibyte >= invalid:
         return UTF8_SIG_REPAIRED if bom else UTF8_REPAIRED
+    if multibyte:
+        with path.open("rb") as handle:
+            if any(not raw.isascii() and _is_utf8(raw) for raw in _raw_lines(handle)):
+                return CP1252_REPAIRED
     return "cp1252"
 
 
@@ -163,25 +200,58 @@ def not_a_file(path: Path) -> BronzeFileError:
     return BronzeFileError(path, f"is {kind}, not a file")
 
 
+def excel_delimiter(first_line: str, path: Path | str = "<header>") -> str | None:
+    """The delimiter Excel's ``sep=`` first line names, or None when the first line is no such line."""
+    found = _EXCEL_SEP.match(first_line)
+    if not found:
+        return None
+    if found["d"] not in DELIMITERS:
+        raise BronzeFileError(
+            path,
+            f"the first line names the delimiter {found['d']!r}: only comma, semicolon, tab or pipe are read",
+            line=1,
+        )
+    return found["d"]
+
+
 def sniff(path: Path) -> CsvFormat:
-    """Detect encoding, delimiter and header of ``path``; fail clearly on a missing or empty file."""
+    """Detect encoding, delimiter and header of ``path``; fail clearly on a missing or empty file.
+
+    Excel's ``sep=;`` first line sets the delimiter and the header is the line after it.
+    """
     path = Path(path)
     if not path.is_file():
         raise not_a_file(path)
     encoding = detect_encoding(path)
-    header_line = next(iter(_Lines(path, CsvFormat(encoding, ",", ()))), "")
+    lines = _Lines(path, CsvFormat(encoding, ",", ()))
+    header_line = next(lines, "")
+    delimiter = excel_delimiter(header_line, path)
+    preamble = 0 if delimiter is None else 1
+    if preamble:
+        header_line = next(lines, "")
+    line = preamble + 1
     if not header_line.strip():
-        raise BronzeFileError(path, "file is empty: expected a header line naming the columns", line=1)
-    delimiter = detect_delimiter(header_line, path)
+        raise BronzeFileError(path, "file is empty: expected a header line naming the columns", line=line)
+    delimiter = delimiter or detect_delimiter(header_line, path)
     header = next(csv.reader([header_line], delimiter=delimiter))
     names = tuple(normalise_column(name) for name in header)
     blank = [index + 1 for index, name in enumerate(names) if not name]
     if blank:
-        raise BronzeFileError(path, f"header has unnamed column(s) at position {blank}", line=1)
+        raise BronzeFileError(path, f"header has unnamed column(s) at position {blank}", line=line)
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise BronzeFileError(path, f"header names these columns more than once: {repeated}", line=1)
-    return CsvFormat(encoding=encoding, delimiter=delimiter, header=names)
+        raise BronzeFileError(path, f"header names these columns more than once: {repeated}", line=line)
+    return CsvFormat(encoding=encoding, delimiter=delimiter, header=names, preamble=preamble)
+
+
+def preamble_size(path: Path, fmt: CsvFormat) -> int:
+    """The bytes before the header line (a BOM with Excel's ``sep=`` line): where COPY must start reading."""
+    if not fmt.preamble:
+        return 0
+    with path.open("rb") as handle:
+        size = len(codecs.BOM_UTF8) if handle.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8 else 0
+        handle.seek(size)
+        return size + sum(map(len, islice(_raw_lines(handle), fmt.preamble)))
 
 
 class _Lines:
@@ -205,17 +275,23 @@ class _Lines:
             with self.path.open(encoding=fmt.encoding, newline="") as handle:
                 yield from handle
             return
-        decode = _cp1252 if fmt.encoding == "cp1252" else self._decode_utf8
+        decode = {"cp1252": _cp1252, CP1252_REPAIRED: self._decode_mixed_cp1252}.get(fmt.encoding, self._decode_utf8)
         with self.path.open("rb") as handle:
             if handle.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
                 handle.seek(0)
-            for raw in handle:
-                if b"\r" in raw[:-2]:  # lone carriage returns end lines too
-                    for piece in re.split(rb"(?<=\r)(?!\n)", raw):
-                        if piece:
-                            yield decode(piece)
-                else:
-                    yield decode(raw)
+            yield from map(decode, _raw_lines(handle))
+
+    def _decode_mixed_cp1252(self, raw: bytes) -> str:
+        """A line of a Windows-1252 file: read as UTF-8 (and repaired) when its bytes are UTF-8."""
+        if not raw.isascii():
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:
+                self.repaired.extend(character for character in text if not character.isascii())
+                return text
+        return _cp1252(raw)
 
     def _decode_utf8(self, raw: bytes) -> str:
         try:
@@ -256,6 +332,13 @@ class _Lines:
         self.consumed -= len(lines)
 
 
+def repair_note(encoding: str) -> str:
+    """How the repaired records of a file in ``encoding`` (``utf-8+cp1252``, ``cp1252+utf-8``) were read."""
+    if encoding == CP1252_REPAIRED:
+        return "read as UTF-8 in a Windows-1252 file"
+    return "read as Windows-1252 in a UTF-8 file"
+
+
 class Record(NamedTuple):
     """One record of the file: where it starts, its fields, and what is wrong with it, if anything."""
 
@@ -273,7 +356,7 @@ def _looks_like_record(line: str, fmt: CsvFormat, id_index: int | None) -> bool:
 
 
 def iter_records(path: Path, fmt: CsvFormat, id_column: str | None = None) -> Iterator[Record]:
-    """Yield every data record with the physical line it starts on (header = line 1).
+    """Yield every data record with the physical line it starts on (the file's first line is 1).
 
     The rules, which are those of the legacy export: a field is quoted when it starts with a
     quote, and then holds delimiters, line breaks and doubled quotes; a quote inside an
@@ -285,6 +368,8 @@ def iter_records(path: Path, fmt: CsvFormat, id_column: str | None = None) -> It
     lines = _Lines(path, fmt)
     id_index = fmt.header.index(id_column.lower()) if id_column and id_column.lower() in fmt.header else None
     reader = csv.reader(lines, delimiter=fmt.delimiter, strict=False)
+    for _ in range(fmt.preamble):
+        next(lines)
     lines.start_record()
     try:
         next(reader)  # the header
@@ -315,7 +400,7 @@ def iter_records(path: Path, fmt: CsvFormat, id_column: str | None = None) -> It
                     start,
                     fields,
                     field=_field_holding(fields, fmt, lines.repaired),
-                    repaired="read as Windows-1252 in a UTF-8 file: " + ", ".join(sorted(set(lines.repaired))),
+                    repaired=f"{repair_note(fmt.encoding)}: " + ", ".join(sorted(set(lines.repaired))),
                 )
             else:
                 yield Record(start, fields)
@@ -336,6 +421,8 @@ def export_totals(path: Path, fmt: CsvFormat, id_column: str | None = None) -> t
     records = characters = quotes = 0
     errors = _C1_FALLBACK if fmt.encoding == "cp1252" else "strict"
     with path.open(encoding=fmt.encoding, errors=errors, newline="") as handle:
+        for _ in range(fmt.preamble):
+            handle.readline()
         reader = csv.reader(handle, delimiter=fmt.delimiter, strict=False)
         next(reader, None)
         previous = reader.line_num

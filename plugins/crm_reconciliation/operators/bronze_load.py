@@ -13,6 +13,7 @@ LOAD_TEMPLATES = (
     "parse_rejects",
     "previous_live",
     "replace_rows",
+    "first_line",
     "copy_file",
     "copy_totals",
     "number_lines",
@@ -32,11 +33,12 @@ class BronzeLoadOperator(ObjectStepOperator):
     """Stream ``Bronze_<Table>.csv`` into ``bronze.<table>`` with COPY, rejects kept aside.
 
     For a run whose logical date is D, ``<bronze_dir>/D/`` is read when it exists. A snapshot
-    with too many rejects, or one that drops more than ``max_drop_rate`` of the live records
-    (unless ``allow_snapshot_drop``), is refused and the previous one kept.
+    with too many rejects, one that drops more than ``max_drop_rate`` of the live records
+    (unless ``allow_snapshot_drop``), or one whose header lacks mapped columns the previous
+    snapshot held values in (unless ``allow_missing_columns``) is refused and the previous one kept.
     """
 
-    template_fields: Sequence[str] = ("bronze_dir", "limit", "allow_snapshot_drop", "sql")
+    template_fields: Sequence[str] = ("bronze_dir", "limit", "allow_snapshot_drop", "allow_missing_columns", "sql")
     template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "json"}
     ui_color = "#fde9c8"
 
@@ -47,6 +49,7 @@ class BronzeLoadOperator(ObjectStepOperator):
         bronze_dir: str = "{{ params.bronze_dir }}",
         limit: int | str | None = "{{ params.limit }}",
         allow_snapshot_drop: bool | str = "{{ params.allow_snapshot_drop }}",
+        allow_missing_columns: bool | str = "{{ params.allow_missing_columns }}",
         max_reject_rate: float | None = None,
         conn_id: str = CONN_ID,
         **kwargs: Any,
@@ -55,6 +58,7 @@ class BronzeLoadOperator(ObjectStepOperator):
         self.bronze_dir = bronze_dir
         self.limit = limit
         self.allow_snapshot_drop = allow_snapshot_drop
+        self.allow_missing_columns = allow_missing_columns
         self.max_reject_rate = max_reject_rate
         self.sql = {name: f"load/{name}.sql" for name in LOAD_TEMPLATES}
 
@@ -73,7 +77,7 @@ class BronzeLoadOperator(ObjectStepOperator):
     def execute_step(self, context: Any, step: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from crm_reconciliation.common.bronze_files import BronzeLoader, SnapshotRefused
+        from crm_reconciliation.common.bronze_files import BronzeLoader, MissingColumnsRefused, SnapshotRefused
         from crm_reconciliation.common.csv_dialect import BronzeFileError
         from crm_reconciliation.common.snapshots import choose_snapshot
 
@@ -105,8 +109,11 @@ class BronzeLoadOperator(ObjectStepOperator):
                 limit=self.limit,
                 max_reject_rate=max_reject_rate,
                 max_drop_rate=max_drop_rate,
+                allow_missing_columns=self.allow_missing_columns in (True, "True", "true"),
             )
         except (BronzeFileError, SnapshotRefused) as error:
+            if isinstance(error, MissingColumnsRefused):
+                step.record(details=error.as_details())  # for the report of the failed run
             if getattr(error, "retryable", False):
                 raise
             raise AirflowFailException(str(error)) from error  # same file, same result: no retry

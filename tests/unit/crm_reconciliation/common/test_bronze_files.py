@@ -53,3 +53,30 @@ def test_missing_required_columns_are_named_with_the_file():
     assert "Oppo_Deleted" in message
     assert "Oppo_Description" in message
     assert "Oppo_Stage" not in message.split("the header has")[0]
+
+
+def test_mapped_columns_the_header_lacks_are_named_as_the_registry_spells_them():
+    spec = default_registry().get("companies")
+    header = [column.lower() for column in spec.bronze_columns]
+    for mapped, translated in (("comp_website", "site_web"), ("comp_phonenumber", "téléphone"), ("addr_city", "ville")):
+        header[header.index(mapped)] = translated
+    layout = plan_columns(spec, _format(*header), Path("f.csv"))
+    assert layout.missing_columns == ("Comp_WebSite", "Comp_PhoneNumber", "Addr_City")
+    assert layout.extra_columns == ("site_web", "téléphone", "ville")
+
+
+def test_a_column_read_through_an_alias_is_present_and_a_missing_deal_status_is_named():
+    communications = default_registry().get("communications")
+    header = [column.lower() for column in communications.bronze_columns]
+    header[header.index("comp_companyid")] = "cmli_comm_companyid"
+    assert plan_columns(communications, _format(*header), Path("f.csv")).missing_columns == ()
+    deals = default_registry().get("deals")
+    header = [column.lower() for column in deals.bronze_columns if column != "oppo_status"]
+    assert plan_columns(deals, _format(*header), Path("f.csv")).missing_columns == ("Oppo_Status",)
+
+
+def test_header_errors_name_the_header_line_after_an_excel_sep_line():
+    spec = default_registry().get("companies")
+    fmt = CsvFormat(encoding="utf-8", delimiter=";", header=("comp_companyid", "comp_name"), preamble=1)
+    with pytest.raises(BronzeFileError, match=r"^f\.csv, line 2: missing required column\(s\) \['Comp_Deleted'\]"):
+        plan_columns(spec, fmt, Path("f.csv"))

@@ -8,12 +8,14 @@ import pytest
 
 from crm_reconciliation.common.csv_dialect import (
     BronzeFileError,
+    Record,
     detect_delimiter,
     detect_encoding,
     export_totals,
     format_record,
     iter_records,
     normalise_column,
+    preamble_size,
     sniff,
 )
 
@@ -132,8 +134,19 @@ def test_format_record_round_trips_through_csv():
         ("id,name\n1,Raphaël\n".encode("utf-16-be"), "utf-16-be"),
         ("id,name\n1,Raphaël\n2,Zoë\n".encode() + "3,Noël\n".encode("cp1252"), "utf-8+cp1252"),
         (b"\xef\xbb\xbfid,name\n1,No\xebl\n", "utf-8-sig+cp1252"),
+        ("id,name\n1,Raphaël\n2,Zoë\n".encode("cp1252") + "3,Noël\n".encode(), "cp1252+utf-8"),
+        # É then ’ (C9 92) is a valid UTF-8 pair, but é (E9) on the same line is not: Windows-1252
+        ("id,name\n1,CAFÉ’ Société\n2,Zoë\n".encode("cp1252"), "cp1252"),
     ],
-    ids=["utf16-bom", "utf16-le", "utf16-be", "utf8-with-a-cp1252-record", "utf8-bom-with-a-bad-byte"],
+    ids=[
+        "utf16-bom",
+        "utf16-le",
+        "utf16-be",
+        "utf8-with-a-cp1252-record",
+        "utf8-bom-with-a-bad-byte",
+        "cp1252-with-a-utf8-record",
+        "cp1252-with-a-utf8-looking-pair",
+    ],
 )
 def test_detect_encoding_utf16_and_repairable_utf8(tmp_path, payload, expected):
     path = tmp_path / "f.csv"
@@ -165,3 +178,60 @@ def test_export_totals_refuse_a_file_the_record_reader_rejects_a_line_of(tmp_pat
     fmt = sniff(path)
     assert [record.reject is not None for record in iter_records(path, fmt, "id")] == [True, False, False]
     assert export_totals(path, fmt, "id") is None
+
+
+def test_a_windows_1252_file_reads_its_utf8_records_as_utf8_and_lists_them(tmp_path):
+    path = tmp_path / "f.csv"
+    payload = "id;name\r\n1;Société Générale\r\n".encode("cp1252") + "2;Systèmes Embarqués\r\n".encode()
+    path.write_bytes(payload + "3;CAFÉ’ Zoë\r\n4;ACME\r\n".encode("cp1252"))
+    fmt = sniff(path)
+    assert (fmt.encoding, fmt.repairs) == ("cp1252+utf-8", True)
+    assert list(iter_records(path, fmt, "id")) == [
+        Record(2, ["1", "Société Générale"]),
+        Record(3, ["2", "Systèmes Embarqués"], field="name", repaired="read as UTF-8 in a Windows-1252 file: è, é"),
+        Record(4, ["3", "CAFÉ’ Zoë"]),
+        Record(5, ["4", "ACME"]),
+    ]
+    assert export_totals(path, fmt, "id") is None  # not for COPY: PostgreSQL reads one encoding
+
+
+@pytest.mark.parametrize(
+    ("first_line", "delimiter"),
+    [
+        (b"sep=;\r\n", ";"),
+        (b'"sep=,"\r\n', ","),
+        (b"\xef\xbb\xbfsep=|\n", "|"),
+        (b"SEP=\t\t\t\r\n", "\t"),  # padded with delimiters, as Excel re-saves it as a row
+    ],
+    ids=["semicolon", "quoted-comma", "bom-pipe", "padded-tab"],
+)
+def test_excel_sep_line_sets_the_delimiter_and_is_not_the_header(tmp_path, first_line, delimiter):
+    path = tmp_path / "f.csv"
+    others = "".join(d for d in ",;|\t" if d != delimiter)  # characters of a field, not delimiters
+    rows = [["id", "name", "city"], ["1", f"a{others}b", "Lyon"], ["x", "Sans id", "Nice"]]
+    path.write_bytes(first_line + "".join(delimiter.join(row) + "\r\n" for row in rows).encode())
+    fmt = sniff(path)
+    assert (fmt.delimiter, fmt.header, fmt.preamble, fmt.header_line) == (delimiter, ("id", "name", "city"), 1, 2)
+    assert [(record.line, record.fields) for record in iter_records(path, fmt, "id")] == [(3, rows[1]), (4, rows[2])]
+    assert export_totals(path, fmt, "id") == (2, len(f"1a{others}bLyonxSans idNice"), 0)
+    assert preamble_size(path, fmt) == len(first_line)  # where COPY starts: the header
+
+
+def test_a_sep_line_naming_another_delimiter_or_no_header_fails_naming_the_line(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"sep=#\nid#name\n")
+    with pytest.raises(BronzeFileError) as raised:
+        sniff(path)
+    assert str(raised.value) == (
+        f"{path}, line 1: the first line names the delimiter '#': only comma, semicolon, tab or pipe are read"
+    )
+    path.write_bytes(b"sep=;\r\n")
+    with pytest.raises(BronzeFileError, match=r"f\.csv, line 2: file is empty"):
+        sniff(path)
+
+
+def test_a_first_line_that_only_starts_like_sep_is_the_header(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"sep=;x;y\n1;2;3\n")
+    fmt = sniff(path)
+    assert (fmt.header, fmt.preamble) == (("sep=", "x", "y"), 0)

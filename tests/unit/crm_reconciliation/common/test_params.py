@@ -25,4 +25,4 @@ def test_every_unknown_key_is_named_and_a_key_like_none_gets_no_guess():
         check_run_conf({"zzz": 1, "min-confidence": 80}, KNOWN)
     message = str(raised.value)
     assert "unknown run parameters 'min-confidence' (did you mean 'min_confidence'?), 'zzz';" in message
-    assert "this DAG takes: allow_snapshot_drop, bronze_dir" in message
+    assert "this DAG takes: allow_missing_columns, allow_snapshot_drop, bronze_dir" in message
