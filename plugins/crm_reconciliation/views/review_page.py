@@ -8,6 +8,10 @@ permissions: reading needs the DAG-run read permission of the object's DAG, reco
 one. Writes resist cross-site requests: they need the ``X-CRM-Review`` header (a cross-site
 form cannot send it, a cross-site script cannot without a CORS preflight the server never
 grants) and an ``Origin`` (or ``Referer``), when the browser sends one, naming this server.
+
+Before the object's DAG has run (no staging schema, or no table of that object yet) the queue
+answers empty with a message naming the DAG to trigger, and an item, the CSV export, a decision
+or an import a 404 saying the same: a page, never a server error.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the endpoints' annotations, which
@@ -20,6 +24,12 @@ from crm_reconciliation.common.paths import INCLUDE_DIR
 
 CONN_ID = "hubspot_postgres"
 CSRF_HEADER = "x-crm-review"
+# Created with the staging schema by the first task of any object's DAG (ddl/create_staging.sql).
+REVIEW_TABLES = ("review_decisions", "review_decision_history")
+NOTHING_YET = (
+    "Nothing to review for {object} yet: the DAG {dag_id} has not run. "
+    "Trigger {dag_id} in Airflow; the conflicts and probable twins of its run then appear here."
+)
 
 
 def create_app() -> Any:
@@ -37,10 +47,32 @@ def create_app() -> Any:
     writable = [Depends(requires_access_dag("PUT", DagAccessEntity.RUN))]
 
     def object_of(dag_id: str) -> str:
-        for name, spec in default_registry().objects.items():
+        registry = default_registry()
+        for name, spec in registry.objects.items():
             if spec.dag_id == dag_id:
                 return name
-        raise HTTPException(status_code=404, detail=f"no object DAG {dag_id}")
+        known = ", ".join(spec.dag_id for spec in registry.objects.values())
+        raise HTTPException(status_code=404, detail=f"{dag_id} is not a reconciliation DAG (those are: {known})")
+
+    def nothing_yet(object_type: str) -> str | None:
+        """Why there is nothing to review, when the object's run has not created the tables the
+        review reads; None once it has. Asked of the catalogue first, so that any error of the
+        queries themselves stays the error it is."""
+        from crm_reconciliation.hooks.warehouse import WarehouseHook
+
+        spec = default_registry().get(object_type)
+        needed = [spec.staging_table, *REVIEW_TABLES]
+        if WarehouseHook(postgres_conn_id=CONN_ID).existing_tables(needed) == needed:
+            return None
+        return NOTHING_YET.format(object=object_type, dag_id=spec.dag_id)
+
+    def reviewable(dag_id: str) -> str:
+        """The object of ``dag_id`` once its run created its tables; else a 404 naming the DAG to trigger."""
+        object_type = object_of(dag_id)
+        message = nothing_yet(object_type)
+        if message:
+            raise HTTPException(status_code=404, detail=message)
+        return object_type
 
     @contextmanager
     def database():
@@ -78,9 +110,13 @@ def create_app() -> Any:
     def queue(
         dag_id: str, status: str | None = None, search: str | None = None, offset: int = 0, limit: int = 50
     ) -> dict[str, Any]:
+        object_type = object_of(dag_id)
+        message = nothing_yet(object_type)
+        if message:
+            return {"total": 0, "rows": [], "nothing_yet": message}
         with database() as connection:
             try:
-                return review.queue(connection, default_registry(), object_of(dag_id), status, search, offset, limit)
+                return review.queue(connection, default_registry(), object_type, status, search, offset, limit)
             except review.DecisionRefused as refusal:
                 raise HTTPException(status_code=400, detail=str(refusal)) from None
 
@@ -94,8 +130,9 @@ def create_app() -> Any:
 
     @app.get("/api/{dag_id}/items/{legacy_id}", dependencies=readable)
     def item(dag_id: str, legacy_id: int) -> dict[str, Any]:
+        object_type = reviewable(dag_id)
         with database() as connection:
-            found = review.item(connection, default_registry(), object_of(dag_id), legacy_id)
+            found = review.item(connection, default_registry(), object_type, legacy_id)
         if found is None:
             raise HTTPException(status_code=404, detail=f"no legacy record {legacy_id}")
         return found
@@ -103,20 +140,23 @@ def create_app() -> Any:
     @app.post("/api/{dag_id}/decisions", dependencies=writable)
     def decide(dag_id: str, body: DecisionBody, request: Request, user: GetUserDep) -> dict[str, Any]:
         same_site(request)
+        object_type = reviewable(dag_id)
         decision = review.Decision(body.legacy_id, body.hubspot_id, body.verdict, body.comment)
         with database() as connection:
             try:
-                decision_id = review.record(
-                    connection, default_registry(), object_of(dag_id), decision, user.get_name()
-                )
+                decision_id = review.record(connection, default_registry(), object_type, decision, user.get_name())
             except review.DecisionRefused as refusal:
                 raise HTTPException(status_code=400, detail=str(refusal)) from None
         return {"decision_id": decision_id, "reviewer": user.get_name()}
 
     @app.get("/api/{dag_id}/export.csv", dependencies=readable)
     def export(dag_id: str, status: str | None = None) -> PlainTextResponse:
+        object_type = object_of(dag_id)
+        message = nothing_yet(object_type)
+        if message:  # opened as a link, not by the page's script: plain text a browser shows
+            return PlainTextResponse(message, status_code=404)
         with database() as connection:
-            text = review.export_csv(connection, default_registry(), object_of(dag_id), status)
+            text = review.export_csv(connection, default_registry(), object_type, status)
         disposition = f'attachment; filename="{dag_id}-review.csv"'
         return PlainTextResponse(text, media_type="text/csv", headers={"Content-Disposition": disposition})
 
@@ -132,8 +172,9 @@ def create_app() -> Any:
             raise HTTPException(status_code=400, detail=f"the CSV is not UTF-8: {error}") from None
 
         def run() -> dict[str, Any]:
+            object_type = reviewable(dag_id)
             with database() as connection:
-                return review.import_csv(connection, default_registry(), object_of(dag_id), text, user.get_name())
+                return review.import_csv(connection, default_registry(), object_type, text, user.get_name())
 
         result = await run_in_threadpool(run)
         if result["errors"]:
