@@ -77,8 +77,15 @@ def run_reconcile_and_score(connection: psycopg.Connection, spec: ObjectSpec, ru
     """The DAG's reconcile and score tasks, in order; returns the score task's summary."""
     from crm_reconciliation.dag_factory import SCORE_SCRIPTS
 
-    run_step(connection, "reconcile/reconcile.sql", spec, run_id)
+    reconcile(connection, spec, run_id)
     return run_steps(connection, SCORE_SCRIPTS, spec, run_id)
+
+
+def reconcile(connection: psycopg.Connection, spec: ObjectSpec, run_id: str = "test_run") -> Any:
+    """The DAG's reconcile task: its files in one transaction; returns its summary."""
+    from crm_reconciliation.dag_factory import RECONCILE_SCRIPTS
+
+    return run_steps(connection, RECONCILE_SCRIPTS, spec, run_id)
 
 
 def insert_rows(connection: psycopg.Connection, table: str, rows: list[dict]) -> None:

@@ -22,6 +22,13 @@ from crm_reconciliation.operators.report import ReportOperator
 from crm_reconciliation.operators.sql_script import SqlScriptOperator
 
 CONN_ID = "hubspot_postgres"
+# The reconcile step, in one transaction: the mirror as the object sees it, the mirror guard's
+# record of the previous run's links (before they are rebuilt), then the links and diffs.
+RECONCILE_SCRIPTS = (
+    "reconcile/mirror_source.sql",
+    "reconcile/mirror_links.sql",
+    "reconcile/reconcile.sql",
+)
 # The score step, one named SQL output per file, in one transaction: the pairs the model scores,
 # their comparison vectors, the parameters learned from them, the scores, the probable twins.
 # Reviewers' decisions are checked against the run before the probable twins are picked
@@ -80,7 +87,7 @@ def build_dag(registry: Registry, name: str) -> DAG:
                 max_reject_rate=defaults.max_reject_rate,
                 conn_id=CONN_ID,
             ),
-            SqlScriptOperator(task_id="reconcile", sql="reconcile/reconcile.sql", **sql_step),
+            SqlScriptOperator(task_id="reconcile", sql=list(RECONCILE_SCRIPTS), **sql_step),
             # A copy: Airflow renders a list of templates in place.
             SqlScriptOperator(task_id="score", sql=list(SCORE_SCRIPTS), **sql_step),
             # A day to answer; unanswered, the task fails (and alerts) with nothing sent.

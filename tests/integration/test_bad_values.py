@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from crm_reconciliation.common.registry import default_registry
-from tests.helpers import create_mirror, create_staging, insert_rows, run_reconcile_and_score, run_step
+from tests.helpers import create_mirror, create_staging, insert_rows, reconcile, run_reconcile_and_score
 
 pytestmark = pytest.mark.integration
 
@@ -248,7 +248,7 @@ def test_legacy_ids_of_any_column_type_link(bounded, sql_type, legacy_id, hubspo
     create_staging(db, COMPANIES)
     insert_rows(db, "bronze.company", [company(5001)])
     typed_mirror(db, "companies", "icalps_company_id", sql_type, [(hubspot_id, legacy_id, ACME_HUBSPOT["name"])])
-    summary = run_step(db, "reconcile/reconcile.sql", COMPANIES)
+    summary = reconcile(db, COMPANIES)
     row = rows(db)[5001]
     assert row["reconciliation_status"] == "matched"
     assert row["hubspot_company_id"] == "9001"
@@ -297,7 +297,7 @@ def test_unreadable_legacy_ids_are_counted_and_sampled(bounded):
         + [{"hs_object_id": str(200 + n), "icalps_company_id": value} for n, value in enumerate(bad)]
         + [{"hs_object_id": "300", "icalps_company_id": "  "}, {"hs_object_id": "301", "icalps_company_id": None}],
     )
-    summary = run_step(db, "reconcile/reconcile.sql", COMPANIES)
+    summary = reconcile(db, COMPANIES)
     assert summary["unreadable_legacy_ids"] == 7
     sample = summary["unreadable_sample"]
     assert len(sample) == 5 == len(set(sample))
@@ -322,7 +322,7 @@ def test_mostly_unreadable_legacy_ids_stop_reconcile_naming_them(bounded):
         ],
     )
     with pytest.raises(psycopg.errors.RaiseException) as error:
-        run_step(db, "reconcile/reconcile.sql", COMPANIES)
+        reconcile(db, COMPANIES)
     message = error.value.diag.message_primary
     assert "hubspot.companies.icalps_company_id" in message
     assert "3 of the 5 non-empty legacy ids" in message

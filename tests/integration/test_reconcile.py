@@ -6,7 +6,8 @@ import psycopg
 import pytest
 
 from crm_reconciliation.common.registry import default_registry
-from tests.helpers import create_mirror, create_staging, insert_rows, run_reconcile_and_score, run_step
+from tests.helpers import create_mirror, create_staging, insert_rows, run_reconcile_and_score
+from tests.helpers import reconcile as reconcile_step
 
 pytestmark = pytest.mark.integration
 
@@ -184,7 +185,7 @@ def test_clearing_when_the_mapping_says_so(scenario):
         for mapping in COMPANIES.mappings
     )
     clearing = COMPANIES.model_copy(update={"mappings": mappings})
-    run_step(scenario, "reconcile/reconcile.sql", clearing)
+    reconcile_step(scenario, clearing)
     row = rows(scenario)[9]
     assert row["properties_to_update"] == {"website": ""}
     assert row["field_diffs"]["website"]["action"] == "clear"
@@ -228,7 +229,7 @@ def test_score_components_are_stored(scenario):
 
 
 def test_orphans_are_listed(scenario):
-    summary = run_step(scenario, "reconcile/reconcile.sql", COMPANIES)
+    summary = reconcile_step(scenario, COMPANIES)
     orphans = dict(scenario.execute("select hubspot_id, reason from staging.companies_orphans order by 1"))
     assert orphans == {
         "111": "no live legacy row has this id",

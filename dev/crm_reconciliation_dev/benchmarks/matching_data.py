@@ -606,7 +606,7 @@ def run(connection: psycopg.Connection, name: str, data: Labelled) -> dict[int, 
 
     from crm_reconciliation.common.registry import default_registry
     from crm_reconciliation.common.sql_templates import execute_script, render
-    from crm_reconciliation.dag_factory import SCORE_SCRIPTS
+    from crm_reconciliation.dag_factory import RECONCILE_SCRIPTS, SCORE_SCRIPTS
 
     registry = default_registry()
     params = {"object": registry.template_params(name)}
@@ -635,7 +635,7 @@ def run(connection: psycopg.Connection, name: str, data: Labelled) -> dict[int, 
     columns = sorted({key for row in data.legacy for key in row})
     _copy_rows(connection, sql.Identifier("bronze", BRONZE[name]), columns, data.legacy)
     connection.commit()
-    script("reconcile/reconcile.sql")
+    script(*RECONCILE_SCRIPTS)
     script(*SCORE_SCRIPTS)
     spec = registry.get(name)
     query = sql.SQL("select {}, reconciliation_status, {} from {}").format(

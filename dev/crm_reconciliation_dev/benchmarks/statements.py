@@ -69,7 +69,9 @@ def run(base: Path, tasks: list[str], fresh: bool, explain: Path | None, top: in
 
     from crm_reconciliation.common.registry import default_registry
     from crm_reconciliation.common.sql_templates import split_statements
-    from crm_reconciliation.dag_factory import SCORE_SCRIPTS, build_dag
+    from crm_reconciliation.dag_factory import RECONCILE_SCRIPTS, SCORE_SCRIPTS, build_dag
+
+    STEP_SCRIPTS = {"reconcile": RECONCILE_SCRIPTS, "score": SCORE_SCRIPTS}
 
     if fresh:
         shutil.rmtree(base / "pg" / "pgdata")
@@ -89,7 +91,7 @@ def run(base: Path, tasks: list[str], fresh: bool, explain: Path | None, top: in
             started = time.perf_counter()
             with psycopg.connect(server.uri) as connection, connection.cursor() as cursor:
                 for number, script in enumerate(scripts):
-                    name = task_id if len(scripts) == 1 else SCORE_SCRIPTS[number]
+                    name = task_id if len(scripts) == 1 else STEP_SCRIPTS[task_id][number]
                     for statement in split_statements(script):
                         bound = parameters if "%(" in statement else None
                         text = statement

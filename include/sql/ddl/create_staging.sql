@@ -277,6 +277,34 @@ for each row execute function staging.crm_review_history();
 create index if not exists push_log_created_idx on staging.push_log (object_type, legacy_id)
 where action = 'create' and outcome = 'sent';
 
+-- The mirror guard (reconcile/mirror_links.sql): per run, the mirror's size and the links of
+-- the run before (matched and probable records, with their HubSpot ids) that this run found;
+-- gone: that HubSpot record is no longer in the mirror. A push never creates a record that was
+-- linked before without a person's approval (push/select_create.sql).
+create table if not exists staging.mirror_checks (
+    object_type text not null,
+    run_id text not null,
+    mirror_records bigint not null,
+    previous_run_id text,
+    previous_records bigint,
+    links_before bigint not null,
+    lost_links bigint not null,
+    shrunk boolean not null,
+    checked_at timestamptz not null default clock_timestamp(),
+    primary key (object_type, run_id)
+);
+
+create table if not exists staging.previous_links (
+    object_type text not null,
+    run_id text not null,
+    legacy_id bigint not null,
+    hubspot_id text not null,
+    previous_status text not null,
+    previous_run_id text,
+    gone boolean not null,
+    primary key (object_type, run_id, legacy_id)
+);
+
 -- The associations ledger (HubSpot v4), beside the push ledger: one row per association a
 -- run wanted, with what became of it. 'exists': HubSpot already had it (read back, nothing
 -- sent); 'created'; 'dry_run'; 'rejected' / 'failed' with HubSpot's answer. One that is

@@ -1,5 +1,8 @@
 {#- What a live push would write, for the approval gate: records overwritten, records created,
-    probable twins linked for good, and whether this object was ever pushed live before. -#}
+    probable twins linked for good, whether this object was ever pushed live before, and what
+    the mirror guard found (reconcile/mirror_links.sql) with the creations it holds until a
+    person approves. -#}
+{%- from "push/macros.sql" import still_to_send, mirror_guard_holds -%}
 {% include "push/plan.sql" %}
 
 with overwrites as (
@@ -10,8 +13,21 @@ creations as (
 {% include "push/select_create.sql" %}
 ),
 
+guarded as (
+    select count(*) as creations
+    from staging."_{{ params.object.name }}_push_plan" as payloads
+    where payloads.kind = 'payload' and payloads.action = 'create' and %(create_missing)s
+        and {{ still_to_send("payloads.payload_hash") }} and {{ mirror_guard_holds("payloads.legacy_id") }}
+),
+
 final as (
     select
+        (select creations from guarded) as guarded_creations,
+        (
+            select to_jsonb(checks) - 'object_type' - 'run_id' - 'checked_at'
+            from staging.mirror_checks as checks
+            where checks.object_type = %(object_type)s and checks.run_id = %(run_id)s
+        ) as mirror_guard,
         (select count(*) from overwrites) as overwrites,
         (select count(*) from creations where %(create_missing)s) as creations,
         (select count(*) from overwrites where overwrites.properties ? %(id_property)s) as links,

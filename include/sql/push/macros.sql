@@ -13,3 +13,28 @@ not exists (
             and quarantine.mapping_version = %(mapping_version)s
     )
 {%- endmacro -%}
+
+{#- The mirror guard (reconcile/mirror_links.sql): until a person approves this run's push, a
+    creation waits when the previous run linked its legacy record (it is `new` only because its
+    HubSpot record left the mirror, or lost its legacy id), or when the mirror shrank beyond
+    max_drop_rate (no `new` can be trusted). -#}
+{%- macro mirror_guard_holds(legacy_id) -%}
+(
+    not exists (
+        select 1 from staging.reconciliation_log as gate
+        where gate.object_type = %(object_type)s and gate.run_id = %(run_id)s and gate.step = 'approve_push'
+            and gate.details ->> 'approved' = 'true'
+    )
+    and (
+        exists (
+            select 1 from staging.mirror_checks as checks
+            where checks.object_type = %(object_type)s and checks.run_id = %(run_id)s and checks.shrunk
+        )
+        or exists (
+            select 1 from staging.previous_links as linked
+            where linked.object_type = %(object_type)s and linked.run_id = %(run_id)s
+                and linked.legacy_id = {{ legacy_id }}
+        )
+    )
+)
+{%- endmacro -%}

@@ -79,8 +79,10 @@ class PushApprovalOperator(PushSelection, ApprovalOperator):
             self.subject = f"Approve the {self.object_type} push: {reason}"
             dag_id = context["dag"].dag_id if context.get("dag") else f"crm_reconcile_{self.object_type}"
             self.body = (
-                f"**{counts['overwrites']}** records would be updated and **{counts['creations']}** created in "
+                f"**{counts['overwrites']}** records would be updated and "
+                f"**{counts['creations'] + counts['guarded_creations']}** created in "
                 f"HubSpot ({self.push_target}), {counts['links']} probable twins linked for good.\n\n"
+                f"Why it waits: {reason}.\n\n"
                 f"The latest report: [/crm-reports/{dag_id}/latest](/crm-reports/{dag_id}/latest). "
                 "Reject to end the run with nothing sent."
             )
@@ -88,6 +90,7 @@ class PushApprovalOperator(PushSelection, ApprovalOperator):
 
     def _counts(self, context: Any) -> tuple[dict[str, Any], str | None]:
         """What the push would do, and why it must wait (None: it need not)."""
+        from crm_reconciliation.common.mirror_guard import guard_reason
         from crm_reconciliation.common.push_run import dry_run_reason, flag
 
         dry = dry_run_reason(self.dry_run, self.target_conn_ids.get(self.push_target, ""))
@@ -96,16 +99,27 @@ class PushApprovalOperator(PushSelection, ApprovalOperator):
         binds = {**self.binds(context), "id_property": self.spec.legacy_id_property}
         counts = self.warehouse.run_script(self.sql, binds)
         limit = self.max_records if self.max_records is not None else self.registry.defaults.approval_min_records
+        guard = guard_reason(
+            counts["mirror_guard"],
+            counts["guarded_creations"],
+            self.registry.defaults.max_drop_rate,
+            f"hubspot.{self.spec.hubspot_table}",
+        )
         if not flag(self.require_approval):
             self.log.warning(
-                "require_approval is off: the push of %s goes ahead without approval (%s)", self.object_type, counts
+                "require_approval is off: the push of %s goes ahead without approval (%s)%s",
+                self.object_type,
+                counts,
+                f"; {guard}: they stay held, listed in the report" if guard else "",
             )
             return counts, None
-        if not counts["pushed_before"]:
-            return counts, "the first live push of " + self.object_type
-        if counts["overwrites"] + counts["creations"] > limit:
-            return counts, f"{counts['overwrites'] + counts['creations']} records to write, more than {limit}"
-        return counts, None
+        writes = counts["overwrites"] + counts["creations"] + counts["guarded_creations"]
+        reasons = [
+            "the first live push of " + self.object_type if not counts["pushed_before"] else None,
+            guard,
+            f"{writes} records to write, more than {limit}" if writes > limit else None,
+        ]
+        return counts, "; ".join(reason for reason in reasons if reason) or None
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         """Record the answer first: on a rejection the base class skips ``push`` by raising."""

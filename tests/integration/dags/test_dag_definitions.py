@@ -12,7 +12,7 @@ from airflow.sdk.exceptions import ParamValidationError
 from crm_reconciliation.common.paths import PROJECT_ROOT
 from crm_reconciliation.common.registry import default_registry
 from crm_reconciliation.common.sql_templates import render
-from crm_reconciliation.dag_factory import SCORE_SCRIPTS, build_dag
+from crm_reconciliation.dag_factory import RECONCILE_SCRIPTS, SCORE_SCRIPTS, build_dag
 
 DAG_IDS = {"crm_reconcile_companies", "crm_reconcile_contacts", "crm_reconcile_deals", "crm_reconcile_communications"}
 
@@ -66,12 +66,15 @@ def test_contract_shape(dagbag, dag_id):
         "link_probable",
         "verify",
         "require_approval",
+        "when_busy",
         "allow_snapshot_drop",
+        "allow_missing_columns",
     }
     report = dag.get_task("report")
     assert report.trigger_rule == "all_done"  # it runs after a failure too, and then fails the run
     assert report.steps == ["create_staging", "load_bronze", "reconcile", "score", "approve_push", "push"]
     assert dag.get_task("load_bronze").allow_snapshot_drop == "{{ params.allow_snapshot_drop }}"
+    assert dag.get_task("load_bronze").allow_missing_columns == "{{ params.allow_missing_columns }}"
     assert dag.get_task("score").downstream_task_ids == {"approve_push"}
     assert dag.get_task("approve_push").downstream_task_ids == {"push"}
     for task in dag.tasks:
@@ -104,7 +107,9 @@ def test_param_defaults_serve_the_nightly_run(dagbag):
         "link_probable": False,
         "verify": "mirror",
         "require_approval": True,
+        "when_busy": "wait",
         "allow_snapshot_drop": False,
+        "allow_missing_columns": False,
     }
 
 
@@ -115,8 +120,10 @@ def test_param_defaults_serve_the_nightly_run(dagbag):
         ("limit", "ten"),
         ("min_confidence", 101),
         ("push_target", "ftp"),
+        ("when_busy", "skip"),
         ("dry_run", "yes"),
         ("allow_snapshot_drop", "yes"),
+        ("allow_missing_columns", "yes"),
         ("create_missing", "yes"),
     ],
 )
@@ -147,7 +154,7 @@ def test_airflow_renders_the_sql_as_the_helpers_do(dagbag, dag_id, task_id):
     name = dag_id.removeprefix("crm_reconcile_")
     templates = {
         "create_staging": ["ddl/create_staging.sql"],
-        "reconcile": ["reconcile/reconcile.sql"],
+        "reconcile": list(RECONCILE_SCRIPTS),
         "score": list(SCORE_SCRIPTS),
     }[task_id]
     params = {"object": default_registry().template_params(name)}

@@ -1,0 +1,129 @@
+"""The mirror guard: a mirror that lost records never turns the records it lost into creations
+without a person's approval. Runs of the companies DAG, live, into the strict stand-in; the
+sync tool's loss is simulated by deleting rows of the mirror (the portal keeps the records)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from crm_reconciliation.common.registry import default_registry
+from tests.integration.dags.test_migration import dags, portal  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.integration
+
+COMPANIES = default_registry().get("companies")
+LIVE = {
+    "push_target": "hubspot",
+    "dry_run": False,
+    "require_approval": False,
+    "create_missing": True,
+    "create_properties": True,
+}
+
+
+def upserted_legacy_ids(server, since: int) -> set[str]:
+    """Legacy ids of every record a creation (batch upsert) sent after request ``since``."""
+    found = set()
+    for method, path, body, _ in server.requests[since:]:
+        if method == "POST" and path.endswith("/batch/upsert"):
+            inputs = body["inputs"]
+            found |= {str(item["id"]) for item in inputs if item.get("idProperty") == COMPANIES.legacy_id_property}
+    return found
+
+
+def linked(db) -> dict[int, str]:
+    """Legacy id → HubSpot id of the records the last run matched or found probable."""
+    return dict(
+        db.execute(
+            f"select {COMPANIES.legacy_key}, {COMPANIES.hubspot_key} from staging.{COMPANIES.staging_table}"
+            f" where reconciliation_status in ('matched', 'probable') and {COMPANIES.hubspot_key} is not null"
+        ).fetchall()
+    )
+
+
+def statuses(db) -> dict[int, str]:
+    return dict(
+        db.execute(f"select {COMPANIES.legacy_key}, reconciliation_status from staging.{COMPANIES.staging_table}")
+    )
+
+
+def lose_from_mirror(db, hubspot_ids: list[str]) -> None:
+    db.execute(f"delete from hubspot.{COMPANIES.hubspot_table} where hs_object_id::text = any(%s)", [hubspot_ids])
+
+
+def report_of(db, run_id: str) -> str:
+    path = db.execute(
+        "select details ->> 'path' from staging.reconciliation_log where run_id = %s and step = 'report'", [run_id]
+    ).fetchone()[0]
+    return Path(path).read_text("utf-8")
+
+
+def test_a_mirror_that_shrank_creates_nothing_without_approval(db, portal, dags):  # noqa: F811
+    companies = dags[COMPANIES.dag_id]
+    first = companies.test(run_conf={**LIVE, "create_missing": False})
+    assert str(first.state) == "success"
+    before = linked(db)
+    mirror = [row[0] for row in db.execute(f"select hs_object_id::text from hubspot.{COMPANIES.hubspot_table}")]
+    # The sync tool drops 30 % of the mirror, a third of it records the first run linked.
+    dropped = sorted(mirror)[: int(len(mirror) * 0.3)]
+    lose_from_mirror(db, dropped)
+    lost = {legacy for legacy, hubspot in before.items() if hubspot in set(dropped)}
+    assert lost, "the scenario must lose linked records"
+    sent_before = len(portal.requests)
+
+    second = companies.test(run_conf=LIVE)
+
+    assert str(second.state) == "success"  # held back, listed: not a failure
+    now = statuses(db)
+    relinked_new = {legacy for legacy in before if now.get(legacy) == "new"}
+    assert relinked_new, "the scenario must turn linked records new"
+    assert relinked_new <= lost  # only the records whose HubSpot record left the mirror are new now …
+    assert upserted_legacy_ids(portal, sent_before) == set()  # … and no creation at all was sent
+    check = db.execute(
+        "select mirror_records, previous_run_id, previous_records, links_before, lost_links, shrunk"
+        " from staging.mirror_checks where object_type = 'companies' and run_id = %s",
+        [second.run_id],
+    ).fetchone()
+    assert check == (len(mirror) - len(dropped), first.run_id, len(mirror), len(before), len(lost), True)
+    page = report_of(db, second.run_id)
+    assert 'id="mirror-guard"' in page
+    assert f"{len(lost):,} of the {len(before):,} HubSpot records the previous run linked are gone" in page
+    assert f"{len(relinked_new):,} held back: never created without a person's approval" in page
+    assert "It shrank by more than max_drop_rate" in page
+
+    # With the gate on, the same run asks a person, and says why.
+    gate = copy.deepcopy(companies.get_task("approve_push"))  # the DAG is the module's: left as it is
+    gate.render_template_fields({"params": {**companies.params.dump(), **LIVE}, "run_id": second.run_id})
+    gate.require_approval = True
+    counts, reason = gate._counts({"run_id": second.run_id})
+    assert counts["guarded_creations"] >= len(relinked_new)
+    assert "the mirror guard: hubspot.companies holds" in (reason or "")
+    assert f"{len(lost):,} of the {len(before):,} HubSpot records the previous run linked are gone" in reason
+
+
+def test_a_small_loss_holds_only_the_records_linked_before(db, portal, dags):  # noqa: F811
+    companies = dags[COMPANIES.dag_id]
+    first = companies.test(run_conf={**LIVE, "create_missing": False})
+    assert str(first.state) == "success"
+    before, first_statuses = linked(db), statuses(db)
+    # Four matched records leave the mirror: far under max_drop_rate, but legacy records turn new.
+    gone = [legacy for legacy in sorted(before) if first_statuses[legacy] == "matched"][:4]
+    lose_from_mirror(db, [before[legacy] for legacy in gone])
+    sent_before = len(portal.requests)
+
+    second = companies.test(run_conf=LIVE)
+
+    assert str(second.state) == "success"
+    now = statuses(db)
+    turned_new = [legacy for legacy in gone if now[legacy] == "new"]
+    assert turned_new, "the scenario must turn a linked record new"
+    created = upserted_legacy_ids(portal, sent_before)
+    truly_new = {str(legacy) for legacy, status in now.items() if status == "new" and legacy not in before}
+    assert truly_new, "the scenario must have records to create"
+    assert created == truly_new  # the new records are created, none of those linked before
+    page = report_of(db, second.run_id)
+    for legacy in turned_new:
+        assert f"<td>{legacy}</td><td>matched</td><td>{before[legacy]}</td><td>gone</td><td>held back</td>" in page
