@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 
-.PHONY: install browser demo test test-unit lint airflow bench bench-matching bench-push lock
+.PHONY: install browser demo test test-unit lint airflow bench bench-matching bench-push bench-huge-value lock
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt overrides.txt pyproject.toml dev/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ bench-matching: install
 ## Push: records/s against a local HubSpot stand-in limited to 190 requests / 10 s (updates, creations, two objects at once). ARGS=--verify every to compare.
 bench-push: install
 	$(BIN)/python -m crm_reconciliation_dev.benchmarks.push $(ARGS)
+
+## One huge value: companies reconcile and score with one 10 MB legacy field, next to the same run without it (goal:
+## score ≤ 2×). ARGS="--field Addr_Street1" for another field, ARGS="--unbounded --megabytes 1" for the cost before the bound.
+bench-huge-value: install
+	$(BIN)/python -m crm_reconciliation_dev.benchmarks.huge_value $(ARGS)
 
 ## Re-freeze constraints.txt after editing requirements*.txt or overrides.txt (pins already there are kept).
 lock: install

@@ -10,6 +10,7 @@ statement that EXPLAIN takes as ``EXPLAIN (ANALYZE, BUFFERS)`` and writes the pl
 
     python -m crm_reconciliation_dev.benchmarks.statements prepare --base /tmp/speed-db --companies 1000000
     python -m crm_reconciliation_dev.benchmarks.statements run --base /tmp/speed-db --fresh reconcile score
+    python -m crm_reconciliation_dev.benchmarks.statements run --base /tmp/speed-db --run-id second reconcile
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def prepare(base: Path, companies: int) -> None:
     subprocess.run(["cp", "-a", str(base / "pg" / "pgdata"), str(base / "pgdata-template")], check=True)
 
 
-def run(base: Path, tasks: list[str], fresh: bool, explain: Path | None, top: int) -> None:
+def run(base: Path, tasks: list[str], fresh: bool, explain: Path | None, top: int, run_id: str = "bench") -> None:
     import psycopg
 
     from crm_reconciliation.common.registry import default_registry
@@ -84,8 +85,8 @@ def run(base: Path, tasks: list[str], fresh: bool, explain: Path | None, top: in
         for task_id in tasks:
             task = dag.get_task(task_id)
             merged = {**dag.params, **task.params, "bronze_dir": str(base / "bronze")}
-            task.render_template_fields({"params": merged, "run_id": "bench"}, dag.get_template_env())
-            parameters = {**task.parameters, "run_id": "bench"}
+            task.render_template_fields({"params": merged, "run_id": run_id}, dag.get_template_env())
+            parameters = {**task.parameters, "run_id": run_id}
             scripts = [task.sql] if isinstance(task.sql, str) else task.sql
             timings: list[tuple[float, str, str]] = []
             started = time.perf_counter()
@@ -140,12 +141,13 @@ def main() -> None:
     r.add_argument("--fresh", action="store_true", help="start from the database as prepare left it")
     r.add_argument("--explain", type=Path, help="write EXPLAIN (ANALYZE, BUFFERS) plans to this file")
     r.add_argument("--top", type=int, default=25)
+    r.add_argument("--run-id", default="bench", help="a second run (another id) finds the first one's links")
     r.add_argument("tasks", nargs="+")
     args = parser.parse_args()
     if args.command == "prepare":
         prepare(args.base, args.companies)
     else:
-        run(args.base, args.tasks, args.fresh, args.explain, args.top)
+        run(args.base, args.tasks, args.fresh, args.explain, args.top, args.run_id)
     print(json.dumps({"done": args.command}), file=sys.stderr)
 
 

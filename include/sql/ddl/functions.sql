@@ -8,6 +8,24 @@ create or replace function staging.crm_text(value text) returns text
 language sql immutable parallel safe
 as $fn$ select nullif(btrim(value, E' \t\r\n\u00a0\u2007\u202f\u200b\ufeff'), '') $fn$;
 
+-- The part of a value a comparison reads: its first 65,536 characters, HubSpot's own limit for
+-- a property value (nothing longer can be in HubSpot to compare with). Folding or comparing a
+-- 10 MB paste costs seconds a call, once per pair it is in: a 10 MB name made the score take a
+-- quarter of an hour, the u sample comparing it with 317 HubSpot records. Comparisons only:
+-- bronze, staging, the diffs and the pushed values keep the whole value. substr, not left: it
+-- reads only the slice it needs of a value stored out of line.
+create or replace function staging.crm_compared(value text) returns text
+language sql immutable parallel safe
+as $fn$ select substr(value, 1, 65536) $fn$;
+
+-- Trigram similarity (pg_trgm) of the first 4,096 characters of two values: similarity() builds
+-- both trigram sets anew on every call (~15 ms a call at 65,536 characters, ~1 ms at 4,096), and
+-- the u sample compares a record with hundreds of others (score/parameters.sql). Names, cities
+-- and subjects are far shorter; a note body is told apart by its first 4,096 characters.
+create or replace function staging.crm_similarity(a text, b text) returns real
+language sql immutable parallel safe
+as $fn$ select similarity(substr(a, 1, 4096), substr(b, 1, 4096)) $fn$;
+
 -- The one address of '<jean@x.fr>', 'Jean <jean@x.fr>' or 'mailto:jean@x.fr', lower case;
 -- anything else as written (lower case): the push holds back what is no address.
 create or replace function staging.crm_email(value text) returns text
@@ -44,16 +62,20 @@ as $fn$
 $fn$;
 
 -- A phone number as +<country><number> so that '04 76 12 34 56' and '+33476123456' compare
--- equal; a value that is not recognisably a phone number is kept as written.
+-- equal; a value that is not recognisably a phone number is kept as written. The digits are
+-- read from the compared part only (staging.crm_compared): a longer value is no phone number,
+-- and reading all of a 10 MB paste takes seconds.
 create or replace function staging.crm_phone(value text, country_code text) returns text
 language plpgsql immutable parallel safe
 as $fn$
 declare
     original text := staging.crm_text(value);
-    digits text := regexp_replace(replace(original, '(0)', ''), '[^0-9+]', '', 'g');
+    compared text := staging.crm_compared(original);
+    digits text := regexp_replace(replace(compared, '(0)', ''), '[^0-9+]', '', 'g');
 begin
     return case
         when original is null then null
+        when compared <> original then original
         when digits ~ '^\+[0-9]{6,15}$' then digits
         when digits ~ '^00[0-9]{6,15}$' then '+' || substr(digits, 3)
         when digits ~ '^0[0-9]{8,10}$' then '+' || country_code || substr(digits, 2)
@@ -407,10 +429,11 @@ as $fn$
 $fn$;
 
 -- How an enumeration's options are looked up: case, accents, punctuation and spaces ignored
--- ('New Business', 'newbusiness' and 'NEW_BUSINESS' are one key).
+-- ('New Business', 'newbusiness' and 'NEW_BUSINESS' are one key). A lookup compares: it reads
+-- the compared part of a value (staging.crm_compared), not all of a 10 MB paste.
 create or replace function staging.crm_option_key(value text) returns text
 language sql immutable parallel safe
-as $fn$ select replace(staging.crm_fold(value), ' ', '') $fn$;
+as $fn$ select replace(staging.crm_fold(staging.crm_compared(value)), ' ', '') $fn$;
 
 -- A value as the portal takes it for a property of type ``type`` / ``field_type``:
 -- {"value": …} or {"reason": …}. ``lookup``: an enumeration's names → option value, as

@@ -3,11 +3,10 @@
     score/pairs.sql; keeps both sides' values beside the levels, for the score and its
     explanation. -#}
 {%- from "reconcile/macros.sql" import hubspot_value -%}
-{%- from "score/macros.sql" import comparison_agreement, comparison_json, comparison_value, level_of, prepare, with_crossed, work_table -%}
+{%- from "score/macros.sql" import comparison_agreement, comparison_value, level_of, prepare, with_crossed, work_table -%}
 {%- set o = params.object -%}
 {%- set by_property = {} -%}
 {%- for m in o.mappings %}{% set _ = by_property.update({m.property: m}) %}{% endfor -%}
-{%- set compared = o.model.comparisons | rejectattr("compare", "equalto", "legacy_id") | list -%}
 
 -- Term frequencies: exact agreement on a value weighs log2(m / share of HubSpot records that
 -- hold it), so a rare surname counts for more than "Martin" (score/score.sql). Each pair reads
@@ -38,20 +37,10 @@ analyze {{ work_table(o, "tf_" ~ c.name) }};
 {%- endfor %}
 
 create unlogged table {{ work_table(o, "gammas") }} as
--- Both sides' values of every comparison per pair, raw (what the reviewer reads) and prepared.
--- An id link's values are prepared only where the two differ (equal values agree at once).
-with linked_values as (
-    select
-        linked.legacy_id,
-        linked.hubspot_id
-        {%- for c in compared %},
-        {{ comparison_json(c, "linked.legacy_properties") }} as l_{{ c.name }},
-        {{ comparison_json(c, "linked.hubspot_properties") }} as h_{{ c.name }}
-        {%- endfor %}
-    from {{ work_table(o, "linked") }} as linked
-),
-
-pair_values as (
+-- Both sides' values of every comparison per pair, raw (what the reviewer reads; the first
+-- 65,536 characters, score/macros.sql comparison_value) and prepared. An id link's values are
+-- prepared only where the two differ (equal values agree at once).
+with pair_values as (
     select
         linked.legacy_id,
         linked.hubspot_id,
@@ -71,7 +60,7 @@ pair_values as (
             as qh_{{ c.name }}
         {%- endif %}
         {%- endfor %}
-    from linked_values as linked
+    from {{ work_table(o, "linked") }} as linked
 
     union all
 

@@ -19,7 +19,8 @@ staging."_{{ object.name }}_{{ name }}"
 {%- endif -%}
 {%- endmacro -%}
 
-{#- Agreement (0-1) of two prepared values (see prepare); NULL when either is missing. -#}
+{#- Agreement (0-1) of two prepared values (see prepare); NULL when either is missing. Trigram
+    similarity reads the first 4,096 characters of each (staging.crm_similarity). -#}
 {%- macro similarity_of(compare, legacy, hubspot) -%}
 case
     when {{ legacy }} is null or {{ hubspot }} is null then null
@@ -28,7 +29,7 @@ case
     -- As numeric: the real 0.7 is 0.69999999 as a float8, below a threshold of 0.7. A single word
     -- (a first or last name) one or two typos off also by edit distance: trigrams make one typo
     -- in "white" 0.33.
-    else greatest(similarity({{ legacy }}, {{ hubspot }})::numeric, case
+    else greatest(staging.crm_similarity({{ legacy }}, {{ hubspot }})::numeric, case
         when strpos({{ legacy }}, ' ') = 0 and strpos({{ hubspot }}, ' ') = 0
             and length({{ legacy }}) <= 40 and length({{ hubspot }}) <= 40
             and levenshtein_less_equal({{ legacy }}, {{ hubspot }}, 2) <= 2
@@ -37,7 +38,7 @@ case
     end)
     {%- elif compare == "text" %}
     -- As numeric: the real 0.7 is 0.69999999 as a float8, below a threshold of 0.7.
-    else similarity({{ legacy }}, {{ hubspot }})::numeric
+    else staging.crm_similarity({{ legacy }}, {{ hubspot }})::numeric
     {%- elif compare == "email" %}
     when split_part({{ legacy }}, '@', 1) = split_part({{ hubspot }}, '@', 1) then 0.8
     else 0
@@ -105,18 +106,19 @@ coalesce({{ comparison.levels | length }} - width_bucket(({{ value }})::float8, 
 )), 0)
 {%- endmacro -%}
 
-{#- A comparison's value on one side: one property, or several read as one text. -#}
+{#- A comparison's value on one side: one property, or several read as one text; its first
+    65,536 characters (staging.crm_compared), what every comparison reads. -#}
 {%- macro comparison_value(comparison, prefix) -%}
 {%- if comparison.compare == "legacy_id" -%}{{ prefix }}legacy_id
-{%- elif comparison.properties | length == 1 -%}{{ prefix }}p_{{ comparison.properties[0] }}
-{%- else -%}nullif(concat_ws(' '{% for p in comparison.properties %}, {{ prefix }}p_{{ p }}{% endfor %}), '')
+{%- elif comparison.properties | length == 1 -%}staging.crm_compared({{ prefix }}p_{{ comparison.properties[0] }})
+{%- else -%}staging.crm_compared(nullif(concat_ws(' '{% for p in comparison.properties %}, {{ prefix }}p_{{ p }}{% endfor %}), ''))
 {%- endif -%}
 {%- endmacro -%}
 
 {#- The same from a JSON object of canonical values (a staging row's legacy or HubSpot side). -#}
 {%- macro comparison_json(comparison, column) -%}
-{%- if comparison.properties | length == 1 -%}{{ column }} ->> '{{ comparison.properties[0] }}'
-{%- else -%}nullif(concat_ws(' '{% for p in comparison.properties %}, {{ column }} ->> '{{ p }}'{% endfor %}), '')
+{%- if comparison.properties | length == 1 -%}staging.crm_compared({{ column }} ->> '{{ comparison.properties[0] }}')
+{%- else -%}staging.crm_compared(nullif(concat_ws(' '{% for p in comparison.properties %}, {{ column }} ->> '{{ p }}'{% endfor %}), ''))
 {%- endif -%}
 {%- endmacro -%}
 

@@ -4,9 +4,10 @@
     twin of (created by hand, or imported without the legacy id) among those no live legacy row
     claims — far fewer pairs than legacy × HubSpot. Each rule is one named output. -#}
 {%- from "reconcile/macros.sql" import hubspot_value -%}
-{%- from "score/macros.sql" import comparison_value, prepare, work_table -%}
+{%- from "score/macros.sql" import comparison_json, comparison_value, prepare, work_table -%}
 {%- from "macros/session.sql" import step_memory -%}
 {%- set o = params.object -%}
+{%- set compared = o.model.comparisons | rejectattr("compare", "equalto", "legacy_id") | list -%}
 {%- set mm = o.matching -%}
 {%- set props = mm.properties if mm else o.model.properties -%}
 {%- set by_property = {} -%}
@@ -54,20 +55,23 @@ end)
 -- 0. Memory for the whole score task (its files run in one transaction).
 {{ step_memory() }}
 
--- 1. The legacy side: live rows that no HubSpot record links by id (and that are usable).
+-- 1. The legacy side: live rows that no HubSpot record links by id (and that are usable). Each
+--    value as comparisons read it, its first 65,536 characters (staging.crm_compared): blocking
+--    keys fold it too.
 create unlogged table {{ work_table(o, "legacy_named") }} as
 select named.*{{ prepared_columns("named.") }}
 from (
     select
         reconciliation.{{ o.legacy_key }} as legacy_id
         {%- for p in props %},
-        reconciliation.legacy_properties ->> '{{ p }}' as p_{{ p }}
+        staging.crm_compared(reconciliation.legacy_properties ->> '{{ p }}') as p_{{ p }}
         {%- endfor %}
     from staging.{{ o.staging_table }} as reconciliation
     where reconciliation.candidate_hubspot_ids is null and reconciliation.reconciliation_status <> 'rejected'
 ) as named;
 
--- 2. The HubSpot side: records that no live legacy row claims by id, values made canonical.
+-- 2. The HubSpot side: records that no live legacy row claims by id, values made canonical,
+--    then bounded as the legacy side's.
 create unlogged table {{ work_table(o, "hubspot_named") }} as
 select named.*{{ prepared_columns("named.") }}
 from (
@@ -76,7 +80,7 @@ from (
         hubspot.hubspot_id,
         hubspot.legacy_id
         {%- for p in props %},
-        {{ hubspot_value(by_property[p], "hubspot." ~ p) }} as p_{{ p }}
+        staging.crm_compared({{ hubspot_value(by_property[p], "hubspot." ~ p) }}) as p_{{ p }}
         {%- endfor %}
     from staging.{{ o.name }}_hubspot_source as hubspot
     cross join settings
@@ -230,13 +234,17 @@ analyze {{ work_table(o, "pairs") }};
 create unlogged table {{ work_table(o, "pairs") }} (legacy_id bigint, hubspot_id text, rules text []);
 {%- endif %}
 
--- 6. The id links: a live legacy row whose legacy id exactly one HubSpot record carries.
+-- 6. The id links: a live legacy row whose legacy id exactly one HubSpot record carries, and
+--    both sides' values of each comparison as comparisons read them (not the whole JSON
+--    objects: each copy of a 10 MB value is compressed anew, ~0.4 s).
 create unlogged table {{ work_table(o, "linked") }} as
 select
     reconciliation.{{ o.legacy_key }} as legacy_id,
-    reconciliation.{{ o.hubspot_key }} as hubspot_id,
-    reconciliation.legacy_properties,
-    reconciliation.hubspot_properties
+    reconciliation.{{ o.hubspot_key }} as hubspot_id
+    {%- for c in compared %},
+    {{ comparison_json(c, "reconciliation.legacy_properties") }} as l_{{ c.name }},
+    {{ comparison_json(c, "reconciliation.hubspot_properties") }} as h_{{ c.name }}
+    {%- endfor %}
 from staging.{{ o.staging_table }} as reconciliation
 where
     reconciliation.reconciliation_status in ('matched', 'conflict')
