@@ -277,10 +277,11 @@ for each row execute function staging.crm_review_history();
 create index if not exists push_log_created_idx on staging.push_log (object_type, legacy_id)
 where action = 'create' and outcome = 'sent';
 
--- The mirror guard (reconcile/mirror_links.sql): per run, the mirror's size and the links of
--- the run before (matched and probable records, with their HubSpot ids) that this run found;
--- gone: that HubSpot record is no longer in the mirror. A push never creates a record that was
--- linked before without a person's approval (push/select_create.sql).
+-- The mirror guard (reconcile/mirror_links.sql): per run, the mirror's size against the run
+-- before's, that run's links (matched and probable records) and how many of their HubSpot
+-- records are gone; previous_links, those links whose legacy id no mirror record carries any
+-- more (the ones that can turn `new`), gone: their HubSpot record left the mirror. A push never
+-- creates a record that was linked before without a person's approval (push/select_create.sql).
 create table if not exists staging.mirror_checks (
     object_type text not null,
     run_id text not null,
