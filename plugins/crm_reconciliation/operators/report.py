@@ -61,6 +61,7 @@ EMPTY_REPORT: dict[str, Any] = {
     "orphans": None,
     "parameters": [],
     "mirror_guard": None,
+    "missing_columns": [],
 }
 NOT_LOGGED = "no step log for this run: an upstream step failed, or it crashed before logging"
 
@@ -385,7 +386,7 @@ class ReportOperator(ObjectStepOperator):
     def __init__(self, *, object_type: str, steps: Sequence[str] = (), conn_id: str = CONN_ID, **kwargs: Any):
         super().__init__(object_type=object_type, conn_id=conn_id, **kwargs)
         self.steps = list(steps)
-        self.sql = ["report/report.sql", "report/mirror_guard.sql"]
+        self.sql = ["report/report.sql", "report/mirror_guard.sql", "report/missing_columns.sql"]
 
     def execute_step(self, context: Any, step: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
@@ -481,7 +482,7 @@ class ReportOperator(ObjectStepOperator):
             sql = self.sql
             if not match_parameters:
                 params = {"object": registry.template_params(spec.name), "match_parameters": False}
-                sql = [render("report/report.sql", params=params), self.sql[1]]
+                sql = [render("report/report.sql", params=params), *self.sql[1:]]
             # The object's lock: a report never mixes the tables of two runs' writes.
             binds = {"object_type": spec.name, "run_id": run_id, "mapping_version": registry.mapping_version(spec.name)}
             return self.warehouse.run_script(sql, binds, lock=spec.name)

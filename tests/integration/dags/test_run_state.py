@@ -15,6 +15,7 @@ import pytest
 from markupsafe import escape
 
 from crm_reconciliation.common.locks import lock_object
+from crm_reconciliation.common.paths import PROJECT_ROOT
 from crm_reconciliation.common.registry import default_registry
 from crm_reconciliation.dag_factory import build_dag
 from crm_reconciliation.hooks.warehouse import WarehouseHook, failure_message
@@ -190,7 +191,10 @@ def test_on_a_new_database_the_report_fails_at_once(airflow_db, db, dag, bad_exp
     assert run.run_id in page
     if failing == "create_staging":
         assert "create_staging did not complete" in page
-        assert db.execute("select to_regnamespace('staging')").fetchone()[0] is None
+        # Nothing of the object was created: only the run's claim, which its report freed.
+        tables = db.execute("select table_name from information_schema.tables where table_schema = 'staging'")
+        assert [row[0] for row in tables] == ["object_runs"]
+        assert db.execute("select count(*) from staging.object_runs").fetchone()[0] == 0
     else:
         assert step_log(db, run.run_id)["load_bronze"][0] == "failed"
 
@@ -257,3 +261,24 @@ def test_failure_messages_are_one_bounded_line_without_secrets():
     long = failure_message(ValueError("x" * 5000))
     assert len(long) == 1000
     assert long.endswith("…")
+
+
+def test_mapped_columns_missing_from_the_export_are_named_in_the_report(airflow_db, mirror, dag, tmp_path):
+    """A header translated by a spreadsheet (site_web, téléphone, ville): the first load has no
+    previous snapshot to refuse it against, so it goes through, and the report names the three."""
+    source = default_registry().get("companies")
+    sample = (source_file := PROJECT_ROOT / "include" / "bronze_layer" / source.csv_file).read_text("utf-8")
+    renamed = {"Comp_WebSite": "site_web", "Comp_PhoneNumber": "téléphone", "Addr_City": "ville"}
+    header, rest = sample.split("\n", 1)
+    for column, translated in renamed.items():
+        assert column in header, f"{column} is not in {source_file}"
+        header = header.replace(column, translated)
+    (tmp_path / source.csv_file).write_text(header + "\n" + rest, encoding="utf-8")
+
+    run = dag.test(run_conf={"bronze_dir": str(tmp_path), "dry_run": True})
+
+    assert str(run.state) == "success"
+    page = (reports_dir() / "companies" / "latest.html").read_text(encoding="utf-8")
+    named = re.search(r'id="missing-columns"><b>The export lacked mapped columns:</b> ([^.]+)\.', page)
+    assert named is not None
+    assert set(named.group(1).split(", ")) == set(renamed)
