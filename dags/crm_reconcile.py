@@ -1,6 +1,6 @@
 """Airflow DAGs: one ``crm_reconcile_<object>`` DAG per entry of include/config/objects.yaml."""
 
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.registry import default_registry
 from crm_reconciliation.dag_factory import build_dag
 
 _registry = default_registry()

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 from airflow.sdk import DAG, Param
 
 from crm_reconciliation.alerts import alert_on_failure
-from crm_reconciliation.common.paths import SQL_DIR
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.paths import SQL_DIR
+from crm_reconciliation.config.registry import default_registry
 from crm_reconciliation.operators.revert import RevertOperator
 
 with DAG(

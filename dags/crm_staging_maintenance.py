@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 from airflow.sdk import DAG, chain
 
 from crm_reconciliation.alerts import alert_on_failure
-from crm_reconciliation.common.paths import SQL_DIR
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.paths import CONN_ID, SQL_DIR
+from crm_reconciliation.config.registry import default_registry
 from crm_reconciliation.operators.sql_script import SqlScriptOperator
 
 _settings = default_registry().defaults
@@ -29,7 +29,7 @@ with DAG(
     },
     tags=["crm-reconciliation", "maintenance"],
 ):
-    step = {"object_type": "maintenance", "conn_id": "hubspot_postgres"}
+    step = {"object_type": "maintenance", "conn_id": CONN_ID}
     chain(
         SqlScriptOperator(task_id="row_counts", sql="maintenance/row_counts.sql", **step),
         SqlScriptOperator(

@@ -23,9 +23,9 @@ from typing import Any
 import psutil
 import psycopg
 
-from crm_reconciliation.common.paths import PROJECT_ROOT
-from crm_reconciliation.common.registry import ObjectSpec, Registry, default_registry
 from crm_reconciliation.common.sql_templates import execute_script, render
+from crm_reconciliation.config.paths import PROJECT_ROOT
+from crm_reconciliation.config.registry import ObjectSpec, Registry, default_registry
 
 
 def registry_with(spec: ObjectSpec) -> Registry:

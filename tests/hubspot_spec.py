@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 import jsonschema
 import pytest
 
-from crm_reconciliation.common.paths import PROJECT_ROOT
+from crm_reconciliation.config.paths import PROJECT_ROOT
 from crm_reconciliation_dev.fake_hubspot import object_type
 
 SPECS = PROJECT_ROOT.parent / "shared" / "hubspot-openapi"

@@ -270,9 +270,9 @@ def summary(outcomes: dict[str, tuple[str, str]]) -> str:
     """Per object: the run's state, the load counts it logged, and the reconciliation it left."""
     from psycopg import sql
 
-    from crm_reconciliation.common.registry import default_registry
+    from crm_reconciliation.config.registry import default_registry
     from crm_reconciliation.hooks.warehouse import WarehouseHook
-    from crm_reconciliation.operators.report import reports_dir
+    from crm_reconciliation.report.render import reports_dir
 
     load = [f"{'object':<16}{'state':<10}{'read':>8}{'loaded':>8}{'rejected':>10}{'deleted':>9}  file"]
     reconciliation = [

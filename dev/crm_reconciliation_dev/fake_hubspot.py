@@ -1862,7 +1862,7 @@ class FakeCrm:
             return None
         if object_type(name):
             return object_type(name)
-        from crm_reconciliation.common.registry import default_registry
+        from crm_reconciliation.config.registry import default_registry
 
         objects = default_registry().objects
         return object_type(objects[name].api_object) if name in objects else None

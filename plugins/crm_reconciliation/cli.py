@@ -31,13 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "mappings":
-        from crm_reconciliation.common.registry import default_registry
+        from crm_reconciliation.config.registry import default_registry
 
         print(mapping_table(default_registry(), args.objects or None))
         return 0
     if args.command == "render":
-        from crm_reconciliation.common.registry import default_registry
         from crm_reconciliation.common.sql_templates import render
+        from crm_reconciliation.config.registry import default_registry
 
         registry = default_registry()
         print(render(args.template, params={"object": registry.template_params(args.object)}))

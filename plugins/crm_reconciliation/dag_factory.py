@@ -12,16 +12,15 @@ from datetime import UTC, datetime, timedelta
 from airflow.sdk import DAG, chain
 
 from crm_reconciliation.alerts import alert_on_failure
-from crm_reconciliation.common.params import run_params
-from crm_reconciliation.common.paths import SQL_DIR
-from crm_reconciliation.common.registry import Registry
+from crm_reconciliation.config.params import run_params
+from crm_reconciliation.config.paths import CONN_ID, SQL_DIR
+from crm_reconciliation.config.registry import Registry
 from crm_reconciliation.operators.approve_push import PushApprovalOperator
 from crm_reconciliation.operators.bronze_load import BronzeLoadOperator
 from crm_reconciliation.operators.push import PushOperator
 from crm_reconciliation.operators.report import ReportOperator
 from crm_reconciliation.operators.sql_script import SqlScriptOperator
 
-CONN_ID = "hubspot_postgres"
 # The reconcile step, in one transaction: the mirror as the object sees it, the mirror guard's
 # record of the previous run's links (before they are rebuilt), then the links and diffs.
 RECONCILE_SCRIPTS = (

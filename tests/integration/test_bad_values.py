@@ -11,7 +11,7 @@ import time
 import psycopg
 import pytest
 
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.registry import default_registry
 from tests.helpers import create_mirror, create_staging, insert_rows, reconcile, run_reconcile_and_score
 
 pytestmark = pytest.mark.integration

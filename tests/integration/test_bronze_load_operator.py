@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from crm_reconciliation.common.bronze_files import mapped_columns
-from crm_reconciliation.common.csv_dialect import BronzeFileError
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.registry import default_registry
+from crm_reconciliation.load.dialect import BronzeFileError
+from crm_reconciliation.load.loader import mapped_columns
 from crm_reconciliation.operators.bronze_load import BronzeLoadOperator
 from tests.helpers import create_staging
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from crm_reconciliation.common.bronze_files import BronzeLoader, RejectRateExceeded
-from crm_reconciliation.common.csv_dialect import BronzeFileError
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.registry import default_registry
 from crm_reconciliation.hooks.warehouse import WarehouseHook
+from crm_reconciliation.load.dialect import BronzeFileError
+from crm_reconciliation.load.loader import BronzeLoader, RejectRateExceeded
 from tests.helpers import create_staging
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.registry import default_registry
 from tests.helpers import create_staging
 
 pytestmark = pytest.mark.integration

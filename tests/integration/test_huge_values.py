@@ -9,7 +9,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.registry import default_registry
 from tests.helpers import create_mirror, insert_rows, reset_object, run_reconcile_and_score
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ import pytest
 
 from crm_reconciliation import __version__
 from crm_reconciliation.cli import mapping_table
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.registry import default_registry
 from crm_reconciliation_dev.fake_hubspot import FakeCrm
 from tests.conftest import SESSION_ENV
 from tests.helpers import run_command
@@ -75,7 +75,7 @@ def test_it_installs_as_a_wheel_within_a_minute(installed, record_property):
     located = installed.run(
         "python",
         "-c",
-        "import json, importlib.metadata as m; from crm_reconciliation.common import paths; "
+        "import json, importlib.metadata as m; from crm_reconciliation.config import paths; "
         "print(json.dumps({'version': m.version('crm-reconciliation'), 'include': str(paths.INCLUDE_DIR), "
         "'dirs': sorted(p.name for p in paths.INCLUDE_DIR.iterdir())}))",
     )

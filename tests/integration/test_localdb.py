@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from crm_reconciliation.common.paths import PACKAGE_DIR
+from crm_reconciliation.config.paths import PACKAGE_DIR
 
 pytestmark = pytest.mark.integration
 

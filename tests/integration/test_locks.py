@@ -77,8 +77,8 @@ def test_a_run_that_ended_without_its_report_is_taken_over(db):
 
 
 def test_a_step_refuses_tables_another_run_wrote(db):
-    from crm_reconciliation.common.registry import default_registry
     from crm_reconciliation.common.runs import TablesOfAnotherRun, check_own_tables
+    from crm_reconciliation.config.registry import default_registry
     from tests.helpers import create_staging
 
     create_staging(db, default_registry().get("companies"))

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.registry import default_registry
 from crm_reconciliation_dev.benchmarks import matching_data as matching_benchmark
 from tests.helpers import create_mirror, insert_rows, reset_object, run_reconcile_and_score
 

@@ -11,7 +11,7 @@ import json
 import jsonschema
 import pytest
 
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.registry import default_registry
 from tests.hubspot_spec import request_schema, validate_all
 from tests.integration.test_push import portal, push, stage, updates
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.mark.parametrize("name", list(default_registry().objects))
 def test_update_payloads_of_every_object_match_the_spec(name):
-    from crm_reconciliation.common.batches import PushInput
+    from crm_reconciliation.push.sender import PushInput
 
     spec = default_registry().get(name)
     writable = [mapping.property for mapping in spec.mappings if mapping.writable]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.registry import default_registry
 from crm_reconciliation.dag_factory import SCORE_SCRIPTS
 from crm_reconciliation_dev.benchmarks import matching_data as matching_benchmark
 from tests.helpers import create_mirror, create_staging, insert_rows, run_reconcile_and_score, run_steps

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.registry import default_registry
 from crm_reconciliation.operators.push import PushOperator
 from crm_reconciliation_dev.fake_hubspot import FakeCrm
 from tests.helpers import create_staging, insert_rows, kill_mid_run

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.registry import default_registry
 from crm_reconciliation_dev.fake_hubspot import FakeCrm
 from tests.helpers import create_staging, run_command
 
@@ -26,7 +26,9 @@ CHILD = """
 import json, sys, tracemalloc
 from datetime import UTC, datetime
 import requests
-from crm_reconciliation.common import preflight, push_service, rate_limit
+from crm_reconciliation.push import limiter as rate_limit
+from crm_reconciliation.push import preflight
+from crm_reconciliation.push import service as push_service
 from crm_reconciliation.hooks import crm_api
 from crm_reconciliation.operators.push import PushOperator
 context = {"logical_date": datetime(2026, 3, 1, tzinfo=UTC), "dag_run": None}

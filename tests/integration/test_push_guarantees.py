@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.registry import default_registry
 from crm_reconciliation.operators.push import PushOperator
 from crm_reconciliation.operators.revert import RevertOperator
 from crm_reconciliation_dev.fake_hubspot import FakeCrm

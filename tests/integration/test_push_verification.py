@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.registry import default_registry
 from crm_reconciliation_dev.fake_hubspot import FakeCrm
 from tests.helpers import create_mirror, create_staging, insert_rows, run_reconcile_and_score
 from tests.integration.test_push import portal, push, stage, updates

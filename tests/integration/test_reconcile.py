@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.registry import default_registry
 from tests.helpers import create_mirror, create_staging, insert_rows, run_reconcile_and_score
 from tests.helpers import reconcile as reconcile_step
 

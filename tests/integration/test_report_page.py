@@ -10,8 +10,8 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from PIL import Image
 
-from crm_reconciliation.common.paths import PROJECT_ROOT
-from crm_reconciliation.operators.report import reports_dir
+from crm_reconciliation.config.paths import PROJECT_ROOT
+from crm_reconciliation.report.render import reports_dir
 from crm_reconciliation_dev.demo_mirror import load_demo_mirror
 from tests.helpers import run_command
 
@@ -66,7 +66,7 @@ def test_the_report_shows_its_charts_offline(airflow_db, db, tmp_path):
 
 
 def test_a_database_older_than_the_learned_parameters_still_reports(db):
-    from crm_reconciliation.common.registry import default_registry
+    from crm_reconciliation.config.registry import default_registry
     from crm_reconciliation.operators.report import ReportOperator
     from tests.helpers import create_staging
 
@@ -122,9 +122,10 @@ def held_rows(html: str) -> list[str]:
 
 
 def test_the_report_lists_the_values_the_portal_cannot_take_grouped_by_value(db):
-    from crm_reconciliation.common import review_queue as review
-    from crm_reconciliation.common.registry import default_registry
-    from crm_reconciliation.operators.report import ReportOperator, render_report
+    from crm_reconciliation.config.registry import default_registry
+    from crm_reconciliation.operators.report import ReportOperator
+    from crm_reconciliation.report.render import render_report
+    from crm_reconciliation.review import queue as review
     from tests.helpers import create_staging
 
     registry = default_registry()
@@ -196,8 +197,8 @@ def test_the_report_lists_the_values_the_portal_cannot_take_grouped_by_value(db)
 
 
 def test_the_held_values_query_answers_nothing_without_the_table(db):
-    from crm_reconciliation.common import review_queue as review
-    from crm_reconciliation.common.registry import default_registry
+    from crm_reconciliation.config.registry import default_registry
+    from crm_reconciliation.review import queue as review
     from tests.helpers import create_staging
 
     registry = default_registry()

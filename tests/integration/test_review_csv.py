@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from crm_reconciliation.common import review_queue as review
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.registry import default_registry
+from crm_reconciliation.review import queue as review
 from tests.helpers import create_staging, insert_rows
 
 pytestmark = pytest.mark.integration

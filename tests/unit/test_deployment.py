@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from crm_reconciliation.common.paths import PROJECT_ROOT
+from crm_reconciliation.config.paths import PROJECT_ROOT
 
 AIRFLOW_SERVICES = {
     "airflow-apiserver": "api-server",

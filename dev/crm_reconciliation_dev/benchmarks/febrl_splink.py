@@ -57,7 +57,7 @@ DAG_SYSTEM = "ours"
 
 def _dag_configuration() -> str:
     """Our row's configuration, with the threshold the shipped registry sets."""
-    from crm_reconciliation.common.registry import default_registry
+    from crm_reconciliation.config.registry import default_registry
 
     threshold = default_registry().get("contacts").matching.probable_min_confidence
     return (
@@ -171,7 +171,7 @@ def run_dag(uri: str, data: Febrl) -> Row:
     import psycopg
     from psycopg import sql
 
-    from crm_reconciliation.common.registry import default_registry
+    from crm_reconciliation.config.registry import default_registry
     from crm_reconciliation.dag_factory import build_dag
     from crm_reconciliation_dev import local_env
 

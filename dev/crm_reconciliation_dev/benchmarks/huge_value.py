@@ -92,7 +92,7 @@ class Round:
 
 
 def child_task(task_id: str, params: str) -> None:
-    from crm_reconciliation.common.registry import default_registry
+    from crm_reconciliation.config.registry import default_registry
     from crm_reconciliation.dag_factory import build_dag
 
     dag = build_dag(default_registry(), OBJECT)
@@ -190,7 +190,7 @@ def one_round(uri: str, variant: str, bronze_dir: Path, mirror_dir: Path, unboun
 def query(uri: str, statement: str, binds: dict | None = None) -> tuple | None:
     import psycopg
 
-    from crm_reconciliation.common.registry import default_registry
+    from crm_reconciliation.config.registry import default_registry
 
     names = default_registry().template_params(OBJECT)
     with psycopg.connect(uri) as connection:
@@ -205,7 +205,7 @@ def outcome(uri: str, legacy_id: int, property_name: str) -> dict:
 
 
 def mapped_property(field: str) -> str:
-    from crm_reconciliation.common.registry import default_registry
+    from crm_reconciliation.config.registry import default_registry
 
     mapped = [m.property for m in default_registry().get(OBJECT).mappings if m.source.lower() == field.lower()]
     return mapped[0] if mapped else field

@@ -258,7 +258,7 @@ def _blocking(spec, legacy: list[dict], hubspot: list[dict]) -> tuple[list, list
 
 def prepare(name: str, data) -> Prepared:
     """The labelled rows as Splink's input: unique_id, one column per compared property, block keys."""
-    from crm_reconciliation.common.registry import default_registry
+    from crm_reconciliation.config.registry import default_registry
 
     registry = default_registry()
     spec = registry.get(name)

@@ -150,7 +150,7 @@ class TempSpaceProbe(threading.Thread):
 def scale(uri: str, legacy: int, hubspot: int) -> None:
     import psycopg
 
-    from crm_reconciliation.common.registry import default_registry
+    from crm_reconciliation.config.registry import default_registry
     from crm_reconciliation.dag_factory import build_dag
 
     dag = build_dag(default_registry(), "companies")

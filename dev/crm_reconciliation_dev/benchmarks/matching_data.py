@@ -604,8 +604,8 @@ def run(connection: psycopg.Connection, name: str, data: Labelled) -> dict[int, 
     return each legacy id's (status, HubSpot id)."""
     from psycopg import sql
 
-    from crm_reconciliation.common.registry import default_registry
     from crm_reconciliation.common.sql_templates import execute_script, render
+    from crm_reconciliation.config.registry import default_registry
     from crm_reconciliation.dag_factory import RECONCILE_SCRIPTS, SCORE_SCRIPTS
 
     registry = default_registry()

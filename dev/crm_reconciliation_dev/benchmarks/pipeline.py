@@ -102,7 +102,7 @@ class Run:
 
 
 def child_task(name: str, task_id: str, params: str) -> None:
-    from crm_reconciliation.common.registry import default_registry
+    from crm_reconciliation.config.registry import default_registry
     from crm_reconciliation.dag_factory import build_dag
 
     dag = build_dag(default_registry(), name)
@@ -162,8 +162,8 @@ def copy_floor(uri: str, path: Path) -> float:
     import psycopg
     from psycopg import sql
 
-    from crm_reconciliation.common.bronze_files import POSTGRES_ENCODINGS
-    from crm_reconciliation.common.csv_dialect import sniff
+    from crm_reconciliation.load.dialect import sniff
+    from crm_reconciliation.load.loader import POSTGRES_ENCODINGS
 
     fmt = sniff(path)
     table = sql.Identifier("public", "bench_floor")
@@ -224,7 +224,7 @@ def old_approach(uri: str, path: Path, subset: int) -> dict[str, float]:
     import psycopg2
     import sqlalchemy
 
-    from crm_reconciliation.common.csv_dialect import sniff
+    from crm_reconciliation.load.dialect import sniff
 
     fmt = sniff(path)
 
@@ -284,7 +284,7 @@ def portal_records(connection: object, name: str) -> dict[str, dict[str, dict]]:
     """The records the mirror holds, as the local HubSpot stand-in starts (object → id → properties):
     a strict portal refuses updates to records it does not have. A legacy id stays on one record
     (it is unique); an activity goes to the object its values pick (the registry's activities)."""
-    from crm_reconciliation.common.registry import default_registry
+    from crm_reconciliation.config.registry import default_registry
 
     spec = default_registry().get(name)
     records: dict[str, dict[str, dict]] = {}
@@ -310,7 +310,7 @@ def portal_records(connection: object, name: str) -> dict[str, dict[str, dict]]:
 def pipeline(sizes: Sizes, side_by_side: bool, old_subset: int, label: str) -> Run:
     import psycopg
 
-    from crm_reconciliation.common.registry import default_registry
+    from crm_reconciliation.config.registry import default_registry
     from crm_reconciliation_dev.demo_mirror import load_demo_mirror
     from crm_reconciliation_dev.fake_hubspot import FakeCrm
 

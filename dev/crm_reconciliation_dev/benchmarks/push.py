@@ -88,8 +88,8 @@ def fill(uri: str, records: dict[str, int], action: str) -> None:
     sends a payload twice)."""
     import psycopg
 
-    from crm_reconciliation.common.registry import default_registry
     from crm_reconciliation.common.sql_templates import execute_script, render
+    from crm_reconciliation.config.registry import default_registry
 
     with psycopg.connect(uri, autocommit=True) as connection:
         for name, count in records.items():
@@ -170,7 +170,7 @@ def rate(events: list[tuple[float, int]], begin: float, end: float) -> float:
 
 def created_once(server: FakeCrm, records: dict[str, int]) -> bool:
     """Each record to create is in the portal once: one record per legacy id, none twice."""
-    from crm_reconciliation.common.registry import default_registry
+    from crm_reconciliation.config.registry import default_registry
 
     for name, count in records.items():
         legacy_id = default_registry().template_params(name)["legacy_id_property"]

@@ -43,7 +43,7 @@ def _server(base: Path):
 def prepare(base: Path, companies: int) -> None:
     import psycopg
 
-    from crm_reconciliation.common.registry import default_registry
+    from crm_reconciliation.config.registry import default_registry
     from crm_reconciliation.dag_factory import build_dag
     from crm_reconciliation_dev.demo_mirror import load_demo_mirror
     from crm_reconciliation_dev.sample_data import Sizes, generate
@@ -68,8 +68,8 @@ def prepare(base: Path, companies: int) -> None:
 def run(base: Path, tasks: list[str], fresh: bool, explain: Path | None, top: int, run_id: str = "bench") -> None:
     import psycopg
 
-    from crm_reconciliation.common.registry import default_registry
     from crm_reconciliation.common.sql_templates import split_statements
+    from crm_reconciliation.config.registry import default_registry
     from crm_reconciliation.dag_factory import RECONCILE_SCRIPTS, SCORE_SCRIPTS, build_dag
 
     STEP_SCRIPTS = {"reconcile": RECONCILE_SCRIPTS, "score": SCORE_SCRIPTS}

@@ -15,8 +15,8 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from crm_reconciliation.common.errors import NotRetryable
 from crm_reconciliation.common.sql_templates import statement
+from crm_reconciliation.config.errors import NotRetryable
 
 log = logging.getLogger(__name__)
 

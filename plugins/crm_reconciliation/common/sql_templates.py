@@ -12,7 +12,7 @@ from typing import Any
 
 import jinja2
 
-from crm_reconciliation.common.paths import SQL_DIR
+from crm_reconciliation.config.paths import SQL_DIR
 
 
 def quote_identifier(name: object) -> str:

@@ -23,7 +23,7 @@ from airflow.providers.http.hooks.http import HttpHook
 from requests import Request, Response, Session
 from requests.adapters import HTTPAdapter
 
-from crm_reconciliation.common.errors import ConfigurationError
+from crm_reconciliation.config.errors import ConfigurationError
 
 REQUEST_TIMEOUT_SECONDS = 30
 POOL_SIZE = 32  # connections kept per host: at least the push's requests in flight (push_concurrency ≤ 32)
@@ -293,7 +293,7 @@ class WorkflowApiHook(_TokenApiHook):
 
     def query_by_icalps_id(self, object_type: str, icalps_id: str | int) -> Any:
         """The HubSpot record(s) carrying a legacy id, through the object's lookup workflow."""
-        from crm_reconciliation.common.registry import default_registry
+        from crm_reconciliation.config.registry import default_registry
 
         legacy_property = default_registry().get(object_type).legacy_id_property
         return self.run_workflow(self.workflow_id("lookup", object_type), query={legacy_property: str(icalps_id)})

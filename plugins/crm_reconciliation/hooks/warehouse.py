@@ -15,6 +15,7 @@ from airflow.providers.postgres.hooks.postgres import PostgresHook
 
 from crm_reconciliation.common.locks import lock_object
 from crm_reconciliation.common.sql_templates import execute_script, statement
+from crm_reconciliation.config.paths import CONN_ID
 
 log = logging.getLogger(__name__)
 MESSAGE_MAX_CHARS = 1000
@@ -57,7 +58,7 @@ class WarehouseHook(PostgresHook):
 
     lock_object = staticmethod(lock_object)
 
-    default_conn_name = "hubspot_postgres"
+    default_conn_name = CONN_ID
     hook_name = "CRM reconciliation warehouse"
 
     def run_script(

@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 
-from crm_reconciliation.operators.base import CONN_ID, PushSelection
+from crm_reconciliation.config.paths import CONN_ID
+from crm_reconciliation.operators.base import PushSelection
 
 
 class PushApprovalOperator(PushSelection, ApprovalOperator):
@@ -90,8 +91,8 @@ class PushApprovalOperator(PushSelection, ApprovalOperator):
 
     def _counts(self, context: Any) -> tuple[dict[str, Any], str | None]:
         """What the push would do, and why it must wait (None: it need not)."""
-        from crm_reconciliation.common.mirror_guard import guard_reason
-        from crm_reconciliation.common.push_run import dry_run_reason, flag
+        from crm_reconciliation.push.mirror_guard import guard_reason
+        from crm_reconciliation.push.run import dry_run_reason, flag
 
         dry = dry_run_reason(self.dry_run, self.target_conn_ids.get(self.push_target, ""))
         if dry:

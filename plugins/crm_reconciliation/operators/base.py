@@ -10,9 +10,9 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from crm_reconciliation.common.push_run import LEDGER_TEMPLATES, TARGETS, push_binds
+from crm_reconciliation.config.paths import CONN_ID
+from crm_reconciliation.push.run import LEDGER_TEMPLATES, TARGETS, push_binds
 
-CONN_ID = "hubspot_postgres"
 BUSY_RECHECK_SECONDS = 30
 
 
@@ -41,7 +41,7 @@ class ObjectStep:
 
     @cached_property
     def registry(self) -> Any:
-        from crm_reconciliation.common.registry import default_registry
+        from crm_reconciliation.config.registry import default_registry
 
         return default_registry()
 
@@ -84,7 +84,7 @@ class ObjectStep:
         if not self._rendered:
             from airflow.sdk.definitions.param import ParamsDict
 
-            from crm_reconciliation.common.params import run_params
+            from crm_reconciliation.config.params import run_params
 
             self.render_template_fields({"params": ParamsDict(run_params()).dump(), **context})
 
@@ -146,9 +146,9 @@ class ObjectStepOperator(ObjectStep, BaseOperator):
     def execute(self, context: Any) -> Any:
         from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
-        from crm_reconciliation.common.errors import NotRetryable
-        from crm_reconciliation.common.params import check_run_conf
         from crm_reconciliation.common.runs import check_own_tables
+        from crm_reconciliation.config.errors import NotRetryable
+        from crm_reconciliation.config.params import check_run_conf
 
         self.ensure_rendered(context)
         try:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from crm_reconciliation.operators.base import CONN_ID, ObjectStepOperator
+from crm_reconciliation.config.paths import CONN_ID
+from crm_reconciliation.operators.base import ObjectStepOperator
 
 # Every template the loader runs (include/sql/load/), shown as the step's Rendered Template.
 LOAD_TEMPLATES = (
@@ -65,7 +66,7 @@ class BronzeLoadOperator(ObjectStepOperator):
     def template_context(self) -> dict[str, Any]:
         """The loader renders these templates for each file's header and dialect; the Rendered
         Template shows them for a UTF-8, comma-separated file with the registry's columns."""
-        from crm_reconciliation.common.bronze_files import expected_layout
+        from crm_reconciliation.load.loader import expected_layout
 
         return {
             "object": self.spec.template_params(),
@@ -77,9 +78,9 @@ class BronzeLoadOperator(ObjectStepOperator):
     def execute_step(self, context: Any, step: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from crm_reconciliation.common.bronze_files import BronzeLoader, MissingColumnsRefused, SnapshotRefused
-        from crm_reconciliation.common.csv_dialect import BronzeFileError
-        from crm_reconciliation.common.snapshots import choose_snapshot
+        from crm_reconciliation.load.dialect import BronzeFileError
+        from crm_reconciliation.load.loader import BronzeLoader, MissingColumnsRefused, SnapshotRefused
+        from crm_reconciliation.load.snapshots import choose_snapshot
 
         registry, spec = self.registry, self.spec
         max_reject_rate = registry.defaults.max_reject_rate if self.max_reject_rate is None else self.max_reject_rate

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from crm_reconciliation.operators.base import CONN_ID, ObjectStepOperator, PushSelection
+from crm_reconciliation.config.paths import CONN_ID
+from crm_reconciliation.operators.base import ObjectStepOperator, PushSelection
 
 OPTIONS = (
     "max_requests",
@@ -103,8 +104,8 @@ class PushOperator(PushSelection, ObjectStepOperator):
         self.daily_reserve = daily_reserve
 
     def execute_step(self, context: Any, step: Any) -> dict[str, Any]:
-        from crm_reconciliation.common.errors import ConfigurationError
-        from crm_reconciliation.common.push_run import PushRun, dry_run_reason, flag
+        from crm_reconciliation.config.errors import ConfigurationError
+        from crm_reconciliation.push.run import PushRun, dry_run_reason, flag
 
         if self.push_target not in self.target_conn_ids:
             raise ConfigurationError(

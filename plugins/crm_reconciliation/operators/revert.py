@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from crm_reconciliation.common.push_run import LEDGER_TEMPLATES, TARGETS
-from crm_reconciliation.operators.base import CONN_ID, ObjectStepOperator
+from crm_reconciliation.config.paths import CONN_ID
+from crm_reconciliation.operators.base import ObjectStepOperator
+from crm_reconciliation.push.run import LEDGER_TEMPLATES, TARGETS
 
 
 class RevertOperator(ObjectStepOperator):
@@ -60,7 +61,7 @@ class RevertOperator(ObjectStepOperator):
         self.concurrency = concurrency
 
     def execute_step(self, context: Any, step: Any) -> dict[str, Any]:
-        from crm_reconciliation.common.push_run import PushRun, connection_missing, flag, verify_binds
+        from crm_reconciliation.push.run import PushRun, connection_missing, flag, verify_binds
 
         target = self._target()
         conn_id = self.target_conn_ids[target]

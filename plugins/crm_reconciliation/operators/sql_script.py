@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from crm_reconciliation.operators.base import CONN_ID, ObjectStepOperator
+from crm_reconciliation.config.paths import CONN_ID
+from crm_reconciliation.operators.base import ObjectStepOperator
 
 
 class SqlScriptOperator(ObjectStepOperator):

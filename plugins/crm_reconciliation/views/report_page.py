@@ -46,8 +46,8 @@ def create_app():
     from fastapi import Depends, FastAPI
     from fastapi.responses import FileResponse, HTMLResponse, Response
 
-    from crm_reconciliation.common.registry import default_registry
-    from crm_reconciliation.operators.report import report_file_name, reports_dir
+    from crm_reconciliation.config.registry import default_registry
+    from crm_reconciliation.report.render import report_file_name, reports_dir
 
     app = FastAPI(title="CRM reconciliation reports")
 

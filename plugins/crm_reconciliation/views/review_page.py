@@ -20,9 +20,8 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from crm_reconciliation.common.paths import INCLUDE_DIR
+from crm_reconciliation.config.paths import CONN_ID, INCLUDE_DIR
 
-CONN_ID = "hubspot_postgres"
 CSRF_HEADER = "x-crm-review"
 # Created with the staging schema by the first task of any object's DAG (ddl/create_staging.sql).
 REVIEW_TABLES = ("review_decisions", "review_decision_history")
@@ -39,8 +38,8 @@ def create_app() -> Any:
     from fastapi.responses import HTMLResponse, PlainTextResponse
     from pydantic import BaseModel
 
-    from crm_reconciliation.common import review_queue as review
-    from crm_reconciliation.common.registry import default_registry
+    from crm_reconciliation.config.registry import default_registry
+    from crm_reconciliation.review import queue as review
 
     app = FastAPI(title="CRM review")
     readable = [Depends(requires_access_dag("GET", DagAccessEntity.RUN))]

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from crm_reconciliation.common.paths import PROJECT_ROOT
+from crm_reconciliation.config.paths import PROJECT_ROOT
 from tests.helpers import run_command
 
 pytestmark = [

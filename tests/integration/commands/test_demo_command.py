@@ -12,8 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from crm_reconciliation.common.paths import PROJECT_ROOT
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.paths import PROJECT_ROOT
+from crm_reconciliation.config.registry import default_registry
 from tests.helpers import end_process_tree, run_command
 
 pytestmark = pytest.mark.integration

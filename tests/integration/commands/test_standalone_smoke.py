@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from crm_reconciliation.common.paths import INCLUDE_DIR
+from crm_reconciliation.config.paths import INCLUDE_DIR
 from crm_reconciliation_dev import local_env
 from tests.helpers import call, run_command, running_ui
 

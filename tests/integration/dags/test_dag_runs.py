@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-from crm_reconciliation.common.paths import INCLUDE_DIR, PROJECT_ROOT
-from crm_reconciliation.common.registry import default_registry
-from crm_reconciliation.operators.report import reports_dir
+from crm_reconciliation.config.paths import INCLUDE_DIR, PROJECT_ROOT
+from crm_reconciliation.config.registry import default_registry
+from crm_reconciliation.report.render import reports_dir
 from crm_reconciliation_dev.demo_mirror import load_demo_mirror
 
 pytestmark = pytest.mark.integration

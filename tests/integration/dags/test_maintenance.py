@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-from crm_reconciliation.common.paths import PROJECT_ROOT
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.paths import PROJECT_ROOT
+from crm_reconciliation.config.registry import default_registry
 from tests.helpers import create_staging, insert_rows
 
 pytestmark = pytest.mark.integration

@@ -17,9 +17,9 @@ import pytest
 import requests
 from airflow.dag_processing.dagbag import DagBag
 
-from crm_reconciliation.common.paths import PROJECT_ROOT
-from crm_reconciliation.common.push_service import same_value
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.paths import PROJECT_ROOT
+from crm_reconciliation.config.registry import default_registry
+from crm_reconciliation.push.service import same_value
 from crm_reconciliation_dev.demo_mirror import load_demo_mirror
 from crm_reconciliation_dev.fake_hubspot import FakeCrm
 from tests.hubspot_spec import validate_all

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.registry import default_registry
 from tests.integration.dags.test_migration import dags, portal  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.integration

@@ -15,8 +15,8 @@ import shutil
 
 import pytest
 
-from crm_reconciliation.common.paths import PROJECT_ROOT
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.paths import PROJECT_ROOT
+from crm_reconciliation.config.registry import default_registry
 from tests.hubspot_spec import validate_all
 from tests.integration.dags.test_migration import ORDER, by_legacy_id, dags, portal
 

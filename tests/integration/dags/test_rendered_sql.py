@@ -69,7 +69,7 @@ def test_every_sql_file_a_task_runs_is_one_of_its_templates():
 
     from airflow.dag_processing.dagbag import DagBag
 
-    from crm_reconciliation.common.paths import PROJECT_ROOT, SQL_DIR
+    from crm_reconciliation.config.paths import PROJECT_ROOT, SQL_DIR
 
     files = {str(path.relative_to(SQL_DIR)) for path in SQL_DIR.rglob("*.sql")}
     by_text = {(SQL_DIR / name).read_text(): name for name in files}  # parsing reads a file's text in

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from crm_reconciliation.common import review_queue as review
-from crm_reconciliation.common.registry import default_registry
-from crm_reconciliation.operators.report import reports_dir
+from crm_reconciliation.config.registry import default_registry
+from crm_reconciliation.report.render import reports_dir
+from crm_reconciliation.review import queue as review
 from tests.integration.dags.test_migration import dags, portal  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.integration

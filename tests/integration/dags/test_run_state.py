@@ -15,13 +15,13 @@ import pytest
 from markupsafe import escape
 
 from crm_reconciliation.common.locks import lock_object
-from crm_reconciliation.common.paths import PROJECT_ROOT
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.paths import PROJECT_ROOT
+from crm_reconciliation.config.registry import default_registry
 from crm_reconciliation.dag_factory import build_dag
 from crm_reconciliation.hooks.warehouse import WarehouseHook, failure_message
 from crm_reconciliation.operators.push import PushOperator
-from crm_reconciliation.operators.report import reports_dir
 from crm_reconciliation.operators.sql_script import SqlScriptOperator
+from crm_reconciliation.report.render import reports_dir
 from crm_reconciliation_dev.demo_mirror import load_demo_mirror
 from tests.helpers import create_staging
 

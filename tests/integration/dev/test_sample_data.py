@@ -6,7 +6,7 @@ import filecmp
 
 import pytest
 
-from crm_reconciliation.common.paths import INCLUDE_DIR
+from crm_reconciliation.config.paths import INCLUDE_DIR
 from crm_reconciliation_dev.demo_mirror import DEMO_DIR, load_demo_mirror
 from crm_reconciliation_dev.sample_data import Sizes, generate
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.registry import default_registry
 from tests.helpers import create_staging, running_ui
 
 pytestmark = pytest.mark.integration

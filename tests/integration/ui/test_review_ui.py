@@ -20,9 +20,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from crm_reconciliation.common import review_queue as review
-from crm_reconciliation.common.paths import PROJECT_ROOT
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.paths import PROJECT_ROOT
+from crm_reconciliation.config.registry import default_registry
+from crm_reconciliation.review import queue as review
 from crm_reconciliation_dev.fake_hubspot import FakeCrm
 from tests.helpers import call, running_ui
 from tests.integration.dags.test_migration import seed_portal

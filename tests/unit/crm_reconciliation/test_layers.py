@@ -1,5 +1,7 @@
 """The package's import tree: product code never reaches into the development tooling, and each
-layer imports only the layers below it (common ← hooks ← operators ← dag factory, views, CLI)."""
+layer imports only the layers below it: config ← common ← hooks ← the domains (load, push,
+review; report, which reads the review's fix sentences) ← operators ← the DAG factory, views, CLI.
+No exception: an upward import or a cycle fails here."""
 
 from __future__ import annotations
 
@@ -12,12 +14,19 @@ import crm_reconciliation
 
 PACKAGE = Path(crm_reconciliation.__file__).resolve().parent
 DAGS = PACKAGE.parents[1] / "dags"
+BASE = {"config", "common", "hooks"}
+DOMAINS = {"load", "push", "review", "report"}
 # What each layer may import from the package (besides itself).
 ALLOWED = {
-    "common": {"common", "hooks"},
-    "hooks": {"common", "hooks"},
-    "operators": {"common", "hooks", "operators"},
-    "views": {"common", "hooks", "operators", "views"},
+    "config": {"config"},
+    "common": {"config", "common"},
+    "hooks": BASE,
+    "load": BASE | {"load"},
+    "push": BASE | {"push"},
+    "review": BASE | {"review"},
+    "report": BASE | {"review", "report"},
+    "operators": BASE | DOMAINS | {"operators"},
+    "views": BASE | DOMAINS | {"views"},
 }
 
 
@@ -64,3 +73,39 @@ def test_each_layer_imports_only_the_layers_below(layer):
         if reached - ALLOWED[layer]:
             wrong[path.name] = sorted(reached - ALLOWED[layer])
     assert wrong == {}
+
+
+def test_every_package_has_its_place_in_the_order():
+    packages = {path.parent.name for path in PACKAGE.glob("*/__init__.py")}
+    assert packages == set(ALLOWED)
+
+
+def test_no_module_imports_itself_back():
+    """No cycle between the package's modules (imports inside functions count too)."""
+    modules = {
+        ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts): path for path in PACKAGE.rglob("*.py")
+    }
+    graph = {
+        name: {
+            target
+            for imported in imports(path)
+            for target in (imported, imported.rpartition(".")[0])
+            if target in modules and target != name and not target.endswith(".__init__")
+        }
+        for name, path in modules.items()
+    }
+    cycles = []
+
+    def visit(name: str, trail: list[str]) -> None:
+        for target in graph[name]:
+            if target in trail:
+                cycles.append([*trail[trail.index(target) :], target])
+            elif target not in done:
+                visit(target, [*trail, target])
+        done.add(name)
+
+    done: set[str] = set()
+    for name in sorted(graph):
+        if name not in done:
+            visit(name, [name])
+    assert cycles == []

@@ -13,10 +13,10 @@ import pytest
 import requests
 from airflow.providers.common.compat.sdk import AirflowException
 
-from crm_reconciliation.common.batches import Pusher, PushInput
-from crm_reconciliation.common.rate_limit import RollingWindowLimiter
 from crm_reconciliation.get_provider_info import get_provider_info
 from crm_reconciliation.hooks.crm_api import POOL_SIZE, HubSpotApiHook, WorkflowApiHook, records_read
+from crm_reconciliation.push.limiter import RollingWindowLimiter
+from crm_reconciliation.push.sender import Pusher, PushInput
 from crm_reconciliation_dev.fake_hubspot import FakeCrm
 
 WORKFLOWS = {"workspace_id": "ws-1", "update_workflows": {"companies": "wf-update"}}

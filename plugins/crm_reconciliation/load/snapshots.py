@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from crm_reconciliation.common.paths import resolve_project_path
+from crm_reconciliation.config.paths import resolve_project_path
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from crm_reconciliation.common.paths import PROJECT_ROOT
-from crm_reconciliation.common.snapshots import choose_snapshot
+from crm_reconciliation.config.paths import PROJECT_ROOT
+from crm_reconciliation.load.snapshots import choose_snapshot
 
 
 def test_dated_folder_wins_when_present(tmp_path):

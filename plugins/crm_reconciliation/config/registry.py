@@ -16,7 +16,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from crm_reconciliation.common.paths import REGISTRY_PATH
+from crm_reconciliation.config.paths import REGISTRY_PATH
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 TRANSFORMS = (

@@ -46,7 +46,7 @@ def verify_binds(registry: Any, verify: str | None) -> dict[str, Any]:
     registry's sample share and pending limit."""
     verify = verify or "every"
     if verify not in VERIFY_MODES:
-        from crm_reconciliation.common.errors import ConfigurationError
+        from crm_reconciliation.config.errors import ConfigurationError
 
         raise ConfigurationError(f"verify must be one of {', '.join(VERIFY_MODES)}, not {verify!r}")
     return {
@@ -125,8 +125,8 @@ class PushRun:
 
     def connect(self, target: str, conn_id: str) -> None:
         """The API client of ``target`` and the limiter it shares with every push of the same app."""
-        from crm_reconciliation.common.rate_limit import SharedLimiter
         from crm_reconciliation.hooks.crm_api import HubSpotApiHook, WorkflowApiHook
+        from crm_reconciliation.push.limiter import SharedLimiter
 
         self.target = target
         self.client = HubSpotApiHook(conn_id) if target == "hubspot" else WorkflowApiHook(conn_id)
@@ -149,7 +149,7 @@ class PushRun:
         )
 
     def pusher(self, api_object: str) -> Any:
-        from crm_reconciliation.common.batches import Pusher
+        from crm_reconciliation.push.sender import Pusher
 
         key = api_object if self.target == "hubspot" else self.spec.name
         if key not in self.pushers:
@@ -163,7 +163,7 @@ class PushRun:
         return self.pushers[key]
 
     def service(self, reader: Any, writer: Any) -> Any:
-        from crm_reconciliation.common.push_service import PushLedger, PushService
+        from crm_reconciliation.push.service import PushLedger, PushService
 
         return PushService(
             PushLedger(reader, writer, self.sql, self.binds),
@@ -235,12 +235,12 @@ class PushRun:
         return {**summary, "reason": reason}
 
     def live(self, create_properties: bool, create_options: bool = False) -> dict[str, Any]:
-        from crm_reconciliation.common.preflight import Catalogue, run_preflight
-        from crm_reconciliation.common.push_service import ledger_connections
+        from crm_reconciliation.push.preflight import Catalogue, run_preflight
+        from crm_reconciliation.push.service import ledger_connections
 
         hubspot = self.target == "hubspot"
         if self.binds["create_missing"] and not hubspot:
-            from crm_reconciliation.common.errors import ConfigurationError
+            from crm_reconciliation.config.errors import ConfigurationError
 
             raise ConfigurationError(
                 "create_missing needs push_target=hubspot: the workflow API updates records, it cannot create them"
@@ -331,7 +331,7 @@ class PushRun:
     # -- revert -------------------------------------------------------------------------------------
 
     def revert(self, revert_run_id: str, archive_created: bool, dry_run: bool) -> dict[str, Any]:
-        from crm_reconciliation.common.push_service import ledger_connections
+        from crm_reconciliation.push.service import ledger_connections
 
         summary: dict[str, Any] = {"reverted_run": revert_run_id, "dry_run": dry_run}
         try:

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from crm_reconciliation.common.errors import NotRetryable
-from crm_reconciliation.common.registry import ObjectSpec
+from crm_reconciliation.config.errors import NotRetryable
+from crm_reconciliation.config.registry import ObjectSpec
 
 # A created custom property's HubSpot type and field type, by the mapping's transform.
 PROPERTY_TYPES = {"number": ("number", "number"), "date": ("date", "date"), "datetime": ("datetime", "date")}

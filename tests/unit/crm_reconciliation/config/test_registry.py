@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from crm_reconciliation.common.paths import REGISTRY_PATH
-from crm_reconciliation.common.registry import default_registry, load_registry
+from crm_reconciliation.config.paths import REGISTRY_PATH
+from crm_reconciliation.config.registry import default_registry, load_registry
 
 
 def _raw() -> dict:

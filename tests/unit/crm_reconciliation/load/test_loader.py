@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from crm_reconciliation.common.bronze_files import plan_columns
-from crm_reconciliation.common.csv_dialect import BronzeFileError, CsvFormat
-from crm_reconciliation.common.registry import default_registry
+from crm_reconciliation.config.registry import default_registry
+from crm_reconciliation.load.dialect import BronzeFileError, CsvFormat
+from crm_reconciliation.load.loader import plan_columns
 
 
 def _format(*header: str) -> CsvFormat:

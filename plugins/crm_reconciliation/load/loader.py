@@ -29,7 +29,8 @@ from typing import IO, TYPE_CHECKING
 
 import psycopg
 
-from crm_reconciliation.common.csv_dialect import (
+from crm_reconciliation.common.sql_templates import execute_script, quote_identifier, render
+from crm_reconciliation.load.dialect import (
     BronzeFileError,
     CsvFormat,
     Record,
@@ -40,10 +41,9 @@ from crm_reconciliation.common.csv_dialect import (
     repair_note,
     sniff,
 )
-from crm_reconciliation.common.sql_templates import execute_script, quote_identifier, render
 
 if TYPE_CHECKING:
-    from crm_reconciliation.common.registry import ObjectSpec
+    from crm_reconciliation.config.registry import ObjectSpec
     from crm_reconciliation.hooks.warehouse import WarehouseHook
 
 log = logging.getLogger(__name__)

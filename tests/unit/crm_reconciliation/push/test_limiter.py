@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm_reconciliation.common.rate_limit import RollingWindowLimiter
+from crm_reconciliation.push.limiter import RollingWindowLimiter
 
 
 class FakeClock:

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import re
 
-from crm_reconciliation.operators.report import render_report, waterfall, weight_threshold
+from crm_reconciliation.report.charts import waterfall, weight_threshold
+from crm_reconciliation.report.render import render_report
 
 REPORT = {
     "by_status": {"matched": 8, "conflict": 1, "new": 3},

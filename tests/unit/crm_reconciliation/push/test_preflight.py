@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crm_reconciliation.common.preflight import (
+from crm_reconciliation.config.registry import default_registry
+from crm_reconciliation.push.preflight import (
     Catalogue,
     PreflightFailed,
     definition,
@@ -12,7 +13,6 @@ from crm_reconciliation.common.preflight import (
     required_properties,
     run_preflight,
 )
-from crm_reconciliation.common.registry import default_registry
 
 REGISTRY = default_registry()
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from crm_reconciliation.common.csv_dialect import (
+from crm_reconciliation.load.dialect import (
     BronzeFileError,
     Record,
     detect_delimiter,

@@ -88,7 +88,7 @@ class SharedLimiter:
 
     def acquire(self) -> float:
         """Block until a request may start; return the seconds waited. Raises ``DailyLimitReached``."""
-        from crm_reconciliation.common.batches import DailyLimitReached
+        from crm_reconciliation.push.errors import DailyLimitReached
 
         waited = 0.0
         values = {

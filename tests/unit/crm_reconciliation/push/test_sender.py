@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import requests
 
-from crm_reconciliation.common.batches import CreateInput, DailyLimitReached, Pusher, PushInput
-from crm_reconciliation.common.rate_limit import RollingWindowLimiter
 from crm_reconciliation.hooks.crm_api import ApiResponse
+from crm_reconciliation.push.errors import DailyLimitReached
+from crm_reconciliation.push.limiter import RollingWindowLimiter
+from crm_reconciliation.push.sender import CreateInput, Pusher, PushInput
 
 ITEMS = [PushInput(n, str(100 + n), {"city": f"Ville {n}"}, f"hash{n}") for n in range(3)]
 

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from crm_reconciliation.common.rate_limit import RollingWindowLimiter
+from crm_reconciliation.push.errors import DailyLimitReached, RequestFailed
+from crm_reconciliation.push.limiter import RollingWindowLimiter
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +29,6 @@ class Client(Protocol):
     def send_batch(self, key: str, inputs: list[dict], action: str = "update") -> Any: ...
 
     def read_records(self, key: str, ids: list[str], properties: list[str], history: bool = False) -> Any: ...
-
-
-class DailyLimitReached(RuntimeError):
-    """HubSpot's daily API limit is used up: stop, the rest waits for a later run."""
-
-
-class RequestFailed(RuntimeError):
-    """A request that is safe to repeat still failed after every attempt (transport error or 5xx)."""
 
 
 @dataclass(frozen=True)

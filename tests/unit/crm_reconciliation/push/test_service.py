@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crm_reconciliation.common.batches import DailyLimitReached, Pusher
-from crm_reconciliation.common.push_service import PushService, same_value
-from crm_reconciliation.common.rate_limit import RollingWindowLimiter
 from crm_reconciliation.hooks.crm_api import ApiResponse
+from crm_reconciliation.push.errors import DailyLimitReached
+from crm_reconciliation.push.limiter import RollingWindowLimiter
+from crm_reconciliation.push.sender import Pusher
+from crm_reconciliation.push.service import PushService, same_value
 
 
 class MemoryLedger:

@@ -8,7 +8,7 @@ from typing import Any
 
 from airflow.sdk import Param
 
-from crm_reconciliation.common.paths import DEFAULT_BRONZE_DIR
+from crm_reconciliation.config.paths import DEFAULT_BRONZE_DIR
 
 
 def run_params() -> dict[str, Param]:
@@ -129,7 +129,7 @@ def run_params() -> dict[str, Param]:
 def check_run_conf(conf: Mapping[str, Any] | None, known: Iterable[str]) -> None:
     """Refuse a run conf key the DAG has no param for: Airflow would keep it and run on the
     default (``{"dryrun": true}`` would push live), so a typo fails the run, naming the param meant."""
-    from crm_reconciliation.common.errors import ConfigurationError
+    from crm_reconciliation.config.errors import ConfigurationError
 
     known = sorted(known)
     unknown = sorted(set(conf or {}) - set(known))

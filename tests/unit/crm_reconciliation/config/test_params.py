@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crm_reconciliation.common.errors import ConfigurationError
-from crm_reconciliation.common.params import check_run_conf, run_params
+from crm_reconciliation.config.errors import ConfigurationError
+from crm_reconciliation.config.params import check_run_conf, run_params
 
 KNOWN = run_params()
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from crm_reconciliation.common.batches import CreateInput, DailyLimitReached, Outcome, Pusher, PushInput, RequestFailed
+from crm_reconciliation.push.errors import DailyLimitReached, RequestFailed
+from crm_reconciliation.push.sender import CreateInput, Outcome, Pusher, PushInput
 
 log = logging.getLogger(__name__)
 

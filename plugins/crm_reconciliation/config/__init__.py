@@ -1,0 +1,1 @@
+"""Settings every domain reads: the object registry, the run params, paths, the connection id."""

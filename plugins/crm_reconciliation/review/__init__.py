@@ -1,0 +1,1 @@
+"""Reviewers' decisions: the queue, the CSV round trip."""
