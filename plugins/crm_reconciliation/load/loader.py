@@ -174,6 +174,24 @@ class LoadResult:
     def reject_rate(self) -> float:
         return self.rows_rejected / self.rows_read if self.rows_read else 0.0
 
+    @property
+    def counts(self) -> dict[str, int]:
+        """The step log's row counts."""
+        return {
+            "rows_read": self.rows_read,
+            "rows_loaded": self.rows_loaded,
+            "rows_rejected": self.rows_rejected,
+            "rows_deleted": self.rows_deleted,
+        }
+
+    def summary(self, bronze_table: str) -> str:
+        """One line for the task log."""
+        return (
+            f"Loaded bronze.{bronze_table} from {self.source_file}: read {self.rows_read}, loaded {self.rows_loaded} "
+            f"(of which soft-deleted {self.rows_deleted}), rejected {self.rows_rejected}"
+            + (" — see staging.bronze_rejects" if self.rows_rejected else "")
+        )
+
     def as_details(self) -> dict:
         return {
             "encoding": self.encoding,

@@ -18,6 +18,10 @@ class Snapshot:
     def file(self, name: str) -> Path:
         return self.folder / name
 
+    def describe(self) -> str:
+        kind = "dated folder" if self.dated else "no dated folder, using the base folder"
+        return f"Snapshot for {self.snapshot_date}: {self.folder} ({kind})"
+
 
 def choose_snapshot(bronze_dir: str | Path, run_date: date) -> Snapshot:
     """``<bronze_dir>/<run_date>/`` when it exists (what a backfill re-reads), else ``bronze_dir``."""

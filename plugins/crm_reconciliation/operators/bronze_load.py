@@ -76,40 +76,25 @@ class BronzeLoadOperator(ObjectStepOperator):
         }
 
     def execute_step(self, context: Any, step: Any) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowFailException
-
+        from crm_reconciliation.config.errors import NotRetryable
         from crm_reconciliation.load.dialect import BronzeFileError
         from crm_reconciliation.load.loader import BronzeLoader, MissingColumnsRefused, SnapshotRefused
         from crm_reconciliation.load.snapshots import choose_snapshot
 
-        registry, spec = self.registry, self.spec
-        max_reject_rate = registry.defaults.max_reject_rate if self.max_reject_rate is None else self.max_reject_rate
-        max_drop_rate = registry.defaults.max_drop_rate
-        if self.allow_snapshot_drop in (True, "True", "true"):
-            self.log.warning(
-                "allow_snapshot_drop is on: this snapshot replaces the previous one even if it drops more "
-                "than %.0f%% of its live records",
-                max_drop_rate * 100,
-            )
-            max_drop_rate = None
+        defaults = self.registry.defaults
         run_date = (context.get("logical_date") or context["dag_run"].run_after).date()
         snapshot = choose_snapshot(self.bronze_dir, run_date)
-        path = snapshot.file(spec.csv_file)
+        path = snapshot.file(self.spec.csv_file)
         step.record(snapshot_date=snapshot.snapshot_date, source=str(path))
-        self.log.info(
-            "Snapshot for %s: %s (%s)",
-            run_date,
-            snapshot.folder,
-            "dated folder" if snapshot.dated else "no dated folder, using the base folder",
-        )
+        self.log.info("%s", snapshot.describe())
         try:
-            result = BronzeLoader(self.warehouse, spec).load(
+            result = BronzeLoader(self.warehouse, self.spec).load(
                 path,
                 snapshot_date=snapshot.snapshot_date,
                 run_id=context["run_id"],
                 limit=self.limit,
-                max_reject_rate=max_reject_rate,
-                max_drop_rate=max_drop_rate,
+                max_reject_rate=defaults.max_reject_rate if self.max_reject_rate is None else self.max_reject_rate,
+                max_drop_rate=self._max_drop_rate(),
                 allow_missing_columns=self.allow_missing_columns in (True, "True", "true"),
             )
         except (BronzeFileError, SnapshotRefused) as error:
@@ -117,28 +102,20 @@ class BronzeLoadOperator(ObjectStepOperator):
                 step.record(details=error.as_details())  # for the report of the failed run
             if getattr(error, "retryable", False):
                 raise
-            raise AirflowFailException(str(error)) from error  # same file, same result: no retry
-        counts = {
-            "rows_read": result.rows_read,
-            "rows_loaded": result.rows_loaded,
-            "rows_rejected": result.rows_rejected,
-            "rows_deleted": result.rows_deleted,
-        }
-        step.record(**counts, details=result.as_details())
-        self.log.info(
-            "Loaded bronze.%s from %s: read %d, loaded %d (of which soft-deleted %d), rejected %d%s",
-            spec.bronze_table,
-            path,
-            result.rows_read,
-            result.rows_loaded,
-            result.rows_deleted,
-            result.rows_rejected,
-            " — see staging.bronze_rejects" if result.rows_rejected else "",
+            raise NotRetryable(str(error)) from error  # same file, same result: fails without retry
+        step.record(**result.counts, details=result.as_details())
+        self.log.info("%s", result.summary(self.spec.bronze_table))
+        summary = {"source_file": str(path), "snapshot_date": snapshot.snapshot_date.isoformat()}
+        return {**result.counts, **summary, "method": result.method, "seconds": result.seconds}
+
+    def _max_drop_rate(self) -> float | None:
+        """The registry's max_drop_rate, or None (no limit) when ``allow_snapshot_drop`` is on."""
+        max_drop_rate = self.registry.defaults.max_drop_rate
+        if self.allow_snapshot_drop not in (True, "True", "true"):
+            return max_drop_rate
+        self.log.warning(
+            "allow_snapshot_drop is on: this snapshot replaces the previous one even if it drops more "
+            "than %.0f%% of its live records",
+            max_drop_rate * 100,
         )
-        return {
-            **counts,
-            "source_file": str(path),
-            "snapshot_date": snapshot.snapshot_date.isoformat(),
-            "method": result.method,
-            "seconds": result.seconds,
-        }
+        return None

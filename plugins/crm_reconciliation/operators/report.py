@@ -15,10 +15,9 @@ from crm_reconciliation.report.render import (
     EMPTY_REPORT,
     STATUSES,
     render_report,
-    report_file_name,
-    reports_dir,
     step_outcomes,
     steps_summary,
+    write_report,
 )
 
 
@@ -71,7 +70,25 @@ class ReportOperator(ObjectStepOperator):
             if self._held:
                 release(self.warehouse, spec.name, run_id)
         steps = step_outcomes(self.steps, [row for row in report["steps"] if row["step"] != self.task_id])
-        html = render_report(
+        html = self._page(run_id, report, steps, problem, owner)
+        # A run that never held its object is not the latest picture of it.
+        path = write_report(spec.name, run_id, html, latest=self._busy is None)
+        counts = ", ".join(f"{status} {report['by_status'].get(status, 0)}" for status in STATUSES)
+        self.log.info(
+            "Report for %s: %s; push %s; written to %s", spec.name, counts, report.get("push") or "none", path
+        )
+        step.record(details={"path": str(path), "by_status": report["by_status"]})
+        if problem:
+            raise AirflowFailException(f"{problem} (report: {path})")
+        if any(row["outcome"] not in ("success", "skipped") for row in steps):
+            raise AirflowFailException(f"Run {run_id} did not succeed: {steps_summary(steps)} (report: {path})")
+        return {"path": str(path), "by_status": report["by_status"]}
+
+    def _page(
+        self, run_id: str, report: dict[str, Any], steps: list[dict[str, Any]], problem: str | None, owner: str | None
+    ) -> str:
+        spec = self.spec
+        return render_report(
             report,
             steps=steps,
             problem=problem,
@@ -85,22 +102,6 @@ class ReportOperator(ObjectStepOperator):
             probable_min_confidence=spec.matching.probable_min_confidence if spec.matching else None,
             generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         )
-        folder = reports_dir() / spec.name
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / report_file_name(run_id)
-        path.write_text(html, encoding="utf-8")
-        if not self._busy:  # a run that never held its object is not the latest picture of it
-            (folder / "latest.html").write_text(html, encoding="utf-8")
-        counts = ", ".join(f"{status} {report['by_status'].get(status, 0)}" for status in STATUSES)
-        self.log.info(
-            "Report for %s: %s; push %s; written to %s", spec.name, counts, report.get("push") or "none", path
-        )
-        step.record(details={"path": str(path), "by_status": report["by_status"]})
-        if problem:
-            raise AirflowFailException(f"{problem} (report: {path})")
-        if any(row["outcome"] not in ("success", "skipped") for row in steps):
-            raise AirflowFailException(f"Run {run_id} did not succeed: {steps_summary(steps)} (report: {path})")
-        return {"path": str(path), "by_status": report["by_status"]}
 
     def hold_object(self, context: Any) -> bool:
         self._busy: Exception | None = None

@@ -24,6 +24,17 @@ def report_file_name(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", run_id) + ".html"
 
 
+def write_report(object_type: str, run_id: str, html: str, latest: bool = True) -> Path:
+    """Write the run's page as ``reports/<object>/<run>.html`` (and ``latest.html``); return its path."""
+    folder = reports_dir() / object_type
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / report_file_name(run_id)
+    path.write_text(html, encoding="utf-8")
+    if latest:
+        (folder / "latest.html").write_text(html, encoding="utf-8")
+    return path
+
+
 EMPTY_REPORT: dict[str, Any] = {
     "by_status": {},
     "confidence_histogram": {},
