@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 
-.PHONY: install browser demo test test-unit lint airflow bench bench-matching bench-push bench-huge-value lock
+.PHONY: install browser demo test test-unit lint airflow docs-pictures bench bench-matching bench-push bench-huge-value lock
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt overrides.txt pyproject.toml dev/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,19 @@ lint: install
 ## Airflow UI (airflow standalone) on 127.0.0.1:8080, wired to the embedded database.
 airflow: install
 	$(BIN)/python -m crm_reconciliation_dev ui
+
+## Every picture in docs/, from the demo's data (a few minutes): the companies report of a demo run, shot by
+## headless Chromium, then the review page inside the Airflow UI, shot by the review UI test (CRM_RECON_SCREENSHOTS=1).
+PICTURES := .build/docs-pictures
+docs-pictures: install browser
+	rm -rf $(PICTURES)
+	CRM_RECON_REPORTS_DIR=$(CURDIR)/$(PICTURES)/reports $(BIN)/python -m crm_reconciliation_dev demo --objects companies
+	chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
+		--disable-component-update --disable-sync --disable-quic --hide-scrollbars --window-size=1200,1700 \
+		--user-data-dir=$(CURDIR)/$(PICTURES)/profile --screenshot=$(CURDIR)/docs/report-companies.png \
+		file://$(CURDIR)/$(PICTURES)/reports/companies/latest.html
+	CRM_RECON_SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/integration/ui/test_review_ui.py::test_review_in_the_browser_then_the_next_run_applies_it
 
 ## The benchmark: every step at scale next to the COPY floor and the old approach (docs/benchmarks.md).
 ## Default 1,000,000 legacy vs ~1,000,000 HubSpot companies; ARGS=--quick for a minute's run.
