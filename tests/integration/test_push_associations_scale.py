@@ -84,7 +84,10 @@ def test_associations_of_many_activities_stream_with_flat_memory(db, connections
         assert outcomes == {"created": activities}
         linked = {(link[1], link[3]) for link in server.associations if link[0] == "notes"}
         assert linked == {(str(500000 + n), str(100 + 1 + n % COMPANIES)) for n in range(1, activities + 1)}
-        requests[activities] = sum("/associations/" in path for _, path, _, _ in server.requests)
+        # Answered requests: one the stand-in's own rate limit or a slow answer turned away is retried,
+        # and counts once (on a loaded machine a retry was seen: 42 requests for 40 answered).
+        answered = [path for _, path, _, status in server.requests if status is not None and status < 300]
+        requests[activities] = sum("/associations/" in path for path in answered)
         peaks[activities] = pushed["peak"]
     # A read and a create per 1,000 pairs.
     assert requests == {count: 2 * math.ceil(count / 1000) for count in requests}

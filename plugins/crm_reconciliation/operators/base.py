@@ -90,11 +90,13 @@ class ObjectStep:
 
     def hold_object(self, context: Any) -> bool:
         """Claim the object for this run (see ``common.runs``); a step run outside its object's DAG
-        (the revert, a test calling ``execute``) holds nothing and returns False.
+        (the revert, the maintenance DAG, a test calling ``execute``) holds nothing and returns False.
         """
         from crm_reconciliation.common.runs import ObjectBusy, claim
 
-        if context.get("dag_run") is None or not self.has_dag() or self.dag_id != self.spec.dag_id:  # type: ignore[attr-defined]
+        if context.get("dag_run") is None or not self.has_dag() or self.object_type not in self.registry.objects:
+            return False
+        if self.dag_id != self.spec.dag_id:  # type: ignore[attr-defined]
             return False
         ti = context["ti"]
 
