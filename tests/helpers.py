@@ -48,7 +48,10 @@ def run_step(connection: psycopg.Connection, template: str, spec: ObjectSpec, ru
 
 
 def create_staging(connection: psycopg.Connection, spec: ObjectSpec) -> None:
-    run_step(connection, "ddl/create_staging.sql", spec)
+    """The DAG's create_staging task: its files in one transaction."""
+    from crm_reconciliation.dag_factory import CREATE_STAGING_SCRIPTS
+
+    run_steps(connection, CREATE_STAGING_SCRIPTS, spec)
 
 
 def reset_object(connection: psycopg.Connection, spec: ObjectSpec) -> None:

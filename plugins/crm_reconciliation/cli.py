@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     mappings.add_argument("objects", nargs="*", help="object types (default: all)")
     render_step = commands.add_parser("render", help="print the SQL of a step for an object, rendered")
     render_step.add_argument("object")
-    render_step.add_argument("template", help="e.g. reconcile/reconcile.sql, score/score.sql, ddl/create_staging.sql")
+    render_step.add_argument("template", help="e.g. reconcile/reconcile.sql, score/score.sql, ddl/staging_table.sql")
     revert = commands.add_parser("revert", help="undo one push run of one object (a dry run unless --live)")
     revert.add_argument("object", choices=OBJECTS)
     revert.add_argument("run_id", help="the DAG run id of the push to undo")

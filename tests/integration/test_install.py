@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from crm_reconciliation.config.registry import default_registry
 from crm_reconciliation_dev.fake_hubspot import FakeCrm
 from tests.conftest import SESSION_ENV
 from tests.helpers import run_command
+from tests.integration.registrations import entry_point_source, registered
 
 pytestmark = pytest.mark.integration
 
@@ -96,7 +98,7 @@ def test_the_mappings_come_from_the_packaged_registry(installed):
 
 
 def test_the_packaged_sql_renders(installed):
-    rendered = installed.run("crm-reconciliation", "render", "companies", "ddl/create_staging.sql")
+    rendered = installed.run("crm-reconciliation", "render", "companies", "ddl/staging_table.sql")
     assert rendered.returncode == 0, rendered.stderr
     assert "companies_reconciliation" in rendered.stdout
 
@@ -119,6 +121,20 @@ def test_airflow_knows_both_connection_types_and_their_forms(installed):
     assert widgets.returncode == 0, widgets.stderr
     fields = {widget["connection_parameter_name"] for widget in json.loads(widgets.stdout)}
     assert {"extra__hubspot_api__timeout", "extra__workflow_api__workspace_id"} <= fields
+
+
+@pytest.mark.parametrize("plugins_folder", ["none", "astro-style"])
+def test_airflow_registers_the_plugin_and_the_provider_once(installed, plugins_folder, tmp_path):
+    """Through the entry points, once and without a word, also with a plugins folder holding
+    plugins/crm_reconciliation_plugin.py (an Astro-style project whose image installs the package)."""
+    variables = {}
+    if plugins_folder == "astro-style":
+        shutil.copytree(ROOT / "plugins", tmp_path / "plugins", ignore=shutil.ignore_patterns("__pycache__"))
+        variables["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(tmp_path / "plugins")
+    loaded = registered(lambda *arguments: installed.run("airflow", *arguments, **variables))
+    assert loaded.trouble() == []
+    assert [plugin["source"] for plugin in loaded.ours()] == [entry_point_source(__version__)]
+    assert [provider["version"] for provider in loaded.our_providers()] == [__version__]
 
 
 def test_airflow_tests_the_hubspot_connection_against_the_stand_in(installed):

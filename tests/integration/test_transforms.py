@@ -6,6 +6,7 @@ import psycopg
 import pytest
 
 from crm_reconciliation.common.sql_templates import render, split_statements
+from crm_reconciliation.dag_factory import FUNCTION_SCRIPTS
 
 pytestmark = pytest.mark.integration
 
@@ -15,8 +16,9 @@ def sql(database_uri):
     with psycopg.connect(database_uri, autocommit=True) as connection:
         connection.execute("drop schema if exists staging cascade")
         connection.execute("create schema staging")
-        for statement in split_statements(render("ddl/functions.sql")):
-            connection.execute(statement)
+        for template in FUNCTION_SCRIPTS:
+            for statement in split_statements(render(template)):
+                connection.execute(statement)
 
         def evaluate(expression: str, *values):
             return connection.execute(f"select {expression}", values).fetchone()[0]

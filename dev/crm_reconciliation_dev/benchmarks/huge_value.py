@@ -6,7 +6,7 @@ The scenario is the benchmark data (``crm_reconciliation_dev.sample_data``, 2,00
 their HubSpot mirror by default). In the second file, one field of one record (``Comp_Name`` by
 default) is replaced by a 10 MB paste of words with as many distinct trigrams as can be (md5
 digests): the costliest text for a trigram comparison. The record is the one the u sample reads
-first (``score/parameters.sql`` orders records by the md5 of their legacy id), the worst place
+first (``score/u_sample.sql`` orders records by the md5 of their legacy id), the worst place
 for it: there it is compared with hundreds of HubSpot records, where a blocked record meets a
 handful. Comparisons read the first 65,536 characters of a value, HubSpot's own limit
 (``staging.crm_compared``), trigram similarity the first 4,096 (``staging.crm_similarity``):
@@ -55,7 +55,7 @@ UNBOUNDED = (
     "language sql immutable parallel safe as $fn$ select similarity(a, b) $fn$",
 )
 
-# The record the u sample reads first: usable rows in the order score/parameters.sql samples them.
+# The record the u sample reads first: usable rows in the order score/u_sample.sql samples them.
 FIRST_SAMPLED = """
 select {legacy_key}
 from staging.{staging_table}

@@ -43,7 +43,7 @@ RECALL = 0.7  # the share of true pairs the deterministic rules are told they ca
 BRONZE_NOTE = "matching_benchmark.run: load, then reconcile and score"
 
 
-# --- values as our SQL makes them canonical (include/sql/ddl/functions.sql) ----------------------
+# --- values as our SQL makes them canonical (include/sql/ddl/text_functions.sql) -----------------
 
 _SPACE = " \t\r\n\u00a0"
 # The letters staging.crm_fold translates (its target string holds one "o" too many, so that there
@@ -202,7 +202,7 @@ class Prepared:
 
 
 def _blocking(spec, legacy: list[dict], hubspot: list[dict]) -> tuple[list, list[str], list[str]]:
-    """One Splink rule per blocking key of ours, on the key our pairs.sql computes (added to the
+    """One Splink rule per blocking key of ours, on the key our blocks.sql computes (added to the
     rows as b1, b2...): equality of exact, local-part and prefix keys; for a trigram key (ours:
     trigram similarity >= 0.5 of the folded words less those in more than max(20,
     common_word_share x HubSpot records) HubSpot keys, the whole folded key when every word is

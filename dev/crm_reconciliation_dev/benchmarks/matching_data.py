@@ -606,7 +606,7 @@ def run(connection: psycopg.Connection, name: str, data: Labelled) -> dict[int, 
 
     from crm_reconciliation.common.sql_templates import execute_script, render
     from crm_reconciliation.config.registry import default_registry
-    from crm_reconciliation.dag_factory import RECONCILE_SCRIPTS, SCORE_SCRIPTS
+    from crm_reconciliation.dag_factory import CREATE_STAGING_SCRIPTS, RECONCILE_SCRIPTS, SCORE_SCRIPTS
 
     registry = default_registry()
     params = {"object": registry.template_params(name)}
@@ -618,7 +618,7 @@ def run(connection: psycopg.Connection, name: str, data: Labelled) -> dict[int, 
 
     for schema in ("bronze", "staging", "hubspot"):
         connection.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
-    script("ddl/create_staging.sql")
+    script(*CREATE_STAGING_SCRIPTS)
     connection.execute("create schema hubspot")
     for table, id_property in MIRRORS.values():
         rows = data.hubspot if table == MIRRORS[name][0] else data.mirrors.get(table, [])

@@ -90,11 +90,13 @@ def fill(uri: str, records: dict[str, int], action: str) -> None:
 
     from crm_reconciliation.common.sql_templates import execute_script, render
     from crm_reconciliation.config.registry import default_registry
+    from crm_reconciliation.dag_factory import CREATE_STAGING_SCRIPTS
 
     with psycopg.connect(uri, autocommit=True) as connection:
         for name, count in records.items():
             params = default_registry().template_params(name)
-            execute_script(connection.cursor(), render("ddl/create_staging.sql", params={"object": params}))
+            scripts = [render(template, params={"object": params}) for template in CREATE_STAGING_SCRIPTS]
+            execute_script(connection.cursor(), scripts)
             connection.execute(f"truncate staging.{params['staging_table']}")
             first_id, updated, created = OBJECTS[name]
             rows = (UPDATE_ROWS if action == "update" else CREATE_ROWS).format(

@@ -70,9 +70,9 @@ def run(base: Path, tasks: list[str], fresh: bool, explain: Path | None, top: in
 
     from crm_reconciliation.common.sql_templates import split_statements
     from crm_reconciliation.config.registry import default_registry
-    from crm_reconciliation.dag_factory import RECONCILE_SCRIPTS, SCORE_SCRIPTS, build_dag
+    from crm_reconciliation.dag_factory import CREATE_STAGING_SCRIPTS, RECONCILE_SCRIPTS, SCORE_SCRIPTS, build_dag
 
-    STEP_SCRIPTS = {"reconcile": RECONCILE_SCRIPTS, "score": SCORE_SCRIPTS}
+    STEP_SCRIPTS = {"create_staging": CREATE_STAGING_SCRIPTS, "reconcile": RECONCILE_SCRIPTS, "score": SCORE_SCRIPTS}
 
     if fresh:
         shutil.rmtree(base / "pg" / "pgdata")

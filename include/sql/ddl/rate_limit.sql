@@ -1,3 +1,24 @@
+{#- reads: nothing / creates: staging.api_requests (unlogged), staging.api_limits,
+    staging.crm_book_request()
+
+    The rate limit belongs to the HubSpot app, not to a task: every push holding the same token
+    (app_key, a hash of it) books its requests here, on the database's clock. paused_until holds a
+    429's Retry-After for all of them; daily_remaining the last daily quota HubSpot reported. -#}
+
+create unlogged table if not exists staging.api_requests (
+    app_key text not null,
+    started_at timestamptz not null
+);
+
+create index if not exists api_requests_app_idx on staging.api_requests (app_key, started_at);
+
+create table if not exists staging.api_limits (
+    app_key text primary key,
+    paused_until timestamptz,
+    daily_remaining bigint,
+    daily_seen_at timestamptz
+);
+
 -- The HubSpot app's rolling limit, booked in the database so that every push task (any DAG, any
 -- worker) holding the same token shares it, on one clock. Returns 0 when the request is booked,
 -- the seconds to wait before asking again, or -1 when the day's quota (less the reserve) is used.

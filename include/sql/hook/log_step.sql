@@ -1,3 +1,4 @@
+-- reads: nothing / creates: nothing / updates: staging.reconciliation_log
 -- One step of one run in the step log; a re-run of the step overwrites its row.
 insert into staging.reconciliation_log (
     object_type, run_id, step, snapshot_date, source, rows_read, rows_loaded, rows_rejected,

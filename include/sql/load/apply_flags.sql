@@ -1,3 +1,4 @@
+{#- reads: _bronze_flags / creates: nothing / updates: bronze.<legacy table> -#}
 -- Rejected records leave the snapshot (they are in staging.bronze_rejects); soft-deleted
 -- ones stay, marked. Both by row address: the flags hold a handful of rows, the table millions.
 delete from bronze.{{ object.bronze_table | identifier }}

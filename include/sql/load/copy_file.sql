@@ -1,3 +1,4 @@
+{#- reads: nothing (the export's bytes, from stdin) / creates: nothing / updates: bronze.<legacy table> -#}
 {%- from "load/macros.sql" import column_list -%}
 -- COPY reads the export's bytes itself: CSV parsing and encoding conversion by PostgreSQL,
 -- rows written frozen (the table was emptied in the same savepoint). force_null: an empty

@@ -1,3 +1,4 @@
+{#- reads: nothing (what Python read, from stdin) / creates: nothing / updates: bronze.<legacy table> -#}
 {%- from "load/macros.sql" import column_list -%}
 -- The well-formed records Python read, as it writes them (CSV in UTF-8, each record's first
 -- line first): the file's own dialect no longer matters.

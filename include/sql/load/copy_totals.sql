@@ -1,3 +1,4 @@
+{#- reads: bronze.<legacy table> / creates: nothing -#}
 -- What COPY read, to be compared with what the export's CSV rules read from the same file:
 -- records, characters and quote characters of all fields. A bare quote that COPY took for
 -- the start of a quoted field changes at least one of them.

@@ -1,3 +1,4 @@
+{#- reads: bronze.<legacy table>, _bronze_parse_rejects, _bronze_flags / creates: nothing -#}
 -- The load's counts, to prove that the records in the table plus those set aside are the
 -- records in the file, and to report what was loaded, rejected, soft-deleted and repaired.
 with in_table as (

@@ -1,3 +1,4 @@
+{#- reads: nothing / creates: nothing / updates: bronze.<legacy table> (its row numbering) -#}
 -- COPY numbers the records it writes (_source_line) from 2, the line after a header on line 1.
 -- After Excel's sep= line the header is line 2: numbering starts at the bound first_line.
 select setval(

@@ -1,3 +1,4 @@
+{#- reads: bronze.<legacy table> / creates: _bronze_flags -#}
 -- The records of the new snapshot that need more than loading: an unusable id, a soft-delete
 -- flag (or a flag whose meaning is unknown), or an id that several records carry. Everything
 -- else stays as COPY wrote it, so the common case costs one pass over the ids. Of records

@@ -1,3 +1,6 @@
+{#- reads: nothing / creates: nothing
+
+    Macros of the load: the columns of a reject, and of a file. -#}
 {#- The columns of staging.bronze_rejects a refused snapshot saves and writes back (all but its
     id): one list, so that what is copied out is what is copied in. -#}
 {%- macro reject_columns(outcome="outcome") -%}

@@ -1,3 +1,4 @@
+{#- reads: bronze.<legacy table> / creates: _bronze_lines / updates: bronze.<legacy table> -#}
 -- COPY numbered records one line each; a record whose quoted fields hold line breaks spans
 -- more, and every later record moves down by as many lines.
 create temp table _bronze_lines on commit drop as

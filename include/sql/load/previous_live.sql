@@ -1,3 +1,4 @@
+{#- reads: bronze.<legacy table> / creates: nothing -#}
 -- The live records of the snapshot about to be replaced: a new snapshot that drops too many of
 -- them is refused. previous_values: for each mapped column the new file lacks (in the layout's
 -- order), how many of those records hold a value in it; the new snapshot would empty them.

@@ -1,3 +1,5 @@
+{#- reads: _bronze_parse_rejects, _bronze_flags, bronze.<legacy table> / creates: nothing / updates:
+    staging.bronze_rejects -#}
 -- Keep every record that will not be loaded, with its file, line, field and reason.
 -- Re-running the same logical date replaces that date's rejects for this object.
 delete from staging.bronze_rejects

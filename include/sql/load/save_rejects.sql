@@ -1,3 +1,4 @@
+{#- reads: staging.bronze_rejects / creates: nothing -#}
 {%- from "load/macros.sql" import reject_columns -%}
 -- A refused snapshot is rolled back, its rejects with it: they are copied out first (in this
 -- transaction the date holds this load's rejects alone), marked 'refused', so that the user can

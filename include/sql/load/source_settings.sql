@@ -1,5 +1,6 @@
+{#- reads: nothing / creates: nothing (the load transaction's settings) -#}
 -- Every bronze row records the file, snapshot date and run it came from: the defaults of those
--- columns read these settings (ddl/create_staging.sql), so that COPY need not send them with
+-- columns read these settings (ddl/bronze_table.sql), so that COPY need not send them with
 -- each row. Local to the load's transaction.
 select
     set_config('crm_recon.source_file', %(source_file)s, true) as source_file,

@@ -1,4 +1,6 @@
-{#- Memory for a set-based step (registry defaults work_mem, temp_buffers), for its
+{#- reads: nothing / creates: nothing
+
+    Memory for a set-based step (registry defaults work_mem, temp_buffers), for its
     transaction only: with PostgreSQL's defaults a million-row join sorts on disk. The first
     statement of the step, before any temporary table. -#}
 {%- macro step_memory() -%}

@@ -1,4 +1,6 @@
-{#- A step's summary: rows of a staging table per reconciliation status, as a JSON object. -#}
+{#- reads: nothing / creates: nothing
+
+    A step's summary: rows of a staging table per reconciliation status, as a JSON object. -#}
 {%- macro status_counts(table) -%}
 coalesce((
     select jsonb_object_agg(reconciliation_status, rows)

@@ -1,7 +1,11 @@
--- Purge bookkeeping (logs, rejects, the push ledger, held values, learned parameters) older than the retention setting (days, bound as %(retention_days)s).
--- Unresolved 'in_flight' pushes are kept: the next push must read them back. So are the
--- creations that landed (they hold the HubSpot id of each record a push created) and the
--- associations made or found (they keep them from being sent again).
+{#- reads: nothing / creates: nothing / updates: staging.reconciliation_log, staging.bronze_rejects,
+    staging.match_parameters, staging.push_log, staging.push_held_values, staging.push_associations
+
+    Purge bookkeeping (logs, rejects, the push ledger, held values, learned parameters) older
+    than the retention setting (days, bound as %(retention_days)s).
+    Unresolved 'in_flight' pushes are kept: the next push must read them back. So are the
+    creations that landed (they hold the HubSpot id of each record a push created) and the
+    associations made or found (they keep them from being sent again). -#}
 with purged_log as (
     delete from staging.reconciliation_log
     where started_at < now() - make_interval(days => %(retention_days)s)

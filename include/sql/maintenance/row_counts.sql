@@ -1,4 +1,6 @@
--- Rows per table of the bronze and staging schemas (exact counts: these tables are the product).
+{#- reads: information_schema.tables (and every table it lists) / creates: staging.crm_row_counts()
+
+    Rows per table of the bronze and staging schemas (exact counts: these tables are the product). -#}
 create or replace function staging.crm_row_counts() returns jsonb
 language plpgsql stable
 as $fn$

@@ -1,4 +1,6 @@
-{#- What a live push would write, for the approval gate: records overwritten, records created,
+{#- reads: staging.mirror_checks, staging.push_log / creates: nothing
+
+    What a live push would write, for the approval gate: records overwritten, records created,
     probable twins linked for good, whether this object was ever pushed live before, and what
     the mirror guard found (reconcile/mirror_links.sql) with the creations it holds until a
     person approves. -#}

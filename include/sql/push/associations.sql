@@ -1,4 +1,7 @@
-{#- The associations a push makes (HubSpot v4): for every row of this object that has a HubSpot
+{#- reads: staging.<object>_reconciliation, staging.push_log, staging.push_associations,
+    staging.<referenced object>_reconciliation? (those that exist) / creates: nothing
+
+    The associations a push makes (HubSpot v4): for every row of this object that has a HubSpot
     record — linked and pushable (matched; probable when the registry allows), or created by an
     earlier push — each legacy reference whose target has one too (the target object's staging
     row, or the record a push created for it; ``present``: the target staging tables that

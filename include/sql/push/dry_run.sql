@@ -1,4 +1,7 @@
-{#- A dry run records every payload it would send (outcome 'dry_run'): updates, creations when
+{#- reads: nothing / creates: nothing / updates: staging.push_log, staging.push_associations,
+    staging.<object>_reconciliation
+
+    A dry run records every payload it would send (outcome 'dry_run'): updates, creations when
     the run asks for them (create_missing), and associations; it sends nothing. Re-running the
     same run replaces its records. -#}
 {%- set o = params.object -%}

@@ -1,4 +1,6 @@
-{#- The values this run holds back (push/plan.sql), recorded for the report and the review
+{#- reads: staging."_<object>_push_plan" / creates: nothing / updates: staging.push_held_values
+
+    The values this run holds back (push/plan.sql), recorded for the report and the review
     page: one row per record and property, with the reason and the options the portal allows.
     A rerun of the run replaces its rows. Returns how many, for the push summary. -#}
 delete from staging.push_held_values

@@ -1,4 +1,7 @@
-{#- The rule every push selection keeps: a payload confirmed sent is never sent again, and one
+{#- reads: staging.push_log, staging.push_quarantine, staging.reconciliation_log, staging.mirror_checks,
+    staging.previous_links / creates: nothing
+
+    The rule every push selection keeps: a payload confirmed sent is never sent again, and one
     quarantined under the object's current mapping waits for its content or the mapping to change. -#}
 {%- macro still_to_send(payload_hash) -%}
 not exists (

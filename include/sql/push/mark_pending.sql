@@ -1,4 +1,4 @@
-{#- updates: staging.push_log.verification
+{#- reads: nothing / creates: nothing / updates: staging.push_log (verification)
 
     What this run wrote and did not read back (verify 'mirror', the rest of a 'sample', a read
     that failed): 'pending', verified from the mirror by a later run (push/verify_mirror.sql). -#}

@@ -1,4 +1,6 @@
-{#- Run param create_options: the legacy values this run holds back because an enumeration of the
+{#- reads: staging.push_held_values, staging.portal_properties / creates: nothing
+
+    Run param create_options: the legacy values this run holds back because an enumeration of the
     portal has no such option (not a stage, a pipeline or an owner: those are the portal's own
     records), per HubSpot object and property, for the preflight to add. -#}
 select held.api_object, held.property, array_agg(distinct staging.crm_text(held.value) order by staging.crm_text(held.value))

@@ -1,4 +1,5 @@
-{#- creates: staging."_<object>_push_plan" (unlogged; what the last push of the object planned)
+{#- reads: nothing / creates: staging."_<object>_push_plan" (unlogged; what the last push of the object
+    planned)
 
     What a push writes and holds back, computed once per run (push/payloads.sql converts every
     value, the costly part): the payloads (kind 'payload': updates and creations) and the values

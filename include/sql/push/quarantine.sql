@@ -1,4 +1,6 @@
-{#- After a run's sends: a payload HubSpot refused in this run with the error it gave the last
+{#- reads: staging.push_log / creates: nothing / updates: staging.push_quarantine
+
+    After a run's sends: a payload HubSpot refused in this run with the error it gave the last
     time it was sent is quarantined, not selected again until its content or the object's
     mapping changes. Returns what the quarantine holds for the object (for the step log). -#}
 with refused as (

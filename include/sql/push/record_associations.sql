@@ -1,4 +1,6 @@
-{#- What became of a batch of associations: one ledger row each (exists, created, dry_run,
+{#- reads: nothing / creates: nothing / updates: staging.push_associations
+
+    What became of a batch of associations: one ledger row each (exists, created, dry_run,
     rejected or failed, with HubSpot's answer). -#}
 insert into staging.push_associations (
     object_type, run_id, legacy_id, property, from_object, from_id, to_object, to_id, type_ids, outcome,

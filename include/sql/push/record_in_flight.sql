@@ -1,4 +1,6 @@
-{#- Before a batch leaves: its payloads are 'in_flight' (committed), so a run killed while the
+{#- reads: staging.push_log / creates: nothing / updates: staging.push_log
+
+    Before a batch leaves: its payloads are 'in_flight' (committed), so a run killed while the
     request is out knows, when it resumes, to read HubSpot back before sending them again (an
     update, a revert), or that the replay is harmless (a creation, upserted on its legacy id).
     before_values: what HubSpot held just before (read back); a payload resumed from a killed

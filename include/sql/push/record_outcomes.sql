@@ -1,4 +1,6 @@
-{#- After a batch: every in-flight row of its payloads (this run's and a killed run's) takes
+{#- reads: nothing / creates: nothing / updates: staging.push_log, staging.<object>_reconciliation
+
+    After a batch: every in-flight row of its payloads (this run's and a killed run's) takes
     the outcome, a creation the id HubSpot gave the record, and the staging rows show it (a
     revert's rows only in the ledger: the staging row still says what reconcile found). -#}
 {%- set o = params.object -%}

@@ -1,4 +1,6 @@
-{#- What the read-back found: 'verified', or 'mismatch' with the values HubSpot holds instead. -#}
+{#- reads: nothing / creates: nothing / updates: staging.push_log (verification)
+
+    What the read-back found: 'verified', or 'mismatch' with the values HubSpot holds instead. -#}
 update staging.push_log as ledger
 set
     verification = checked.verification,

@@ -1,4 +1,6 @@
-{#- What a revert of run %(revert_run_id)s undoes for one object: each update it sent (back to
+{#- reads: staging.push_log / creates: nothing
+
+    What a revert of run %(revert_run_id)s undoes for one object: each update it sent (back to
     what HubSpot held before it: its history before created_at, when the write left), and, when asked (archive_created), each record it created. An
     entry already reverted (or found with nothing to restore) is not selected again; one whose
     revert was in flight when a run was killed is read back before anything is sent. -#}

@@ -1,3 +1,4 @@
+-- reads: staging.push_log / creates: nothing
 -- The target a push run sent to (a run pushes to one), for the revert of that run.
 select distinct ledger.target
 from staging.push_log as ledger

@@ -1,4 +1,6 @@
-{#- What push sends for one object: matched rows (and probable ones when the registry or the run allows)
+{#- reads: staging."_<object>_push_plan" / creates: nothing
+
+    What push sends for one object: matched rows (and probable ones when the registry or the run allows)
     at or above the run's min_confidence, with something to update once converted to the
     portal's values (push/payloads.sql), whose exact payload was never confirmed sent, nor
     quarantined under the current mapping. maybe_sent: an earlier run sent it without recording

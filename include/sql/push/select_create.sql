@@ -1,4 +1,6 @@
-{#- What push creates for one object (run param create_missing): every `new` row, with its
+{#- reads: staging."_<object>_push_plan" / creates: nothing
+
+    What push creates for one object (run param create_missing): every `new` row, with its
     writable legacy values converted to the portal's (an activity's in its own object's names;
     push/payloads.sql, as push/plan.sql kept them) and its legacy id, which the upsert is keyed on. A payload confirmed sent
     is never sent again; a changed one is upserted again, which updates the record it created

@@ -1,4 +1,7 @@
-{#- What the preflight read of the portal, kept for the value conversion (push/payloads.sql) and
+{#- reads: nothing / creates: nothing / updates: staging.portal_properties, staging.portal_pipelines,
+    staging.portal_owners
+
+    What the preflight read of the portal, kept for the value conversion (push/payloads.sql) and
     for reconcile's comparison of enumerations: each object's properties (with their options),
     the pipelines and their stages, the owners. Bound as JSON (objects → lists as HubSpot answers
     them; null for what was not read); what was read replaces what was kept. -#}

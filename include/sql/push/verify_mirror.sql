@@ -1,5 +1,5 @@
 {#- reads: staging.push_log, staging.<object>_hubspot_source (the mirror, as reconcile reads it) /
-    updates: staging.push_log.verification
+    creates: nothing / updates: staging.push_log (verification)
 
     What earlier runs wrote, checked against the mirror once the sync tool has caught up (verify
     'mirror' or 'sample': no request spent on reading back). A 'pending' write is 'verified' when

@@ -1,4 +1,6 @@
-{#- What a run wrote, to read back (verify 'every'; a random verify_sample_share of it with
+{#- reads: staging.push_log / creates: nothing
+
+    What a run wrote, to read back (verify 'every'; a random verify_sample_share of it with
     'sample'): its sent updates, creations and reverts, by endpoint, with how many there are.
     A creation is checked on the id HubSpot gave it. -#}
 select

@@ -1,4 +1,6 @@
-{#- How each transform turns a value into the canonical text that is compared and pushed. -#}
+{#- reads: nothing / creates: nothing
+
+    How each transform turns a value into the canonical text that is compared and pushed. -#}
 
 {#- An enumeration's value as the portal's option (staging.crm_option_lookup: its values and
     labels as the last preflight read them, then the registry's value maps), else as written.

@@ -1,6 +1,6 @@
 {#- reads: staging.<object>_reconciliation (the run before's links, before this run rewrites
-    them), staging.<object>_hubspot_source (mirror_source.sql), staging.mirror_checks / creates:
-    this run's rows of staging.previous_links and staging.mirror_checks
+    them), staging.<object>_hubspot_source / creates: _first_check, _mirror_ids / updates:
+    staging.previous_links, staging.mirror_checks (this run's rows)
 
     The mirror guard. A sync tool that dropped part of the mirror turns matched records into
     `new` ones: a push would create duplicates of the records it lost. So before the links are

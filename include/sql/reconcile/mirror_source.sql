@@ -1,8 +1,9 @@
-{#- reads: hubspot.<mirror table> (and, for activities, its per-type tables) / creates:
-    staging.<object>_hubspot_source (view), the step's session settings
+{#- reads: hubspot.<mirror table>, hubspot.<activity object> (activities split per object) /
+    creates: staging.<object>_hubspot_source (view), staging.<object>_mirror (view: activities
+    split per object), _activities
 
-    The first file of reconcile: the mirror as this object sees it, as a view every later
-    file of the step (and the push's verification) reads. -#}
+    The first file of reconcile: the step's memory settings, and the mirror as this object sees
+    it, as a view every later file of the step (and score, and the push's verification) reads. -#}
 {%- from "macros/session.sql" import step_memory -%}
 {%- set o = params.object -%}
 

@@ -1,11 +1,15 @@
-{#- Everything the report of one object shows, as one JSON document. It reads only tables that
-    create_staging makes, so that a run which failed before reconcile still gets its report.
-    params.match_parameters false: a database whose create_staging predates staging.match_parameters
-    (the page then says so instead of listing the learned parameters). -#}
+{#- reads: staging.<object>_reconciliation, staging.bronze_rejects, staging.review_decisions,
+    staging.reconciliation_log, staging.match_parameters / creates: nothing
+
+    What the report of one object shows of the run's rows, rejects, labels, steps and learned
+    model, as one JSON object (report/push.sql, mirror_guard.sql and missing_columns.sql add
+    theirs). It reads only tables that create_staging makes, so that a run which failed before
+    reconcile still gets its report. params.match_parameters false: a database whose
+    create_staging predates staging.match_parameters (the page then says so instead of listing
+    the learned parameters). -#}
 {%- set o = params.object -%}
 {%- set comparison_order = ["prior"] + (o.model.comparisons | map(attribute="name") | list) -%}
 {%- from "macros/summary.sql" import status_counts -%}
-{%- from "review/held_values.sql" import held_values -%}
 select jsonb_build_object(
     'by_status', {{ status_counts("staging." ~ o.staging_table) | indent(4) }},
     'confidence_histogram', (
@@ -77,63 +81,6 @@ select jsonb_build_object(
     'unusable', (
         select count(*) from staging.{{ o.staging_table }} where reconciliation_status = 'rejected'
     ),
-    'push', (
-        select coalesce(jsonb_object_agg(outcome, rows), '{}'::jsonb)
-        from (
-            select outcome, count(*) as rows from staging.push_log
-            where object_type = %(object_type)s and run_id = %(run_id)s and action = 'update'
-            group by outcome
-        ) as outcomes
-    ),
-    'creations', (
-        select coalesce(jsonb_object_agg(outcome, rows), '{}'::jsonb)
-        from (
-            select outcome, count(*) as rows from staging.push_log
-            where object_type = %(object_type)s and run_id = %(run_id)s and action = 'create'
-            group by outcome
-        ) as outcomes
-    ),
-    -- What the read-back after the push found, for this run's writes (not checked: no read).
-    'verification', (
-        select coalesce(jsonb_object_agg(verdict, rows), '{}'::jsonb)
-        from (
-            select coalesce(verification, 'not checked') as verdict, count(*) as rows
-            from staging.push_log
-            where object_type = %(object_type)s and run_id = %(run_id)s and outcome = 'sent'
-                and action in ('update', 'create', 'revert') and properties <> '{}'::jsonb
-            group by 1
-        ) as verdicts
-    ),
-    'mismatches', (
-        select coalesce(jsonb_agg(row_to_json(mismatch)), '[]'::jsonb)
-        from (
-            select legacy_id, hubspot_id, properties as sent, verified_values as found
-            from staging.push_log
-            where object_type = %(object_type)s and run_id = %(run_id)s and verification = 'mismatch'
-            order by push_id
-            limit 20
-        ) as mismatch
-    ),
-    -- Payloads held back: refused with the same error on two runs running, not sent again
-    -- until their content or the mapping changes.
-    'quarantine', (
-        select jsonb_build_object(
-            'total', count(*),
-            'rows', coalesce(jsonb_agg(jsonb_build_object(
-                'legacy_id', legacy_id, 'hubspot_id', hubspot_id, 'error', error,
-                'refusals', refusals, 'since', first_run_id
-            ) order by legacy_id) filter (where rank <= 20), '[]'::jsonb)
-        )
-        from (
-            select *, row_number() over (order by legacy_id) as rank
-            from staging.push_quarantine
-            where object_type = %(object_type)s and mapping_version = %(mapping_version)s
-        ) as held
-    ),
-    -- Values this run's push held back, the portal cannot take them (an enumeration value neither
-    -- an option nor mapped, a malformed or shared unique e-mail…): grouped by (api_object,
-    -- property, value), the most records first.
-    'held_values', {{ held_values("%(run_id)s") | indent(4) }},
     -- The reviewers' decisions as labelled pairs ('same': a true match, 'different': not), against
     -- the model's confidence for each pair: precision and recall by threshold.
     'labels', (
@@ -163,18 +110,6 @@ select jsonb_build_object(
         )
         from staging.review_decisions
         where object_type = %(object_type)s and state = 'active' and model_confidence is not null
-    ),
-    -- Per association type (from → to): how many this run wanted, by what became of them.
-    'associations', (
-        select coalesce(jsonb_agg(jsonb_build_object(
-            'link', link, 'outcome', outcome, 'rows', rows
-        ) order by link, outcome), '[]'::jsonb)
-        from (
-            select from_object || ' → ' || to_object as link, outcome, count(*) as rows
-            from staging.push_associations
-            where object_type = %(object_type)s and run_id = %(run_id)s
-            group by 1, 2
-        ) as links
     ),
     'steps', ({% include "report/steps.sql" %}),
     -- The model this run learned: the prior (level 0), then each comparison's levels, in the

@@ -1,4 +1,6 @@
-{#- Values the portal cannot take (staging.push_held_values), grouped by (api_object, property,
+{#- reads: staging.push_held_values / creates: nothing
+
+    Values the portal cannot take (staging.push_held_values), grouped by (api_object, property,
     value): people fix them once per value (a value map in objects.yaml, or create_options), so
     each group counts its records, says why (the commonest reason), the options the portal
     allows (the first 12 and how many in all), which actions held it and a few legacy ids;

@@ -1,4 +1,6 @@
-{#- One queue item: both records side by side (the legacy values and the HubSpot ones, each
+{#- reads: staging.<object>_reconciliation, staging.review_decision_history / creates: nothing
+
+    One queue item: both records side by side (the legacy values and the HubSpot ones, each
     field's difference), the score's weights, the other candidates, and the decisions taken on
     this legacy record with their history. -#}
 {%- set o = params.object -%}

@@ -1,4 +1,6 @@
-{#- The review queue of one object: conflicts and probable twins nobody decided yet (or whose
+{#- reads: staging.<object>_reconciliation, staging.review_decisions / creates: nothing
+
+    The review queue of one object: conflicts and probable twins nobody decided yet (or whose
     decision went stale, with why), ordered by what they hold back. Paged and filtered here, in
     the database: %(status)s (null: both), %(search)s (a legacy or HubSpot id, or text in the
     legacy values; null: all), %(offset)s, %(limit)s (null: all, the CSV export). -#}

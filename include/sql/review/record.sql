@@ -1,4 +1,6 @@
-{#- Record one decision (a new one on the same pair replaces it; the history keeps both). -#}
+{#- reads: nothing / creates: nothing / updates: staging.review_decisions
+
+    Record one decision (a new one on the same pair replaces it; the history keeps both). -#}
 insert into staging.review_decisions as decision (
     object_type, legacy_id, hubspot_id, verdict, reviewer, comment
 ) values (

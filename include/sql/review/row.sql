@@ -1,4 +1,6 @@
-{#- What a decision is checked against: the row's status, its pair and the other candidates. -#}
+{#- reads: staging.<object>_reconciliation / creates: nothing
+
+    What a decision is checked against: the row's status, its pair and the other candidates. -#}
 {%- set o = params.object -%}
 select
     reconciliation.reconciliation_status,

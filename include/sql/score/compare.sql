@@ -1,13 +1,16 @@
-{#- compare: the level every pair hits in each comparison of the object's match model (Splink's
+{#- reads: staging.<object>_hubspot_source, staging."_<object>_linked", staging."_<object>_pairs",
+    staging."_<object>_legacy_named", staging."_<object>_hubspot_named" / creates:
+    staging."_<object>_tf_<comparison>", staging."_<object>_gammas"
+
+    compare: the level every pair hits in each comparison of the object's match model (Splink's
     comparison vectors, "gamma"); 0 is the null level. Reads the id links and blocked pairs of
-    score/pairs.sql; keeps both sides' values beside the levels, for the score and its
-    explanation. -#}
+    linked.sql and candidates.sql; keeps both sides' values beside the levels, for the score and
+    its explanation. -#}
 {%- from "reconcile/macros.sql" import hubspot_value -%}
 {%- from "score/macros.sql" import comparison_agreement, comparison_value, level_of, prepare, with_crossed, work_table -%}
 {%- set o = params.object -%}
 {%- set by_property = {} -%}
 {%- for m in o.mappings %}{% set _ = by_property.update({m.property: m}) %}{% endfor -%}
-
 -- Term frequencies: exact agreement on a value weighs log2(m / share of HubSpot records that
 -- hold it), so a rare surname counts for more than "Martin" (score/score.sql). Each pair reads
 -- its value's share here, once.
@@ -126,58 +129,3 @@ left join {{ work_table(o, "tf_" ~ c.name) }} as tf_{{ c.name }}
 create index on {{ work_table(o, "gammas") }} (legacy_id);
 
 analyze {{ work_table(o, "gammas") }};
-
--- EM runs one session per rule that found pairs (Splink's training sessions): pairs found by
--- blocking on a property agree on it more than true non-matches at large would, so in that
--- rule's session the comparisons of its properties are left out (their m is learned in the
--- sessions of other rules); the legacy-id session leaves out the legacy-id comparison.
-create temp table _session_comparisons (session text, comparison text) on commit drop;
-
-insert into _session_comparisons (session, comparison) values
-{%- set sessions = [{"rule": "legacy_id", "properties": []}] %}
-{%- for key in (o.matching.blocking if o.matching else []) %}
-{%- set _ = sessions.append({"rule": key.kind ~ ":" ~ (key.properties | join("+")), "properties": key.properties}) %}
-{%- endfor %}
-{%- set rows = [] %}
-{%- for session in sessions %}
-{%- for c in o.model.comparisons %}
-{%- if not (session.rule == "legacy_id" and c.compare == "legacy_id") and not (c.properties | select("in", session.properties) | list) %}
-{%- set _ = rows.append("('" ~ session.rule ~ "', '" ~ c.name ~ "')") %}
-{%- endif %}
-{%- endfor %}
-{%- endfor %}
-{{ rows | join(",\n") }};
-
--- The comparison vectors of each session and how many pairs share each: what EM iterates over.
-create temp table _patterns on commit drop as
-select
-    row_number() over (
-        order by session.rule{% for c in o.model.comparisons %}, gammas.g_{{ c.name }}{% endfor %}
-    ) as pattern_id,
-    session.rule as session,
-    {%- for c in o.model.comparisons %}
-    gammas.g_{{ c.name }},
-    {%- endfor %}
-    count(*)::float8 as pairs
-from {{ work_table(o, "gammas") }} as gammas
-cross join lateral unnest(gammas.rules) as session (rule)
-group by session.rule{% for c in o.model.comparisons %}, gammas.g_{{ c.name }}{% endfor %};
-
--- The same, one row per pattern and active comparison with a level (the null level weighs nothing).
-create temp table _pattern_levels on commit drop as
-select levels.pattern_id, levels.session, levels.comparison, levels.level
-from (
-    {%- for c in o.model.comparisons %}
-    select patterns.pattern_id, patterns.session, '{{ c.name }}'::text as comparison, patterns.g_{{ c.name }} as level
-    from _patterns as patterns
-    where patterns.g_{{ c.name }} > 0
-    {{- "\n    union all" if not loop.last }}
-    {%- endfor %}
-) as levels
-inner join _session_comparisons as active
-    on active.session = levels.session and active.comparison = levels.comparison;
-
-select jsonb_build_object(
-    'pairs', (select count(*) from {{ work_table(o, "gammas") }}),
-    'patterns', (select count(*) from _patterns)
-) as summary

@@ -1,155 +1,20 @@
-{#- probable: for legacy records that no HubSpot record links by id, the twin among the blocked
-    candidates (score/pairs.sql), scored by the object's one match model (score/score.sql): a
-    one-to-one assignment keeps the best pairs; near-ties are reported, never picked. -#}
+{#- reads: staging.<object>_hubspot_source, staging."_<object>_scored", staging."_<object>_score_labels",
+    staging."_<object>_legacy_named", staging."_<object>_pairs", _assigned, _ties / creates: nothing /
+    updates: staging.<object>_reconciliation
+
+    probable: every legacy record that no HubSpot record links by id gets its outcome, from the
+    twins (assigned.sql) and ties (ties.sql) of the blocked candidates scored by the object's one
+    match model: probable, a tie (conflict), or new with the best candidate named. -#}
 {%- from "reconcile/macros.sql" import hubspot_value, hubspot_json, field_diffs_json, updates_json, pushed_properties -%}
 {%- from "macros/summary.sql" import status_counts -%}
-{%- from "score/macros.sql" import identity_reason, score_components, score_summary, work_table -%}
+{%- from "score/macros.sql" import work_table -%}
+{%- from "score/weight_macros.sql" import identity_reason -%}
+{%- from "score/explain_macros.sql" import score_components, score_summary -%}
 {%- set o = params.object -%}
 {%- set scored, labels = work_table(o, "scored"), work_table(o, "score_labels") -%}
-{%- if o.matching -%}
-
--- 1. The blocked pairs at or above the probable threshold that show identity evidence, as
---    reviewers decided: a pair
---    judged the same record is kept whatever its score (and its two records for each other),
---    one judged different is never proposed again, a record to be created has no twin.
-create temp table _decided on commit drop as
-select decision.legacy_id, decision.hubspot_id, decision.verdict
-from staging.review_decisions as decision
-where decision.object_type = %(object_type)s and decision.state = 'active';
-
-create temp table _eligible on commit drop as
-select scored.*
-from {{ scored }} as scored
-where
-    scored.rules <> array['legacy_id']
-    and (
-        -- Identity evidence (registry: Model.identity) is required, whatever the confidence.
-        (scored.confidence >= (%(matching)s::jsonb ->> 'probable_min_confidence')::numeric and scored.identity)
-        or exists (
-            select 1 from _decided as same
-            where same.verdict = 'same' and same.legacy_id = scored.legacy_id and same.hubspot_id = scored.hubspot_id
-        )
-    )
-    and not exists (
-        select 1 from _decided as decided
-        where
-            decided.legacy_id = scored.legacy_id and decided.hubspot_id = scored.hubspot_id
-            and decided.verdict = 'different'
-    )
-    and not exists (
-        select 1 from _decided as decided
-        where
-            (decided.verdict = 'create_new' and decided.legacy_id = scored.legacy_id)
-            or (
-                decided.verdict = 'same'
-                and (decided.legacy_id = scored.legacy_id) <> (decided.hubspot_id = scored.hubspot_id)
-            )
-    );
-
--- 2. Ties: a legacy record with two candidates, or a HubSpot record with two legacy records,
---    whose match weights differ by less than the tie margin (bits). Reported, never picked.
-
-create temp table _ties on commit drop as
-with margin as (select (%(matching)s::jsonb ->> 'tie_margin')::numeric as bits),
-
-by_legacy as (
-    select
-        eligible.legacy_id,
-        eligible.hubspot_id,
-        eligible.confidence,
-        eligible.match_weight,
-        row_number() over win as position,
-        lead(eligible.hubspot_id) over win as next_hubspot_id,
-        lead(eligible.confidence) over win as next_confidence,
-        lead(eligible.match_weight) over win as next_weight
-    from _eligible as eligible
-    window win as (partition by eligible.legacy_id order by eligible.match_weight desc, eligible.hubspot_id)
-),
-
-by_hubspot as (
-    select
-        eligible.hubspot_id,
-        eligible.legacy_id,
-        eligible.confidence,
-        eligible.match_weight,
-        row_number() over win as position,
-        lead(eligible.legacy_id) over win as next_legacy_id,
-        lead(eligible.confidence) over win as next_confidence,
-        lead(eligible.match_weight) over win as next_weight
-    from _eligible as eligible
-    window win as (partition by eligible.hubspot_id order by eligible.match_weight desc, eligible.legacy_id)
-)
-
-select
-    by_legacy.legacy_id,
-    by_legacy.confidence,
-    'HubSpot ' || by_legacy.hubspot_id || ' (confidence ' || round(by_legacy.confidence) || ') and HubSpot '
-    || by_legacy.next_hubspot_id || ' (confidence ' || round(by_legacy.next_confidence)
-    || ') are equally likely twins' as reason
-from by_legacy
-cross join margin
-where by_legacy.position = 1 and by_legacy.match_weight - by_legacy.next_weight < margin.bits
-
-union all
-
-select
-    tied.legacy_id,
-    tied.confidence,
-    'HubSpot ' || top.hubspot_id || ' is as likely the twin of legacy ' || top.legacy_id || ' (confidence '
-    || round(top.confidence) || ') as of legacy ' || top.next_legacy_id || ' (confidence '
-    || round(top.next_confidence) || ')' as reason
-from by_hubspot as top
-cross join margin
-inner join by_hubspot as tied
-    on tied.hubspot_id = top.hubspot_id and tied.legacy_id in (top.legacy_id, top.next_legacy_id)
-where top.position = 1 and top.match_weight - top.next_weight < margin.bits;
-
--- 3. One-to-one assignment: rounds of mutual best choices (the best remaining pair always is
---    one), tied records and their candidates left out.
-create temp table _assigned (
-    legacy_id bigint primary key,
-    hubspot_id text not null,
-    confidence numeric,
-    match_weight numeric
-) on commit drop;
-
--- A HubSpot id is a mirror value, of any length: unique on its hash, looked up by a hash index
--- (a btree on the id itself fails on a value over ~2,700 bytes).
-create unique index on _assigned (md5(hubspot_id));
-
-create index on _assigned using hash (hubspot_id);
-
-do $assign$
-declare
-    added integer;
-begin
-    loop
-        insert into _assigned (legacy_id, hubspot_id, confidence, match_weight)
-        select ranked.legacy_id, ranked.hubspot_id, ranked.confidence, ranked.match_weight
-        from (
-            select
-                eligible.*,
-                row_number() over (
-                    partition by eligible.legacy_id order by eligible.match_weight desc, eligible.hubspot_id
-                ) as legacy_rank,
-                row_number() over (
-                    partition by eligible.hubspot_id order by eligible.match_weight desc, eligible.legacy_id
-                ) as hubspot_rank
-            from _eligible as eligible
-            where
-                not exists (select 1 from _ties as ties where ties.legacy_id = eligible.legacy_id)
-                and not exists (select 1 from _assigned as taken where taken.legacy_id = eligible.legacy_id)
-                and not exists (select 1 from _assigned as taken where taken.hubspot_id = eligible.hubspot_id)
-        ) as ranked
-        where ranked.legacy_rank = 1 and ranked.hubspot_rank = 1;
-        get diagnostics added = row_count;
-        exit when added = 0;
-    end loop;
-end
-$assign$;
-
--- 4. Every unlinked row gets its outcome: probable (with the diff against its twin), a tie
---    (conflict), or new with the best candidate named.
+{%- if o.matching %}
+-- Every unlinked row gets its outcome: probable (with the diff against its twin), a tie
+-- (conflict), or new with the best candidate named.
 with settings as (
     select
         %(settings)s::jsonb ->> 'phone_country_code' as phone_country_code,
@@ -202,7 +67,7 @@ outcomes as (
         best.confidence as best_confidence,
         -- Read only where there is no twin: there the pair shown is the best candidate.
         {{ identity_reason(o.model, "shown") | indent(8) }} as best_identity_reason,
-        -- Components and notes only for the pair shown (score/macros.sql: score_components),
+        -- Components and notes only for the pair shown (score/explain_macros.sql: score_components),
         -- built once: the twin, else the best candidate.
         case
             when shown.legacy_id is not null

@@ -1,7 +1,14 @@
-{#- review_apply: the reviewers' active decisions on the rows this run scored, and what the
+{#- reads: staging.review_decisions, staging.<referring object>_reconciliation? (when it exists) /
+    creates: nothing / updates: staging.<object>_reconciliation, staging."_<object>_scored",
+    staging."_<object>_score_labels", staging."_<object>_weight_vectors", staging."_<object>_gammas",
+    staging."_<object>_tf_<comparison>", staging."_<object>_linked", staging."_<object>_pairs",
+    staging."_<object>_legacy_named", staging."_<object>_hubspot_named" (the work tables: dropped)
+
+    review_apply: the reviewers' active decisions on the rows this run scored, and what the
     review queue orders by. 'same': matched, the reviewer named, the legacy id queued for the
     twin that does not carry it yet; 'create_new': new (the push may create it); 'different' and
-    'leave_aside': the status the model gave, out of the queue. Runs after probable.sql. -#}
+    'leave_aside': the status the model gave, out of the queue. Runs after probable.sql; the last
+    file of score, it drops the task's work tables. -#}
 {%- from "score/macros.sql" import work_table -%}
 {%- set o = params.object -%}
 {%- set scored, labels = work_table(o, "scored"), work_table(o, "score_labels") -%}
@@ -103,7 +110,7 @@ end
 $held$;
 {%- endfor %}
 
--- The score task's work tables (score/pairs.sql, compare.sql, score.sql).
+-- The score task's work tables (named.sql, candidates.sql, linked.sql, compare.sql, score.sql).
 drop table
     {{ scored }},
     {{ labels }},

@@ -1,7 +1,10 @@
-{#- review_check: the reviewers' active decisions against what this run found. A decision whose
+{#- reads: staging.review_decisions, staging.<object>_reconciliation, staging.<object>_hubspot_source,
+    staging."_<object>_scored" / creates: nothing / updates: staging.review_decisions
+
+    review_check: the reviewers' active decisions against what this run found. A decision whose
     records changed since it was made comes back to the queue (state 'stale'), saying why; each
     one keeps the model's confidence for its pair (the labels the report measures). Runs after
-    score.sql (the id links are scored), before probable.sql (which leaves 'different' pairs out). -#}
+    score.sql (the id links are scored), before eligible.sql (which leaves 'different' pairs out). -#}
 {%- from "score/macros.sql" import work_table -%}
 {%- set o = params.object -%}
 {%- set scored = work_table(o, "scored") -%}

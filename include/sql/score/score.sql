@@ -1,11 +1,18 @@
-{#- score: every candidate pair on one probability scale. A pair's match weight is the prior's
+{#- reads: staging.<object>_reconciliation, staging."_<object>_gammas", _levels, _weights / creates:
+    staging."_<object>_score_labels", staging."_<object>_weight_vectors", staging."_<object>_scored",
+    staging."_<object>_id_links" (dropped once written) / updates: staging.<object>_reconciliation
+
+    score: every candidate pair on one probability scale. A pair's match weight is the prior's
     log2-odds plus, per comparison, the weight log2(m/u) of the level it hits (exact agreement
     on a term-frequency comparison: log2(m / the value's share of HubSpot records)), the members
-    of a correlated group counting once together (score/macros.sql group_weight); the match
-    confidence is 100 × 2^w / (1 + 2^w). An id link at or above the match threshold is matched,
-    below it a conflict. Reads the comparison levels and _weights (score/compare.sql, parameters.sql). -#}
+    of a correlated group counting once together (score/weight_macros.sql group_weight); the
+    match confidence is 100 × 2^w / (1 + 2^w). An id link at or above the match threshold is
+    matched, below it a conflict. Reads the comparison levels (compare.sql) and _weights
+    (parameters.sql). -#}
 {%- from "macros/summary.sql" import status_counts -%}
-{%- from "score/macros.sql" import counted_weights, group_weight, identity_holds, score_components, score_summary, work_table -%}
+{%- from "score/macros.sql" import work_table -%}
+{%- from "score/weight_macros.sql" import counted_weights, group_weight, identity_holds -%}
+{%- from "score/explain_macros.sql" import score_components, score_summary -%}
 {%- set o = params.object -%}
 {%- set scored, labels, id_links = work_table(o, "scored"), work_table(o, "score_labels"), work_table(o, "id_links") -%}
 

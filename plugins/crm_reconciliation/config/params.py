@@ -126,6 +126,25 @@ def run_params() -> dict[str, Param]:
     }
 
 
+def revert_params(objects: Iterable[str]) -> dict[str, Param]:
+    """The trigger form of crm_revert: which push run of which object to undo."""
+    return {
+        "object_type": Param("companies", type="string", enum=list(objects), title="Object type"),
+        "run_id": Param(
+            "", type="string", minLength=1, title="Push run to undo", description="The DAG run id of the push."
+        ),
+        "dry_run": Param(
+            True,
+            type="boolean",
+            title="Dry run",
+            description="Read HubSpot and record what would be restored or skipped; send nothing.",
+        ),
+        "archive_created": Param(
+            False, type="boolean", title="Archive created records", description="Also archive what the run created."
+        ),
+    }
+
+
 def check_run_conf(conf: Mapping[str, Any] | None, known: Iterable[str]) -> None:
     """Refuse a run conf key the DAG has no param for: Airflow would keep it and run on the
     default (``{"dryrun": true}`` would push live), so a typo fails the run, naming the param meant."""

@@ -57,7 +57,7 @@ class ReportOperator(ObjectStepOperator):
     def __init__(self, *, object_type: str, steps: Sequence[str] = (), conn_id: str = CONN_ID, **kwargs: Any):
         super().__init__(object_type=object_type, conn_id=conn_id, **kwargs)
         self.steps = list(steps)
-        self.sql = ["report/report.sql", "report/mirror_guard.sql", "report/missing_columns.sql"]
+        self.sql = ["report/report.sql", "report/push.sql", "report/mirror_guard.sql", "report/missing_columns.sql"]
 
     def execute_step(self, context: Any, step: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from crm_reconciliation.config.paths import CONN_ID, INCLUDE_DIR
 
 CSRF_HEADER = "x-crm-review"
-# Created with the staging schema by the first task of any object's DAG (ddl/create_staging.sql).
+# Created with the staging schema by the first task of any object's DAG (ddl/review_tables.sql).
 REVIEW_TABLES = ("review_decisions", "review_decision_history")
 NOTHING_YET = (
     "Nothing to review for {object} yet: the DAG {dag_id} has not run. "

@@ -12,7 +12,7 @@ from airflow.sdk.exceptions import ParamValidationError
 from crm_reconciliation.common.sql_templates import render
 from crm_reconciliation.config.paths import PROJECT_ROOT
 from crm_reconciliation.config.registry import default_registry
-from crm_reconciliation.dag_factory import RECONCILE_SCRIPTS, SCORE_SCRIPTS, build_dag
+from crm_reconciliation.dag_factory import CREATE_STAGING_SCRIPTS, RECONCILE_SCRIPTS, SCORE_SCRIPTS, build_dag
 
 DAG_IDS = {"crm_reconcile_companies", "crm_reconcile_contacts", "crm_reconcile_deals", "crm_reconcile_communications"}
 
@@ -153,7 +153,7 @@ def test_airflow_renders_the_sql_as_the_helpers_do(dagbag, dag_id, task_id):
     rendered = [task.sql] if isinstance(task.sql, str) else task.sql
     name = dag_id.removeprefix("crm_reconcile_")
     templates = {
-        "create_staging": ["ddl/create_staging.sql"],
+        "create_staging": list(CREATE_STAGING_SCRIPTS),
         "reconcile": list(RECONCILE_SCRIPTS),
         "score": list(SCORE_SCRIPTS),
     }[task_id]
