@@ -8,7 +8,11 @@ from typing import Any, ClassVar
 from crm_reconciliation.config.paths import CONN_ID
 from crm_reconciliation.operators.base import ObjectStepOperator
 
-# Every template the loader runs (include/sql/load/), shown as the step's Rendered Template.
+# Every template the loader runs (include/sql/load/), shown as the step's Rendered Template, in
+# the order BronzeLoader runs them: a file COPY reads (replace_rows to number_lines) or one read
+# record by record (replace_rows, copy_records, copy_parse_rejects), then the flags and rejects;
+# save_rejects, forget_rejects and restore_rejects when the snapshot is refused, apply_flags when
+# it is not.
 LOAD_TEMPLATES = (
     "source_settings",
     "parse_rejects",
@@ -20,13 +24,13 @@ LOAD_TEMPLATES = (
     "number_lines",
     "copy_records",
     "copy_parse_rejects",
-    "count_records",
     "flag_records",
     "record_rejects",
+    "count_records",
     "save_rejects",
-    "restore_rejects",
     "apply_flags",
     "forget_rejects",
+    "restore_rejects",
 )
 
 
@@ -77,6 +81,7 @@ class BronzeLoadOperator(ObjectStepOperator):
 
     def execute_step(self, context: Any, step: Any) -> dict[str, Any]:
         from crm_reconciliation.config.errors import NotRetryable
+        from crm_reconciliation.config.params import flag
         from crm_reconciliation.load.dialect import BronzeFileError
         from crm_reconciliation.load.loader import BronzeLoader, MissingColumnsRefused, SnapshotRefused
         from crm_reconciliation.load.snapshots import choose_snapshot
@@ -95,7 +100,7 @@ class BronzeLoadOperator(ObjectStepOperator):
                 limit=self.limit,
                 max_reject_rate=defaults.max_reject_rate if self.max_reject_rate is None else self.max_reject_rate,
                 max_drop_rate=self._max_drop_rate(),
-                allow_missing_columns=self.allow_missing_columns in (True, "True", "true"),
+                allow_missing_columns=flag(self.allow_missing_columns),
             )
         except (BronzeFileError, SnapshotRefused) as error:
             if isinstance(error, MissingColumnsRefused):
@@ -110,8 +115,10 @@ class BronzeLoadOperator(ObjectStepOperator):
 
     def _max_drop_rate(self) -> float | None:
         """The registry's max_drop_rate, or None (no limit) when ``allow_snapshot_drop`` is on."""
+        from crm_reconciliation.config.params import flag
+
         max_drop_rate = self.registry.defaults.max_drop_rate
-        if self.allow_snapshot_drop not in (True, "True", "true"):
+        if not flag(self.allow_snapshot_drop):
             return max_drop_rate
         self.log.warning(
             "allow_snapshot_drop is on: this snapshot replaces the previous one even if it drops more "
