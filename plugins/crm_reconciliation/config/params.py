@@ -145,6 +145,11 @@ def revert_params(objects: Iterable[str]) -> dict[str, Param]:
     }
 
 
+def flag(value: bool | str) -> bool:
+    """A boolean run param as a task holds it: a bool, or its text when rendered from ``{{ params.x }}``."""
+    return value in (True, "True", "true")
+
+
 def check_run_conf(conf: Mapping[str, Any] | None, known: Iterable[str]) -> None:
     """Refuse a run conf key the DAG has no param for: Airflow would keep it and run on the
     default (``{"dryrun": true}`` would push live), so a typo fails the run, naming the param meant."""

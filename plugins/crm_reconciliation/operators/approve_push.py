@@ -60,18 +60,11 @@ class PushApprovalOperator(PushSelection, ApprovalOperator):
         self.max_records = max_records
 
     def execute(self, context: Any) -> Any:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from crm_reconciliation.common.runs import TablesOfAnotherRun, check_own_tables
-
         self.ensure_rendered(context)
         held = self.hold_object(context)
         with self.step_log(context) as step:
             if held:
-                try:
-                    check_own_tables(self.warehouse, self.object_type, context["run_id"], self.upstream_steps())
-                except TablesOfAnotherRun as error:
-                    raise AirflowFailException(str(error)) from error
+                self.check_own_tables(context)
             counts, reason = self._counts(context)
             step.record(details={**counts, "approval": reason})
             if reason is None:
@@ -91,8 +84,9 @@ class PushApprovalOperator(PushSelection, ApprovalOperator):
 
     def _counts(self, context: Any) -> tuple[dict[str, Any], str | None]:
         """What the push would do, and why it must wait (None: it need not)."""
+        from crm_reconciliation.config.params import flag
         from crm_reconciliation.push.mirror_guard import guard_reason
-        from crm_reconciliation.push.run import dry_run_reason, flag
+        from crm_reconciliation.push.run import dry_run_reason
 
         dry = dry_run_reason(self.dry_run, self.target_conn_ids.get(self.push_target, ""))
         if dry:

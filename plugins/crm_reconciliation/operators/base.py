@@ -124,6 +124,17 @@ class ObjectStep:
     def upstream_steps(self) -> set[str]:
         return set(self.get_flat_relative_ids(upstream=True))  # type: ignore[attr-defined]
 
+    def check_own_tables(self, context: Any) -> None:
+        """Fail without retry when a table this step reads was last written by another run."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from crm_reconciliation.common.runs import TablesOfAnotherRun, check_own_tables
+
+        try:
+            check_own_tables(self.warehouse, self.object_type, context["run_id"], self.upstream_steps())
+        except TablesOfAnotherRun as error:
+            raise AirflowFailException(str(error)) from error
+
     @contextmanager
     def step_log(self, context: Any, **values: Any) -> Iterator[Any]:
         """The step's row in ``staging.reconciliation_log``: 'success' with what it recorded, else 'failed'."""
@@ -148,7 +159,6 @@ class ObjectStepOperator(ObjectStep, BaseOperator):
     def execute(self, context: Any) -> Any:
         from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
-        from crm_reconciliation.common.runs import check_own_tables
         from crm_reconciliation.config.errors import NotRetryable
         from crm_reconciliation.config.params import check_run_conf
 
@@ -161,7 +171,7 @@ class ObjectStepOperator(ObjectStep, BaseOperator):
             held = self.hold_object(context)
             with self.step_log(context) as step:
                 if held:
-                    check_own_tables(self.warehouse, self.object_type, context["run_id"], self.upstream_steps())
+                    self.check_own_tables(context)
                 return self.execute_step(context, step)
         except (NotRetryable, AirflowNotFoundException) as error:
             # A refusal, a wrong setting or a missing connection fails the same way on every try.

@@ -105,7 +105,8 @@ class PushOperator(PushSelection, ObjectStepOperator):
 
     def execute_step(self, context: Any, step: Any) -> dict[str, Any]:
         from crm_reconciliation.config.errors import ConfigurationError
-        from crm_reconciliation.push.run import PushRun, dry_run_reason, flag
+        from crm_reconciliation.config.params import flag
+        from crm_reconciliation.push.run import PushRun, dry_run_reason
 
         if self.push_target not in self.target_conn_ids:
             raise ConfigurationError(

@@ -61,7 +61,8 @@ class RevertOperator(ObjectStepOperator):
         self.concurrency = concurrency
 
     def execute_step(self, context: Any, step: Any) -> dict[str, Any]:
-        from crm_reconciliation.push.run import PushRun, connection_missing, flag, verify_binds
+        from crm_reconciliation.config.params import flag
+        from crm_reconciliation.push.run import PushRun, connection_missing, verify_binds
 
         target = self._target()
         conn_id = self.target_conn_ids[target]

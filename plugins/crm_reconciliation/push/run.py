@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from crm_reconciliation.config.params import flag
+
 TARGETS = {"workflow": "workflow_api", "hubspot": "hubspot_api"}
 WINDOW_MARGIN_SECONDS = 0.5
 LEDGER_TEMPLATES = (
@@ -26,10 +28,6 @@ LEDGER_TEMPLATES = (
     "verify_mirror",
 )
 VERIFY_MODES = ("mirror", "sample", "every")
-
-
-def flag(value: bool | str) -> bool:
-    return value in (True, "True", "true")
 
 
 def dry_run_reason(dry_run: bool | str, conn_id: str) -> str | None:
