@@ -84,12 +84,20 @@ def test_associations_of_many_activities_stream_with_flat_memory(db, connections
         assert outcomes == {"created": activities}
         linked = {(link[1], link[3]) for link in server.associations if link[0] == "notes"}
         assert linked == {(str(500000 + n), str(100 + 1 + n % COMPANIES)) for n in range(1, activities + 1)}
-        # Answered requests: one the stand-in's own rate limit or a slow answer turned away is retried,
-        # and counts once (on a loaded machine a retry was seen: 42 requests for 40 answered).
-        answered = [path for _, path, _, status in server.requests if status is not None and status < 300]
-        requests[activities] = sum("/associations/" in path for path in answered)
+        # Distinct batches answered: one the stand-in's own rate limit turned away, or whose answer
+        # came after the client had given up, is sent again with the same body and counts once (on
+        # a loaded CI machine a 2xx the client never read was seen: 41 answered for 40 batches).
+        answered = {
+            (path, json.dumps(body, sort_keys=True))
+            for _, path, body, status in server.requests
+            if status is not None and status < 300 and "/associations/" in path
+        }
+        requests[activities] = len(answered)
         peaks[activities] = pushed["peak"]
     # A read and a create per 1,000 pairs.
     assert requests == {count: 2 * math.ceil(count / 1000) for count in requests}
     # Four times the activities, about the same memory: a few batches in flight, never the whole list.
-    assert peaks[20_000] < 1.3 * peaks[5_000], peaks
+    # A fetched row weighs about 380 bytes here, so holding the list would add 5.7 MB to a peak of
+    # about 5.3 MB (2.1x); the peak is the largest of one sample per batch in flight (measured per
+    # batch: 3.5 to 5.6 MB), so four times the batches see a higher one (1.32x to 1.39x in 6 runs).
+    assert peaks[20_000] < 1.6 * peaks[5_000], peaks
