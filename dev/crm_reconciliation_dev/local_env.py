@@ -28,6 +28,8 @@ def airflow_environment(airflow_home: Path, database_uri: str) -> dict[str, str]
     airflow_home.mkdir(parents=True, exist_ok=True)
     return {
         "AIRFLOW_HOME": str(airflow_home),
+        # Airflow's generated secret is 24 bytes, and PyJWT warns on every token below 64.
+        "AIRFLOW__API_AUTH__JWT_SECRET": jwt_secret(airflow_home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -43,6 +45,18 @@ def airflow_environment(airflow_home: Path, database_uri: str) -> dict[str, str]
             filter(None, [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT / "dags"), os.environ.get("PYTHONPATH")])
         ),
     }
+
+
+def jwt_secret(airflow_home: Path) -> str:
+    """One secret per Airflow home, kept in it: every process of that Airflow signs and checks
+    tokens with the same one."""
+    import secrets
+
+    path = airflow_home / "jwt_secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(64), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
 
 
 def exit_on_sigterm() -> None:
@@ -160,5 +174,6 @@ def run_task(dag: Any, task_id: str, run_id: str = "bench", params: dict[str, An
     task = dag.get_task(task_id)
     # The DAG's params too: a Human-in-the-loop task keeps only its own (Airflow merges both in a run).
     merged = {**dag.params, **task.params, **(params or {})}
-    task.render_template_fields({"params": merged, "run_id": run_id}, dag.get_template_env())
-    return task.execute({"run_id": run_id, "logical_date": datetime(2026, 1, 1, tzinfo=UTC), "dag_run": None})
+    context = {"params": merged, "run_id": run_id, "logical_date": datetime(2026, 1, 1, tzinfo=UTC), "dag_run": None}
+    task.render_template_fields(context, dag.get_template_env())
+    return task.execute(context)

@@ -10,6 +10,7 @@ import json
 import pytest
 
 from crm_reconciliation.config.registry import default_registry
+from crm_reconciliation.hooks.warehouse import WarehouseSession
 from crm_reconciliation.review import queue as review
 from tests.helpers import create_staging, insert_rows
 
@@ -47,7 +48,8 @@ def test_exported_cells_never_start_a_formula_and_come_back_as_they_were(db):
             for n, name in enumerate(HOSTILE, start=1)
         ],
     )
-    exported = review.export_csv(db, REGISTRY, "companies")
+    session = WarehouseSession(db)  # the import's decisions are recorded all or none, in a savepoint
+    exported = review.export_csv(session, REGISTRY, "companies")
     rows = list(csv.DictReader(io.StringIO(exported)))
     labels = {int(row["legacy_id"]): row["label"] for row in rows}
     for n, name in enumerate(HOSTILE, start=1):
@@ -66,6 +68,6 @@ def test_exported_cells_never_start_a_formula_and_come_back_as_they_were(db):
         first.rstrip(",") + ",leave_aside," + review.spreadsheet_safe("=looks like a formula"),
         second.rstrip(",") + ",leave_aside,'just a quote",
     ]
-    assert review.import_csv(db, REGISTRY, "companies", "\n".join(filled) + "\n", "dana")["recorded"] == 2
+    assert review.import_csv(session, REGISTRY, "companies", "\n".join(filled) + "\n", "dana")["recorded"] == 2
     comments = [row[0] for row in db.execute("select comment from staging.review_decisions order by legacy_id")]
     assert comments == ["=looks like a formula", "'just a quote"]

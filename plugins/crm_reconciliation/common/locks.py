@@ -13,5 +13,7 @@ OBJECT_LOCK = "select pg_advisory_xact_lock(hashtext('crm_reconciliation'), hash
 
 
 def lock_object(cursor: Any, object_type: str) -> None:
-    """Take the object's lock for the rest of the current transaction (waiting if it is held)."""
+    """Take the object's lock for the rest of the current transaction (waiting if it is held).
+
+    The steps take it through ``WarehouseHook.transaction(lock=object_type)``."""
     cursor.execute(OBJECT_LOCK, {"object_type": object_type})

@@ -88,10 +88,8 @@ def check_own_tables(hook: Any, object_type: str, run_id: str, reads: Iterable[s
 
 def run_steps(hook: Any, object_type: str, run_id: str) -> list[dict[str, Any]]:
     """The run's steps as its report lists them."""
-    from psycopg import errors
-
     try:
         row = hook.get_first(statement("report/steps.sql"), parameters={"object_type": object_type, "run_id": run_id})
-    except errors.UndefinedTable:  # the holding run has not created the step log yet
+    except hook.errors.UndefinedTable:  # the holding run has not created the step log yet
         return []
     return row[0] if row else []

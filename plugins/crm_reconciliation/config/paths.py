@@ -32,6 +32,7 @@ def resolve_project_path(path: str | os.PathLike[str]) -> Path:
     candidate = Path(path).expanduser()
     return candidate if candidate.is_absolute() else PROJECT_ROOT / candidate
 
+
 # The warehouse connection (PostgreSQL holding the mirror, bronze and staging): every DAG, hook
 # and page uses this one id.
 CONN_ID = "hubspot_postgres"

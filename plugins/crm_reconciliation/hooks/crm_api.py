@@ -73,13 +73,6 @@ class _TokenApiHook(HttpHook):
         self._token = ""
         self._opening = threading.Lock()
 
-    def _set_base_url(self, connection: Any) -> None:
-        """As HttpHook does, except that a host without a scheme means https (HttpHook's default is
-        http, and a connection to these APIs given as ``api.hubapi.com`` always meant https)."""
-        super()._set_base_url(connection)
-        if not connection.schema and "://" not in (connection.host or ""):
-            self.base_url = "https" + self.base_url.removeprefix("http")
-
     def warm_up(self) -> None:
         """Resolve the connection and open the session now, so that a request leaves as soon as the
         rate limiter lets it (a late first request would bunch the next ones in the server's window)."""
@@ -97,6 +90,10 @@ class _TokenApiHook(HttpHook):
             )
             for name in self.setting_extras:
                 session.headers.pop(name, None)
+            # A host without a scheme means https here (HttpHook's default is http, and a connection
+            # to these APIs given as ``api.hubapi.com`` always meant https).
+            if not connection.schema and "://" not in (connection.host or ""):
+                self.base_url = "https" + self.base_url.removeprefix("http")
             timeout = float(self.merged_extra.get("timeout") or REQUEST_TIMEOUT_SECONDS)
             # Every status is an answer here: the pusher retries 429s and 5xx itself.
             self._send_options = {**self.merged_extra, "timeout": timeout, "check_response": False}

@@ -18,6 +18,9 @@ class PushApprovalOperator(PushSelection, ApprovalOperator):
     object's latest report. A rejection skips ``push`` (recorded as ``skipped`` in the step log,
     so the run ends green with nothing sent); ``require_approval`` off skips the gate and says so.
 
+    Every argument left unset (None) is the run's param of that name, else the registry's default
+    (see ``push.settings``).
+
     :param object_type: the registry object pushed.
     :param require_approval: off: never wait (a trusted automated run); the log says so.
     :param max_records: creations + overwrites a run may make without approval (default: the
@@ -36,17 +39,19 @@ class PushApprovalOperator(PushSelection, ApprovalOperator):
     ui_color = "#fff1c9"
     uses_references = False
 
+    setting_names: Sequence[str] = (*PushSelection.setting_names, "require_approval", "max_records")
+
     def __init__(
         self,
         *,
         object_type: str,
-        require_approval: bool | str = "{{ params.require_approval }}",
+        require_approval: bool | str | None = None,
         max_records: int | None = None,
-        push_target: str = "{{ params.push_target }}",
-        dry_run: bool | str = "{{ params.dry_run }}",
-        min_confidence: float | str = "{{ params.min_confidence }}",
-        create_missing: bool | str = "{{ params.create_missing }}",
-        link_probable: bool | str = "{{ params.link_probable }}",
+        push_target: str | None = None,
+        dry_run: bool | str | None = None,
+        min_confidence: float | str | None = None,
+        create_missing: bool | str | None = None,
+        link_probable: bool | str | None = None,
         conn_id: str = CONN_ID,
         target_conn_ids: dict[str, str] | None = None,
         **kwargs: Any,
@@ -54,10 +59,9 @@ class PushApprovalOperator(PushSelection, ApprovalOperator):
         super().__init__(subject=f"Approve the {object_type} push", body=None, **kwargs)
         self.object_type = object_type
         self.conn_id = conn_id
-        self.init_selection(push_target, dry_run, min_confidence, create_missing, link_probable, target_conn_ids)
+        given = {name: value for name, value in locals().items() if name in self.setting_names}
+        self.init_selection(target_conn_ids, **given)
         self.sql = "push/approval_counts.sql"
-        self.require_approval = require_approval
-        self.max_records = max_records
 
     def execute(self, context: Any) -> Any:
         self.ensure_rendered(context)
@@ -65,7 +69,8 @@ class PushApprovalOperator(PushSelection, ApprovalOperator):
         with self.step_log(context) as step:
             if held:
                 self.check_own_tables(context)
-            counts, reason = self._counts(context)
+            settings = self.push_settings(context)
+            counts, reason = self._counts(context, settings)
             step.record(details={**counts, "approval": reason})
             if reason is None:
                 return {"approval": "not needed", **counts}
@@ -75,32 +80,29 @@ class PushApprovalOperator(PushSelection, ApprovalOperator):
             self.body = (
                 f"**{counts['overwrites']}** records would be updated and "
                 f"**{counts['creations'] + counts['guarded_creations']}** created in "
-                f"HubSpot ({self.push_target}), {counts['links']} probable twins linked for good.\n\n"
+                f"HubSpot ({settings.target}), {counts['links']} probable twins linked for good.\n\n"
                 f"Why it waits: {reason}.\n\n"
                 f"The latest report: [/crm-reports/{dag_id}/latest](/crm-reports/{dag_id}/latest). "
                 "Reject to end the run with nothing sent."
             )
         return super().execute(context)
 
-    def _counts(self, context: Any) -> tuple[dict[str, Any], str | None]:
+    def _counts(self, context: Any, settings: Any) -> tuple[dict[str, Any], str | None]:
         """What the push would do, and why it must wait (None: it need not)."""
-        from crm_reconciliation.config.params import flag
         from crm_reconciliation.push.mirror_guard import guard_reason
-        from crm_reconciliation.push.run import dry_run_reason
 
-        dry = dry_run_reason(self.dry_run, self.target_conn_ids.get(self.push_target, ""))
+        dry = settings.dry_run_reason()
         if dry:
             return {"dry_run": dry}, None
-        binds = {**self.binds(context), "id_property": self.spec.legacy_id_property}
-        counts = self.warehouse.run_script(self.sql, binds)
-        limit = self.max_records if self.max_records is not None else self.registry.defaults.approval_min_records
+        binds = settings.binds(self.registry, self.spec, context["run_id"])
+        counts = self.warehouse.run_script(self.sql, {**binds, "id_property": self.spec.legacy_id_property})
         guard = guard_reason(
             counts["mirror_guard"],
             counts["guarded_creations"],
             self.registry.defaults.max_drop_rate,
             f"hubspot.{self.spec.hubspot_table}",
         )
-        if not flag(self.require_approval):
+        if not settings.require_approval:
             self.log.warning(
                 "require_approval is off: the push of %s goes ahead without approval (%s)%s",
                 self.object_type,
@@ -112,7 +114,7 @@ class PushApprovalOperator(PushSelection, ApprovalOperator):
         reasons = [
             "the first live push of " + self.object_type if not counts["pushed_before"] else None,
             guard,
-            f"{writes} records to write, more than {limit}" if writes > limit else None,
+            f"{writes} records to write, more than {settings.max_records}" if writes > settings.max_records else None,
         ]
         return counts, "; ".join(reason for reason in reasons if reason) or None
 

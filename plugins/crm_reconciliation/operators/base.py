@@ -11,7 +11,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from crm_reconciliation.config.paths import CONN_ID
-from crm_reconciliation.push.run import LEDGER_TEMPLATES, TARGETS, push_binds
+from crm_reconciliation.push.run import LEDGER_TEMPLATES
 
 BUSY_RECHECK_SECONDS = 30
 
@@ -68,7 +68,8 @@ class ObjectStep:
             )
         full = {**context, **extra}
         others = [name for name in self.template_fields if name != "sql"]  # type: ignore[attr-defined]
-        self._do_render_template_fields(self, others, full, jinja_env, set())  # type: ignore[attr-defined]
+        for name in others:  # Airflow's public renderer, field by field (a field unset is None)
+            setattr(self, name, self.render_template(getattr(self, name), full, jinja_env))  # type: ignore[attr-defined]
         if "sql" in self.template_fields:  # type: ignore[attr-defined]
             self.sql = self.render_template(self.sql, full, sql_env)  # type: ignore[attr-defined]
         self.present = extra.get("present", [])
@@ -82,11 +83,15 @@ class ObjectStep:
         """Render now, with the DAG params' defaults, when Airflow did not (``execute`` called
         directly, as the revert command does)."""
         if not self._rendered:
-            from airflow.sdk.definitions.param import ParamsDict
-
             from crm_reconciliation.config.params import run_params
 
-            self.render_template_fields({"params": ParamsDict(run_params()).dump(), **context})
+            context.setdefault("params", {name: param.value for name, param in run_params().items()})
+            self.render_template_fields(context)
+
+    def run_param(self, context: Any, name: str) -> Any:
+        """The operator's own ``name`` when it was given one, else the run's param."""
+        value = getattr(self, name, None)
+        return context["params"].get(name) if value is None else value
 
     def hold_object(self, context: Any) -> bool:
         """Claim the object for this run (see ``common.runs``); a step run outside its object's DAG
@@ -182,41 +187,26 @@ class ObjectStepOperator(ObjectStep, BaseOperator):
 
 
 class PushSelection(ObjectStep):
-    """The run params that decide what a push sends, shared by the push and its approval gate;
-    ``sql`` holds every push template, rendered by Airflow (what the Rendered Template tab shows)."""
+    """What the push and its approval gate share: the push's settings (``push.settings``: these
+    operator arguments, None where unset, over the run's params over the registry's defaults),
+    built once per task; ``sql`` holds every push template, rendered by Airflow (what the Rendered
+    Template tab shows)."""
 
     push_fields: Sequence[str] = ("push_target", "dry_run", "min_confidence", "create_missing", "link_probable", "sql")
+    setting_names: Sequence[str] = ("push_target", "dry_run", "min_confidence", "create_missing", "link_probable")
     uses_references = True
-    verify: str | None = None  # the push's param; its approval gate reads nothing back
 
-    def init_selection(
-        self,
-        push_target: str,
-        dry_run: bool | str,
-        min_confidence: float | str,
-        create_missing: bool | str,
-        link_probable: bool | str,
-        target_conn_ids: dict[str, str] | None,
-    ) -> None:
-        self.push_target = push_target
-        self.dry_run = dry_run
-        self.min_confidence = min_confidence
-        self.create_missing = create_missing
-        self.link_probable = link_probable
-        self.target_conn_ids = target_conn_ids or TARGETS
+    def init_selection(self, target_conn_ids: dict[str, str] | None, **given: Any) -> None:
+        for name, value in given.items():
+            setattr(self, name, value)
+        self.target_conn_ids = target_conn_ids
         self.sql = {name: f"push/{name}.sql" for name in (*LEDGER_TEMPLATES, "associations")}
 
-    def binds(self, context: Any) -> dict[str, Any]:
-        return push_binds(
-            self.registry,
-            self.spec,
-            context["run_id"],
-            self.push_target,
-            min_confidence=self.min_confidence,
-            create_missing=self.create_missing,
-            link_probable=self.link_probable,
-            verify=self.verify,
-        )
+    def push_settings(self, context: Any) -> Any:
+        from crm_reconciliation.push.settings import PushSettings
+
+        given = {name: getattr(self, name) for name in self.setting_names}
+        return PushSettings.build(self.registry, context["params"], target_conn_ids=self.target_conn_ids, **given)
 
     def push_sql(self) -> dict[str, str | None]:
         """The rendered templates; no associations when none of the objects referenced has a table."""

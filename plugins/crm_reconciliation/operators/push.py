@@ -8,17 +8,6 @@ from typing import Any, ClassVar
 from crm_reconciliation.config.paths import CONN_ID
 from crm_reconciliation.operators.base import ObjectStepOperator, PushSelection
 
-OPTIONS = (
-    "max_requests",
-    "window_seconds",
-    "concurrency",
-    "daily_reserve",
-    "max_refused_share",
-    "max_attempts",
-    "backoff_base",
-    "progress_seconds",
-)
-
 
 class PushOperator(PushSelection, ObjectStepOperator):
     """Send ``properties_to_update`` in batches, within the rate limit, recorded in ``staging.push_log``;
@@ -37,6 +26,9 @@ class PushOperator(PushSelection, ObjectStepOperator):
     restores from HubSpot's history) for ``crm_revert``. A payload confirmed sent is never sent
     again; a retried task resumes where the previous try stopped; HubSpot's daily quota ends the
     push cleanly, the rest waits.
+
+    Every argument left unset (None) is the run's param of that name, else the registry's default
+    (see ``push.settings``).
 
     :param object_type: the registry object pushed.
     :param push_target: ``hubspot`` (the CRM API) or ``workflow`` (updates through the workflow API).
@@ -65,23 +57,38 @@ class PushOperator(PushSelection, ObjectStepOperator):
     template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "json"}
     ui_color = "#d7f5d3"
 
+    setting_names: Sequence[str] = (
+        *PushSelection.setting_names,
+        "create_properties",
+        "create_options",
+        "verify",
+        "max_attempts",
+        "backoff_base",
+        "progress_seconds",
+        "max_requests",
+        "window_seconds",
+        "concurrency",
+        "max_refused_share",
+        "daily_reserve",
+    )
+
     def __init__(
         self,
         *,
         object_type: str,
-        push_target: str = "{{ params.push_target }}",
-        dry_run: bool | str = "{{ params.dry_run }}",
-        min_confidence: float | str = "{{ params.min_confidence }}",
-        create_missing: bool | str = "{{ params.create_missing }}",
-        create_properties: bool | str = "{{ params.create_properties }}",
-        create_options: bool | str = "{{ params.create_options }}",
-        link_probable: bool | str = "{{ params.link_probable }}",
-        verify: str = "{{ params.verify }}",
+        push_target: str | None = None,
+        dry_run: bool | str | None = None,
+        min_confidence: float | str | None = None,
+        create_missing: bool | str | None = None,
+        create_properties: bool | str | None = None,
+        create_options: bool | str | None = None,
+        link_probable: bool | str | None = None,
+        verify: str | None = None,
         conn_id: str = CONN_ID,
         target_conn_ids: dict[str, str] | None = None,
-        max_attempts: int = 6,
-        backoff_base: float = 0.5,
-        progress_seconds: float = 10.0,
+        max_attempts: int | None = None,
+        backoff_base: float | None = None,
+        progress_seconds: float | None = None,
         max_requests: int | None = None,
         window_seconds: float | None = None,
         concurrency: int | None = None,
@@ -90,39 +97,21 @@ class PushOperator(PushSelection, ObjectStepOperator):
         **kwargs: Any,
     ):
         super().__init__(object_type=object_type, conn_id=conn_id, **kwargs)
-        self.init_selection(push_target, dry_run, min_confidence, create_missing, link_probable, target_conn_ids)
-        self.create_properties = create_properties
-        self.create_options = create_options
-        self.verify = verify
-        self.max_attempts = max_attempts
-        self.backoff_base = backoff_base
-        self.progress_seconds = progress_seconds
-        self.max_requests = max_requests
-        self.window_seconds = window_seconds
-        self.concurrency = concurrency
-        self.max_refused_share = max_refused_share
-        self.daily_reserve = daily_reserve
+        given = {name: value for name, value in locals().items() if name in self.setting_names}
+        self.init_selection(target_conn_ids, **given)
 
     def execute_step(self, context: Any, step: Any) -> dict[str, Any]:
-        from crm_reconciliation.config.errors import ConfigurationError
-        from crm_reconciliation.config.params import flag
-        from crm_reconciliation.push.run import PushRun, dry_run_reason
+        from crm_reconciliation.push.run import PushRun
 
-        if self.push_target not in self.target_conn_ids:
-            raise ConfigurationError(
-                f"push_target must be one of {sorted(self.target_conn_ids)}, not {self.push_target!r}"
-            )
-        options = {name: getattr(self, name) for name in OPTIONS}
-        run = PushRun(
-            self.warehouse, self.registry, self.spec, self.push_sql(), self.binds(context), self.log, **options
-        )
-        conn_id = self.target_conn_ids[self.push_target]
-        reason = dry_run_reason(self.dry_run, conn_id)
+        settings = self.push_settings(context)
+        binds = settings.binds(self.registry, self.spec, context["run_id"])
+        run = PushRun(self.warehouse, self.registry, self.spec, self.push_sql(), binds, self.log, settings)
+        reason = settings.dry_run_reason()
         if reason:
             summary = run.dry_run(reason)
         else:
-            run.connect(self.push_target, conn_id)
-            summary = run.live(flag(self.create_properties), flag(self.create_options))
+            run.connect(settings.target, settings.conn_id)
+            summary = run.live()
         step.record(rows_read=summary.get("updates", {}).get("selected", summary.get("dry_run")), details=summary)
         run.raise_for_losses(summary)
         return summary

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from crm_reconciliation.config.paths import CONN_ID
 from crm_reconciliation.operators.base import ObjectStepOperator
-from crm_reconciliation.push.run import LEDGER_TEMPLATES, TARGETS
+from crm_reconciliation.push.run import LEDGER_TEMPLATES
 
 
 class RevertOperator(ObjectStepOperator):
@@ -38,10 +38,10 @@ class RevertOperator(ObjectStepOperator):
     def __init__(
         self,
         *,
-        object_type: str = "{{ params.object_type }}",
-        revert_run_id: str = "{{ params.run_id }}",
-        dry_run: bool | str = "{{ params.dry_run }}",
-        archive_created: bool | str = "{{ params.archive_created }}",
+        object_type: str | None = None,
+        revert_run_id: str | None = None,
+        dry_run: bool | str | None = None,
+        archive_created: bool | str | None = None,
         conn_id: str = CONN_ID,
         target_conn_ids: dict[str, str] | None = None,
         max_requests: int | None = None,
@@ -49,48 +49,41 @@ class RevertOperator(ObjectStepOperator):
         concurrency: int | None = None,
         **kwargs: Any,
     ):
-        super().__init__(object_type=object_type, conn_id=conn_id, **kwargs)
+        # The object's name is needed to render the SQL, before the run's params are read.
+        super().__init__(object_type=object_type or "{{ params.object_type }}", conn_id=conn_id, **kwargs)
         self.revert_run_id = revert_run_id
         self.dry_run = dry_run
         self.archive_created = archive_created
         self.sql = {name: f"push/{name}.sql" for name in LEDGER_TEMPLATES}
         self.sql["run_target"] = "push/run_target.sql"
-        self.target_conn_ids = target_conn_ids or TARGETS
-        self.max_requests = max_requests
-        self.window_seconds = window_seconds
-        self.concurrency = concurrency
+        self.target_conn_ids = target_conn_ids
+        self.limits = {"max_requests": max_requests, "window_seconds": window_seconds, "concurrency": concurrency}
 
     def execute_step(self, context: Any, step: Any) -> dict[str, Any]:
         from crm_reconciliation.config.params import flag
-        from crm_reconciliation.push.run import PushRun, connection_missing, verify_binds
+        from crm_reconciliation.push.run import PushRun
+        from crm_reconciliation.push.settings import PushSettings, connection_missing
 
-        target = self._target()
-        conn_id = self.target_conn_ids[target]
-        if connection_missing(conn_id):
-            raise ValueError(f"a revert reads HubSpot before it writes: connection {conn_id!r} is not defined")
-        binds = {
-            **self.registry.sql_parameters(self.object_type),
-            "run_id": context["run_id"],
-            "target": target,
-            "api_object": self.spec.api_object,
-            # A revert reads back every restore: it is rare, and the user wants to know it held.
-            **verify_binds(self.registry, "every"),
-        }
-        options = {"max_requests": self.max_requests, "window_seconds": self.window_seconds}
-        run = PushRun(
-            self.warehouse, self.registry, self.spec, self.sql, binds, self.log, concurrency=self.concurrency, **options
-        )
-        run.connect(target, conn_id)
-        summary = run.revert(self.revert_run_id, flag(self.archive_created), flag(self.dry_run))
+        revert_run_id = self.revert_run_id or context["params"]["run_id"]
+        # A revert reads back every restore: it is rare, and the user wants to know it held.
+        given = {"push_target": self._target(revert_run_id), "verify": "every", **self.limits}
+        settings = PushSettings.build(self.registry, {}, target_conn_ids=self.target_conn_ids, **given)
+        if connection_missing(settings.conn_id):
+            raise ValueError(f"a revert reads HubSpot before it writes: connection {settings.conn_id!r} is not defined")
+        binds = settings.binds(self.registry, self.spec, context["run_id"])
+        run = PushRun(self.warehouse, self.registry, self.spec, self.sql, binds, self.log, settings)
+        run.connect(settings.target, settings.conn_id)
+        archive, dry = (flag(self.run_param(context, name)) for name in ("archive_created", "dry_run"))
+        summary = run.revert(revert_run_id, archive, dry)
         step.record(rows_read=summary["revert"]["selected"], details=summary)
         run.raise_for_losses(summary)
-        self.log.info("Revert of %s run %s: %s", self.object_type, self.revert_run_id, summary)
+        self.log.info("Revert of %s run %s: %s", self.object_type, revert_run_id, summary)
         return summary
 
-    def _target(self) -> str:
+    def _target(self, revert_run_id: str) -> str:
         """The target the reverted run pushed to (a run pushes to one)."""
-        binds = {"object_type": self.object_type, "run_id": self.revert_run_id}
+        binds = {"object_type": self.object_type, "run_id": revert_run_id}
         targets = self.warehouse.get_records(self.sql["run_target"], parameters=binds)
         if not targets:
-            raise ValueError(f"run {self.revert_run_id!r} sent nothing for {self.object_type}: nothing to revert")
+            raise ValueError(f"run {revert_run_id!r} sent nothing for {self.object_type}: nothing to revert")
         return targets[0][0]

@@ -37,13 +37,13 @@ class SqlScriptOperator(ObjectStepOperator):
         self.parameters = parameters or {}
 
     def execute_step(self, context: Any, step: Any) -> Any:
-        from psycopg import errors
+        from crm_reconciliation.hooks.warehouse import WarehouseError
 
         try:
             summary = self.warehouse.run_script(
                 self.sql, {**self.parameters, "run_id": context["run_id"]}, lock=self.object_type
             )
-        except errors.Error as error:
+        except WarehouseError as error:
             hint = error.diag.message_hint
             self.log.error(
                 "%s failed: %s%s", self.task_id, error.diag.message_primary or error, f" — {hint}" if hint else ""

@@ -11,6 +11,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from crm_reconciliation.common.sql_templates import statement
+
 
 class RollingWindowLimiter:
     """At most ``max_requests`` starts in any ``window_seconds`` interval."""
@@ -61,7 +63,8 @@ class SharedLimiter:
     HubSpot app (``app_key``, a hash of its token) shares its limit, whichever task or DAG runs it.
 
     A 429's wait and the daily quota HubSpot reports are shared too: one task throttled holds all.
-    ``connect`` opens a database connection (autocommit); one is kept and guarded by a lock.
+    ``connect`` opens an autocommit warehouse session (``WarehouseHook.autocommit_session``): one
+    is kept, guarded by a lock, until ``close``. The statements are ``include/sql/hook/limiter_*.sql``.
     """
 
     def __init__(
@@ -77,14 +80,15 @@ class SharedLimiter:
             raise ValueError("a rate limit needs at least one request per positive window")
         self.app_key, self.max_requests, self.window_seconds = app_key, max_requests, window_seconds
         self.daily_reserve, self._sleep = daily_reserve, sleep
-        self._connect, self._connection = connect, None
+        self._connect, self._session = connect, None
         self._lock = threading.Lock()
 
-    def _execute(self, sql: str, values: dict) -> object:
+    def _execute(self, name: str, values: dict) -> object:
+        """Run the statement file ``name`` on the kept session (opened at first use); its one row."""
         with self._lock:
-            if self._connection is None:
-                self._connection = self._connect()
-            return self._connection.execute(sql, values).fetchone()
+            if self._session is None:
+                self._session = self._connect()
+            return self._session.execute(statement(name), values).fetchone()
 
     def acquire(self) -> float:
         """Block until a request may start; return the seconds waited. Raises ``DailyLimitReached``."""
@@ -98,9 +102,7 @@ class SharedLimiter:
             "reserve": self.daily_reserve,
         }
         while True:
-            (wait,) = self._execute(
-                "select staging.crm_book_request(%(app)s, %(max_requests)s, %(window)s, %(reserve)s)", values
-            )
+            (wait,) = self._execute("hook/limiter_book.sql", values)
             if wait == 0:
                 return waited
             if wait < 0:
@@ -113,32 +115,14 @@ class SharedLimiter:
 
     def pause(self, seconds: float) -> None:
         """Hold every request of this app for ``seconds`` (HubSpot said 429)."""
-        self._execute(
-            """
-            insert into staging.api_limits as limits (app_key, paused_until)
-            values (%(app)s, clock_timestamp() + make_interval(secs => %(seconds)s))
-            on conflict (app_key) do update
-            set paused_until = greatest(limits.paused_until, excluded.paused_until)
-            returning 1
-            """,
-            {"app": self.app_key, "seconds": seconds},
-        )
+        self._execute("hook/limiter_pause.sql", {"app": self.app_key, "seconds": seconds})
 
     def note_daily(self, remaining: int) -> None:
         """Record what HubSpot says is left of the day's quota (``X-HubSpot-RateLimit-Daily-Remaining``)."""
-        self._execute(
-            """
-            insert into staging.api_limits as limits (app_key, daily_remaining, daily_seen_at)
-            values (%(app)s, %(remaining)s, clock_timestamp())
-            on conflict (app_key) do update
-            set daily_remaining = excluded.daily_remaining, daily_seen_at = excluded.daily_seen_at
-            returning 1
-            """,
-            {"app": self.app_key, "remaining": remaining},
-        )
+        self._execute("hook/limiter_daily.sql", {"app": self.app_key, "remaining": remaining})
 
     def close(self) -> None:
         with self._lock:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
+            if self._session is not None:
+                self._session.close()
+                self._session = None

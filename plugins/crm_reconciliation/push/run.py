@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_reconciliation.config.params import flag
-
-TARGETS = {"workflow": "workflow_api", "hubspot": "hubspot_api"}
 WINDOW_MARGIN_SECONDS = 0.5
 LEDGER_TEMPLATES = (
     "plan",
@@ -27,69 +24,11 @@ LEDGER_TEMPLATES = (
     "mark_pending",
     "verify_mirror",
 )
-VERIFY_MODES = ("mirror", "sample", "every")
-
-
-def dry_run_reason(dry_run: bool | str, conn_id: str) -> str | None:
-    """Why a push sends nothing (the param, or no connection for its target); None for a live push."""
-    if flag(dry_run):
-        return "the dry_run param is on"
-    if connection_missing(conn_id):
-        return f"connection {conn_id!r} is not defined"
-    return None
-
-
-def verify_binds(registry: Any, verify: str | None) -> dict[str, Any]:
-    """What the verification SQL binds: the run's ``verify`` (``every`` unless given) and the
-    registry's sample share and pending limit."""
-    verify = verify or "every"
-    if verify not in VERIFY_MODES:
-        from crm_reconciliation.config.errors import ConfigurationError
-
-        raise ConfigurationError(f"verify must be one of {', '.join(VERIFY_MODES)}, not {verify!r}")
-    return {
-        "verify": verify,
-        "verify_sample_share": registry.defaults.push_verify_sample_share,
-        "verify_pending_days": registry.defaults.push_verify_pending_days,
-    }
-
-
-def push_binds(registry: Any, spec: Any, run_id: str, target: str, **run: Any) -> dict[str, Any]:
-    """What the push SQL binds for one run (``run``: min_confidence, create_missing, link_probable,
-    and verify)."""
-    return {
-        **verify_binds(registry, run.get("verify")),
-        **registry.sql_parameters(spec.name),
-        "object_type": spec.name,
-        "run_id": run_id,
-        "target": target,
-        "min_confidence": float(run["min_confidence"]),
-        "push_probable": registry.defaults.push_probable,
-        "create_missing": flag(run["create_missing"]),
-        "link_probable": flag(run["link_probable"]),
-        "api_object": spec.api_object,
-    }
-
-
-def connection_missing(conn_id: str) -> bool:
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
-        return True
-    return False
 
 
 class PushRun:
     """One push (or revert) of one object: its SQL (``sql``: the push templates as Airflow rendered
-    them), client, shared limiter, one Pusher per endpoint.
-
-    ``options``: ``max_requests``, ``window_seconds``, ``concurrency``, ``daily_reserve``,
-    ``max_attempts``, ``backoff_base``, ``progress_seconds``, ``max_refused_share`` (None: the
-    registry's defaults).
-    """
+    them), its ``settings`` (see ``push.settings``), client, shared limiter, one Pusher per endpoint."""
 
     def __init__(
         self,
@@ -99,24 +38,11 @@ class PushRun:
         sql: dict[str, str | None],
         binds: dict[str, Any],
         log: Any,
-        **options: Any,
+        settings: Any,
     ):
         self.warehouse, self.registry, self.spec, self.log = warehouse, registry, spec, log
-        self.sql, self.binds = sql, binds
-        self.settings = registry.defaults
-        defaults = {
-            "max_requests": self.settings.push_max_requests,
-            "window_seconds": self.settings.push_window_seconds,
-            "concurrency": self.settings.push_concurrency,
-            "daily_reserve": self.settings.push_daily_reserve,
-            "max_refused_share": self.settings.push_max_refused_share,
-            "max_attempts": 6,
-            "backoff_base": 0.5,
-            "progress_seconds": 10.0,
-        }
-        self.options = {
-            name: default if options.get(name) is None else options[name] for name, default in defaults.items()
-        }
+        self.sql, self.binds, self.settings = sql, binds, settings
+        self.defaults = registry.defaults
         self.pushers: dict[str, Any] = {}
 
     # -- wiring -------------------------------------------------------------------------------------
@@ -130,9 +56,7 @@ class PushRun:
         self.client = HubSpotApiHook(conn_id) if target == "hubspot" else WorkflowApiHook(conn_id)
 
         def database() -> Any:
-            connection = self.warehouse.get_conn()
-            connection.autocommit = True
-            return connection
+            return self.warehouse.autocommit_session()
 
         # A margin on the server's window: a request is booked here before it leaves and counted
         # there when it arrives, and a thread may take a while between the two. 0.25 s let 11
@@ -141,9 +65,9 @@ class PushRun:
         self.limiter = SharedLimiter(
             database,
             self.client.app_key,
-            self.options["max_requests"],
-            self.options["window_seconds"] + WINDOW_MARGIN_SECONDS,
-            self.options["daily_reserve"],
+            self.settings.max_requests,
+            self.settings.window_seconds + WINDOW_MARGIN_SECONDS,
+            self.settings.daily_reserve,
         )
 
     def pusher(self, api_object: str) -> Any:
@@ -155,8 +79,8 @@ class PushRun:
                 self.client,
                 key,
                 self.limiter,
-                max_attempts=self.options["max_attempts"],
-                backoff_base=self.options["backoff_base"],
+                max_attempts=self.settings.max_attempts,
+                backoff_base=self.settings.backoff_base,
             )
         return self.pushers[key]
 
@@ -167,10 +91,10 @@ class PushRun:
             PushLedger(reader, writer, self.sql, self.binds),
             self.client,
             self.pusher,
-            concurrency=self.options["concurrency"],
-            batch_size=self.settings.push_batch_size,
-            association_batch_size=self.settings.push_association_batch_size,
-            progress_seconds=self.options["progress_seconds"],
+            concurrency=self.settings.concurrency,
+            batch_size=self.defaults.push_batch_size,
+            association_batch_size=self.defaults.push_association_batch_size,
+            progress_seconds=self.settings.progress_seconds,
             logger=self.log,
         )
 
@@ -232,7 +156,8 @@ class PushRun:
         )
         return {**summary, "reason": reason}
 
-    def live(self, create_properties: bool, create_options: bool = False) -> dict[str, Any]:
+    def live(self) -> dict[str, Any]:
+        """Preflight, then updates, creations and associations within the shared limit, then verification."""
         from crm_reconciliation.push.preflight import Catalogue, run_preflight
         from crm_reconciliation.push.service import ledger_connections
 
@@ -247,9 +172,9 @@ class PushRun:
         if hubspot:
             catalogue = Catalogue(self.spec, self.pusher(self.spec.api_object).call, self.client, self.store_catalogue)
             summary["properties_created"] = run_preflight(
-                catalogue, self.settings.property_group, create_properties, self.log
+                catalogue, self.defaults.property_group, self.settings.create_properties, self.log
             )
-            if create_options:
+            if self.settings.create_options:
                 self.hold_values()
                 summary["options_created"] = catalogue.add_options(self.missing_options(), self.log)
         else:
@@ -259,9 +184,9 @@ class PushRun:
             )
         self.log.info(
             "Limit %d requests / %g s shared by every push of this HubSpot app, %d in flight at most",
-            self.options["max_requests"],
-            self.options["window_seconds"],
-            self.options["concurrency"],
+            self.settings.max_requests,
+            self.settings.window_seconds,
+            self.settings.concurrency,
         )
         summary.update(self.hold_values())
         try:
@@ -312,10 +237,10 @@ class PushRun:
         problems = []
         if failed:
             problems.append(f"{failed} payloads could not be sent (a retry resends only what did not land)")
-        if share > self.options["max_refused_share"]:
+        if share > self.settings.max_refused_share:
             problems.append(
                 f"HubSpot refused {refused} of {handled} payloads ({share:.1%}, more than the "
-                f"{self.options['max_refused_share']:.1%} allowed); each is in staging.push_log with HubSpot's message"
+                f"{self.settings.max_refused_share:.1%} allowed); each is in staging.push_log with HubSpot's message"
             )
         if links.get("rejected"):
             problems.append(f"{links['rejected']} associations were refused (see staging.push_associations)")

@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 class PushLedger:
     """``staging.push_log`` and its neighbours, through rendered templates (``sql``) and bound values.
 
-    ``reader`` holds the object's lock for the whole push and streams the selections; ``writer``
-    (autocommit, shared by the pool's threads under a lock) records each batch as it goes.
+    Two warehouse sessions (``ledger_connections``): ``reader``, a transaction holding the object's
+    lock for the whole push, streams the selections; ``writer`` (autocommit, shared by the pool's
+    threads under a lock) records each batch as it goes.
     """
 
     def __init__(self, reader: Any, writer: Any, sql: dict[str, str], binds: dict[str, Any]):
@@ -45,11 +46,9 @@ class PushLedger:
         when the first row arrives, and is left out of the rows."""
         batch: list[tuple] = []
         counted = False
-        with self.reader.cursor(name=f"{name}_rows") as cursor:
-            cursor.execute(self.sql[name], {**self.binds, **binds})
-            columns = [column.name for column in cursor.description]
-            at = columns.index("selected")
-            for whole in cursor:
+        with self.reader.stream(self.sql[name], {**self.binds, **binds}, name=f"{name}_rows") as stream:
+            at = stream.columns.index("selected")
+            for whole in stream:
                 if not counted:
                     counted = True
                     if total:
@@ -533,8 +532,7 @@ class PushService:
 
 @contextmanager
 def ledger_connections(warehouse: Any, object_type: str) -> Iterator[tuple[Any, Any]]:
-    """A reader holding the object's lock until the push ends, and an autocommit writer."""
-    with warehouse.get_conn() as reader, warehouse.get_conn() as writer:
-        writer.autocommit = True
-        warehouse.lock_object(reader, object_type)
+    """The ledger's two sessions: a reader whose transaction holds the object's lock until the push
+    ends, and an autocommit writer; both opened by the warehouse hook, closed when the block ends."""
+    with warehouse.transaction(lock=object_type) as reader, warehouse.autocommit_session() as writer:
         yield reader, writer

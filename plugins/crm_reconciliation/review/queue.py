@@ -1,9 +1,10 @@
 """Reviewers' decisions: the queue, one item, recording a verdict, and the CSV round trip; and
 the values a push held back because the portal cannot take them.
 
-Functions over a psycopg connection and the registry, so that the UI (the plugin's review app),
-the tests and scripts share them; the SQL lives in ``include/sql/review/``. ``score`` applies
-what is recorded here on every run (``score/review_check.sql``, ``score/review_apply.sql``).
+Functions over a warehouse session (``WarehouseHook.transaction``) and the registry, so that the
+UI (the plugin's review app), the tests and scripts share them; the SQL lives in
+``include/sql/review/``. ``score`` applies what is recorded here on every run
+(``score/review_check.sql``, ``score/review_apply.sql``).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def _status(status: str | None) -> str | None:
 
 
 def queue(
-    connection: Any,
+    session: Any,
     registry: Any,
     object_type: str,
     status: str | None = None,
@@ -90,21 +91,21 @@ def queue(
         "offset": max(int(offset), 0),
         "limit": min(max(int(limit), 1), PAGE_LIMIT),
     }
-    return connection.execute(_render("queue", registry, object_type), binds).fetchone()[0]
+    return session.execute(_render("queue", registry, object_type), binds).fetchone()[0]
 
 
-def item(connection: Any, registry: Any, object_type: str, legacy_id: int) -> dict[str, Any] | None:
-    row = connection.execute(
+def item(session: Any, registry: Any, object_type: str, legacy_id: int) -> dict[str, Any] | None:
+    row = session.execute(
         _render("item", registry, object_type), {"object_type": object_type, "legacy_id": legacy_id}
     ).fetchone()
     return row[0] if row else None
 
 
-def check(connection: Any, registry: Any, object_type: str, decision: Decision) -> None:
+def check(session: Any, registry: Any, object_type: str, decision: Decision) -> None:
     """Refuse a decision that does not fit the record as the last run left it."""
     if decision.verdict not in VERDICTS:
         raise DecisionRefused(f"verdict {decision.verdict!r} is not one of {', '.join(VERDICTS)}")
-    row = connection.execute(_render("row", registry, object_type), {"legacy_id": decision.legacy_id}).fetchone()
+    row = session.execute(_render("row", registry, object_type), {"legacy_id": decision.legacy_id}).fetchone()
     if row is None:
         raise DecisionRefused(f"legacy id {decision.legacy_id} is not a {object_type} record of the last run")
     status, linked, alternatives = row
@@ -122,9 +123,9 @@ def check(connection: Any, registry: Any, object_type: str, decision: Decision) 
         )
 
 
-def record(connection: Any, registry: Any, object_type: str, decision: Decision, reviewer: str) -> int:
+def record(session: Any, registry: Any, object_type: str, decision: Decision, reviewer: str) -> int:
     """Record (or replace) the decision on its pair; returns its id. Checked first."""
-    check(connection, registry, object_type, decision)
+    check(session, registry, object_type, decision)
     hubspot_id = decision.hubspot_id or None
     if decision.verdict == "create_new":
         hubspot_id = None  # about the legacy record, whichever candidate was shown
@@ -136,14 +137,14 @@ def record(connection: Any, registry: Any, object_type: str, decision: Decision,
         "reviewer": reviewer,
         "comment": (decision.comment or "").strip() or None,
     }
-    return connection.execute(_render("record", registry, object_type), values).fetchone()[0]
+    return session.execute(_render("record", registry, object_type), values).fetchone()[0]
 
 
-def export_csv(connection: Any, registry: Any, object_type: str, status: str | None = None) -> str:
+def export_csv(session: Any, registry: Any, object_type: str, status: str | None = None) -> str:
     """The whole queue as CSV (one query, no paging), with empty verdict and comment columns to fill
     in; no cell runs as a formula in a spreadsheet (``spreadsheet_safe``)."""
     binds = {"object_type": object_type, "status": _status(status), "search": None, "offset": 0, "limit": None}
-    page = connection.execute(_render("queue", registry, object_type), binds).fetchone()[0]
+    page = session.execute(_render("queue", registry, object_type), binds).fetchone()[0]
     out = io.StringIO()
     # CRLF, as RFC 4180 and spreadsheets write it: a field holding a carriage return is quoted.
     writer = csv.writer(out, lineterminator="\r\n")
@@ -179,19 +180,19 @@ def parse_csv(text: str) -> tuple[list[tuple[int, Decision]], list[str]]:
     return decisions, errors
 
 
-def import_csv(connection: Any, registry: Any, object_type: str, text: str, reviewer: str) -> dict[str, Any]:
+def import_csv(session: Any, registry: Any, object_type: str, text: str, reviewer: str) -> dict[str, Any]:
     """Record the decisions of a CSV, all or none: any bad line refuses the file, each bad line named."""
     decisions, errors = parse_csv(text)
     for line, decision in decisions:
         try:
-            check(connection, registry, object_type, decision)
+            check(session, registry, object_type, decision)
         except DecisionRefused as refusal:
             errors.append(f"line {line}: {refusal}")
     if errors:
         return {"recorded": 0, "errors": sorted(errors, key=lambda e: int(e.split()[1].rstrip(":")))}
-    with connection.transaction():
+    with session.savepoint():
         for _, decision in decisions:
-            record(connection, registry, object_type, decision, reviewer)
+            record(session, registry, object_type, decision, reviewer)
     return {"recorded": len(decisions), "errors": []}
 
 
@@ -214,19 +215,19 @@ def held_value_fix(object_type: str, row: dict[str, Any]) -> str:
     return f"Correct it in the legacy CRM, or map it to a value the portal takes ({value_map})."
 
 
-def held_values(connection: Any, registry: Any, object_type: str) -> dict[str, Any]:
+def held_values(session: Any, registry: Any, object_type: str) -> dict[str, Any]:
     """The values the object's latest run that held any back could not send, grouped by
     (api_object, property, value), the most records first, each with how to fix it.
 
     Nothing held (an empty summary) when ``staging.push_held_values`` does not exist yet.
     """
-    from psycopg import errors
+    from crm_reconciliation.hooks.warehouse import InvalidSchemaName, UndefinedTable
 
     try:
-        with connection.transaction():  # a savepoint: a missing table leaves the connection usable
-            found = connection.execute(_render("held_values", registry, object_type), {"object_type": object_type})
+        with session.savepoint():  # a missing table leaves the session usable
+            found = session.execute(_render("held_values", registry, object_type), {"object_type": object_type})
             summary = found.fetchone()[0]
-    except (errors.UndefinedTable, errors.InvalidSchemaName):
+    except (UndefinedTable, InvalidSchemaName):
         return {**NO_HELD_VALUES, "rows": []}
     if not summary or not summary.get("total"):
         return {**NO_HELD_VALUES, "rows": []}

@@ -75,10 +75,11 @@ def create_app() -> Any:
 
     @contextmanager
     def database():
+        """One transaction per request: committed when the request's work is done."""
         from crm_reconciliation.hooks.warehouse import WarehouseHook
 
-        with WarehouseHook(postgres_conn_id=CONN_ID).get_conn() as connection:
-            yield connection
+        with WarehouseHook(postgres_conn_id=CONN_ID).transaction() as session:
+            yield session
 
     def same_site(request: Request) -> None:
         if request.headers.get(CSRF_HEADER) != "1":
@@ -113,9 +114,9 @@ def create_app() -> Any:
         message = nothing_yet(object_type)
         if message:
             return {"total": 0, "rows": [], "nothing_yet": message}
-        with database() as connection:
+        with database() as session:
             try:
-                return review.queue(connection, default_registry(), object_type, status, search, offset, limit)
+                return review.queue(session, default_registry(), object_type, status, search, offset, limit)
             except review.DecisionRefused as refusal:
                 raise HTTPException(status_code=400, detail=str(refusal)) from None
 
@@ -124,14 +125,14 @@ def create_app() -> Any:
         """The values the object's latest run held back (the portal cannot take them), grouped
         by (api_object, property, value) with how to fix each; nothing when none (or no table yet)."""
         object_type = object_of(dag_id)
-        with database() as connection:
-            return review.held_values(connection, default_registry(), object_type)
+        with database() as session:
+            return review.held_values(session, default_registry(), object_type)
 
     @app.get("/api/{dag_id}/items/{legacy_id}", dependencies=readable)
     def item(dag_id: str, legacy_id: int) -> dict[str, Any]:
         object_type = reviewable(dag_id)
-        with database() as connection:
-            found = review.item(connection, default_registry(), object_type, legacy_id)
+        with database() as session:
+            found = review.item(session, default_registry(), object_type, legacy_id)
         if found is None:
             raise HTTPException(status_code=404, detail=f"no legacy record {legacy_id}")
         return found
@@ -141,9 +142,9 @@ def create_app() -> Any:
         same_site(request)
         object_type = reviewable(dag_id)
         decision = review.Decision(body.legacy_id, body.hubspot_id, body.verdict, body.comment)
-        with database() as connection:
+        with database() as session:
             try:
-                decision_id = review.record(connection, default_registry(), object_type, decision, user.get_name())
+                decision_id = review.record(session, default_registry(), object_type, decision, user.get_name())
             except review.DecisionRefused as refusal:
                 raise HTTPException(status_code=400, detail=str(refusal)) from None
         return {"decision_id": decision_id, "reviewer": user.get_name()}
@@ -154,8 +155,8 @@ def create_app() -> Any:
         message = nothing_yet(object_type)
         if message:  # opened as a link, not by the page's script: plain text a browser shows
             return PlainTextResponse(message, status_code=404)
-        with database() as connection:
-            text = review.export_csv(connection, default_registry(), object_type, status)
+        with database() as session:
+            text = review.export_csv(session, default_registry(), object_type, status)
         disposition = f'attachment; filename="{dag_id}-review.csv"'
         return PlainTextResponse(text, media_type="text/csv", headers={"Content-Disposition": disposition})
 
@@ -172,8 +173,8 @@ def create_app() -> Any:
 
         def run() -> dict[str, Any]:
             object_type = reviewable(dag_id)
-            with database() as connection:
-                return review.import_csv(connection, default_registry(), object_type, text, user.get_name())
+            with database() as session:
+                return review.import_csv(session, default_registry(), object_type, text, user.get_name())
 
         result = await run_in_threadpool(run)
         if result["errors"]:

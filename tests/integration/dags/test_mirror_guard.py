@@ -96,9 +96,9 @@ def test_a_mirror_that_shrank_creates_nothing_without_approval(db, portal, dags)
 
     # With the gate on, the same run asks a person, and says why.
     gate = copy.deepcopy(companies.get_task("approve_push"))  # the DAG is the module's: left as it is
-    gate.render_template_fields({"params": {**companies.params.dump(), **LIVE}, "run_id": second.run_id})
-    gate.require_approval = True
-    counts, reason = gate._counts({"run_id": second.run_id})
+    context = {"params": {**companies.params.dump(), **LIVE, "require_approval": True}, "run_id": second.run_id}
+    gate.render_template_fields(context)
+    counts, reason = gate._counts(context, gate.push_settings(context))
     assert counts["guarded_creations"] >= len(relinked_new)
     assert "the mirror guard: hubspot.companies holds" in (reason or "")
     assert f"{len(lost):,} of the {len(before):,} HubSpot records the previous run linked are gone" in reason

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from crm_reconciliation.config.registry import default_registry
+from crm_reconciliation.hooks.warehouse import WarehouseSession
 from crm_reconciliation.report.render import reports_dir
 from crm_reconciliation.review import queue as review
 from tests.integration.dags.test_migration import dags, portal  # noqa: F401 - fixtures
@@ -92,18 +93,19 @@ def test_a_decision_whose_twin_now_belongs_elsewhere_comes_back_saying_why(db, p
 
 def test_csv_round_trip_and_a_malformed_line_named(db, portal, dags):  # noqa: F811
     assert str(dags["crm_reconcile_companies"].test(run_conf={"dry_run": True}).state) == "success"
-    exported = review.export_csv(db, REGISTRY, "companies")
+    session = WarehouseSession(db)  # the import's decisions are recorded all or none, in a savepoint
+    exported = review.export_csv(session, REGISTRY, "companies")
     lines = exported.splitlines()
     assert lines[0] == ",".join(review.CSV_COLUMNS)
     assert len(lines) - 1 == review.queue(db, REGISTRY, "companies")["total"]
     header, first, second, *rest = lines
     filled = [header, first.rstrip(",") + ",leave_aside,checked", second + "", *rest]
-    result = review.import_csv(db, REGISTRY, "companies", "\n".join(filled) + "\n", "carol")
+    result = review.import_csv(session, REGISTRY, "companies", "\n".join(filled) + "\n", "carol")
     assert result == {"recorded": 1, "errors": []}
     assert str(dags["crm_reconcile_companies"].test(run_conf={"dry_run": True}).state) == "success"
     assert int(first.split(",")[0]) not in queued(db)  # left aside: out of the queue
     bad = [header, first.rstrip(",") + ",perhaps,", "x" + second.rstrip(",") + ",same,"]
-    refused = review.import_csv(db, REGISTRY, "companies", "\n".join(bad) + "\n", "carol")
+    refused = review.import_csv(session, REGISTRY, "companies", "\n".join(bad) + "\n", "carol")
     assert refused["recorded"] == 0
     assert refused["errors"][0] == "line 2: verdict 'perhaps' is not one of same, different, create_new, leave_aside"
     assert refused["errors"][1].startswith("line 3: legacy_id 'x")

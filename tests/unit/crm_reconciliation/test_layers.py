@@ -82,9 +82,7 @@ def test_every_package_has_its_place_in_the_order():
 
 def test_no_module_imports_itself_back():
     """No cycle between the package's modules (imports inside functions count too)."""
-    modules = {
-        ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts): path for path in PACKAGE.rglob("*.py")
-    }
+    modules = {".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts): path for path in PACKAGE.rglob("*.py")}
     graph = {
         name: {
             target
@@ -109,3 +107,71 @@ def test_no_module_imports_itself_back():
         if name not in done:
             visit(name, [name])
     assert cycles == []
+
+
+# -- the connection ----------------------------------------------------------------------------------
+
+# The only package that opens the warehouse connection or names its driver (issue 27: the hook owns
+# the connection; the others get a WarehouseSession from it).
+CONNECTION_OWNER = "hooks"
+# get_conn that is not the warehouse's: HttpHook.get_conn is the webhook's requests session.
+HTTP_GET_CONN = {"plugins/crm_reconciliation/alerts.py"}
+DRIVERS = ("psycopg", "psycopg2")
+
+
+def connection_uses(source: str) -> list[str]:
+    """Where ``source`` imports the PostgreSQL driver or reaches for a connection (``get_conn``,
+    called or passed on), as ``line N: …``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        modules: list[str] = []
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            modules = [node.module]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "__import__":
+            first = node.args[0] if node.args else None
+            modules = [first.value] if isinstance(first, ast.Constant) and isinstance(first.value, str) else []
+        elif isinstance(node, ast.Attribute) and node.attr == "get_conn":
+            found.append(f"line {node.lineno}: get_conn")
+        found += [f"line {node.lineno}: imports {name}" for name in modules if name.split(".")[0] in DRIVERS]
+    return sorted(found)
+
+
+def test_the_connection_check_sees_imports_and_get_conn():
+    source = (
+        "import psycopg\n"
+        "from psycopg import errors\n"
+        "def f(hook):\n"
+        "    import psycopg2.extras\n"
+        "    opener = hook.get_conn\n"
+        "    return hook.get_conn(), __import__('psycopg')\n"
+    )
+    assert connection_uses(source) == [
+        "line 1: imports psycopg",
+        "line 2: imports psycopg",
+        "line 4: imports psycopg2.extras",
+        "line 5: get_conn",
+        "line 6: get_conn",
+        "line 6: imports psycopg",
+    ]
+    allowed = "from crm_reconciliation.hooks.warehouse import UndefinedTable\nhook.get_connection('x')\n"
+    assert connection_uses(allowed) == []
+
+
+def test_only_the_hooks_open_a_connection_or_import_psycopg():
+    """No module outside ``hooks/`` imports psycopg or calls ``get_conn``: the domains, operators,
+    views, the DAG factory and the DAG files go through ``WarehouseHook`` (its ``transaction``,
+    ``autocommit_session``, streams, COPY and savepoints, and the error names of hooks.warehouse)."""
+    files = [*PACKAGE.rglob("*.py"), *DAGS.glob("*.py"), PACKAGE.parent / "crm_reconciliation_plugin.py"]
+    leaks = {}
+    for path in files:
+        name = str(path.relative_to(PACKAGE.parents[1]))
+        if PACKAGE / CONNECTION_OWNER in path.parents:
+            continue
+        found = connection_uses(path.read_text(encoding="utf-8"))
+        if name in HTTP_GET_CONN:
+            found = [use for use in found if not use.endswith(": get_conn")]
+        if found:
+            leaks[name] = found
+    assert leaks == {}
