@@ -43,6 +43,7 @@ CREATE_STAGING_SCRIPTS = (
     "ddl/rate_limit.sql",
     "ddl/review_tables.sql",
     "ddl/portal_tables.sql",
+    "ddl/report_tables.sql",
     "ddl/upgrades.sql",
     "ddl/bronze_table.sql",
     "ddl/staging_table.sql",

@@ -11,6 +11,7 @@ from airflow.dag_processing.dagbag import DagBag
 from PIL import Image
 
 from crm_reconciliation.config.paths import PROJECT_ROOT
+from crm_reconciliation.hooks.warehouse import WarehouseSession
 from crm_reconciliation.report.render import reports_dir
 from crm_reconciliation_dev.demo_mirror import load_demo_mirror
 from tests.helpers import run_command
@@ -182,11 +183,11 @@ def test_the_report_lists_the_values_the_portal_cannot_take_grouped_by_value(db)
 
     # The review page's query: the object's latest run that held any value back.
     db.execute("update staging.push_held_values set recorded_at = recorded_at - interval '1 day' where run_id = 'r0'")
-    latest = review.held_values(db, registry, "companies")
+    latest = review.held_values(WarehouseSession(db), registry, "companies")
     assert latest["run_id"] == "r1"
     assert [row["records"] for row in latest["rows"]] == [3, 2, 1]
     assert latest["rows"][0]["fix"].startswith("Map it to one of the allowed options (value_maps: {industry:")
-    assert review.held_values(db, registry, "deals")["rows"] == []
+    assert review.held_values(WarehouseSession(db), registry, "deals")["rows"] == []
 
     # A run that held nothing back: no section at all.
     report, _ = operator._read("r2")
@@ -202,9 +203,9 @@ def test_the_held_values_query_answers_nothing_without_the_table(db):
     from tests.helpers import create_staging
 
     registry = default_registry()
-    assert review.held_values(db, registry, "companies")["rows"] == []  # no staging schema at all
+    assert review.held_values(WarehouseSession(db), registry, "companies")["rows"] == []  # no staging schema at all
     create_staging(db, registry.get("companies"))
-    assert review.held_values(db, registry, "companies")["rows"] == []  # the table, empty
+    assert review.held_values(WarehouseSession(db), registry, "companies")["rows"] == []  # the table, empty
     db.execute("drop table staging.push_held_values")
-    assert review.held_values(db, registry, "companies") == review.NO_HELD_VALUES
+    assert review.held_values(WarehouseSession(db), registry, "companies") == review.NO_HELD_VALUES
     assert db.execute("select 1").fetchone() == (1,)  # the connection is still usable

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
@@ -27,8 +28,6 @@ class ReportLink(BaseOperatorLink):
     name = "Reconciliation report"
 
     def get_link(self, operator: BaseOperator, *, ti_key: Any) -> str:
-        from urllib.parse import quote
-
         return f"/crm-reports/{ti_key.dag_id}/{quote(ti_key.run_id, safe='')}"
 
 
@@ -38,8 +37,11 @@ class ReportLink(BaseOperatorLink):
 class ReportOperator(ObjectStepOperator):
     """Counts by status, the match-weight and confidence histograms, top conflicts and probable
     matches with their field differences and match-weight waterfalls, the run's learned match
-    parameters, rejects by reason, the push outcome and every step's outcome, written to
-    ``reports/<object>/<run id>.html`` (and ``latest.html``), summarised in the task log.
+    parameters, rejects by reason, the push outcome and every step's outcome, stored in the
+    warehouse (``staging.reports``: every api-server serves it, whichever worker wrote it) with a
+    copy in this machine's ``reports/<object>/<run id>.html`` (and ``latest.html``), summarised in
+    the task log. The object's latest page is the one stored last by a run whose page shows the
+    object's tables: not a run that never held the object, nor one whose tables a later run rewrote.
 
     It runs after a failure upstream too (trigger rule all_done), writes the page, then fails
     without retry if a step of the run did not succeed, so that the run's state tells the truth.
@@ -71,18 +73,24 @@ class ReportOperator(ObjectStepOperator):
                 release(self.warehouse, spec.name, run_id)
         steps = step_outcomes(self.steps, [row for row in report["steps"] if row["step"] != self.task_id])
         html = self._page(run_id, report, steps, problem, owner)
-        # A run that never held its object is not the latest picture of it.
-        path = write_report(spec.name, run_id, html, latest=self._busy is None)
+        # A page showing none of the object's tables is not the latest picture of it.
+        path = write_report(self.warehouse, spec.name, spec.dag_id, run_id, html, latest=self._current)
         counts = ", ".join(f"{status} {report['by_status'].get(status, 0)}" for status in STATUSES)
+        where = f"/crm-reports/{spec.dag_id}/{quote(run_id, safe='')}"
         self.log.info(
-            "Report for %s: %s; push %s; written to %s", spec.name, counts, report.get("push") or "none", path
+            "Report for %s: %s; push %s; stored in staging.reports (%s), copy at %s",
+            spec.name,
+            counts,
+            report.get("push") or "none",
+            where,
+            path or "none (the reports folder cannot be written)",
         )
-        step.record(details={"path": str(path), "by_status": report["by_status"]})
+        step.record(details={"path": path and str(path), "page": where, "by_status": report["by_status"]})
         if problem:
-            raise AirflowFailException(f"{problem} (report: {path})")
+            raise AirflowFailException(f"{problem} (report: {where})")
         if any(row["outcome"] not in ("success", "skipped") for row in steps):
-            raise AirflowFailException(f"Run {run_id} did not succeed: {steps_summary(steps)} (report: {path})")
-        return {"path": str(path), "by_status": report["by_status"]}
+            raise AirflowFailException(f"Run {run_id} did not succeed: {steps_summary(steps)} (report: {where})")
+        return {"path": path and str(path), "page": where, "by_status": report["by_status"]}
 
     def _page(
         self, run_id: str, report: dict[str, Any], steps: list[dict[str, Any]], problem: str | None, owner: str | None
@@ -123,7 +131,9 @@ class ReportOperator(ObjectStepOperator):
         this run's); tables this run never wrote (its steps failed first) are shown, named as the
         earlier run's.
         """
+        self._current = True  # the page shows the object's tables (or why they cannot be read)
         if self._busy is not None:
+            self._current = False
             busy = f"{self._busy}: this run's steps did not run, and that run's tables are not shown"
             return {**EMPTY_REPORT, "steps": self._steps_only(run_id)}, busy, None
         report, problem = self._read(run_id)
@@ -134,6 +144,7 @@ class ReportOperator(ObjectStepOperator):
         rewritten = sorted(step for step, owner in writers.items() if owner != run_id and step in done)
         if rewritten:
             named = ", ".join(f"{step} by run {writers[step]}" for step in rewritten)
+            self._current = False
             problem = f"The {self.spec.name} tables were rewritten after this run ({named}): they are not shown"
             return {**EMPTY_REPORT, "steps": report["steps"]}, problem, None
         others = sorted({owner for owner in writers.values() if owner != run_id})
@@ -144,9 +155,8 @@ class ReportOperator(ObjectStepOperator):
 
     def _read(self, run_id: str) -> tuple[dict[str, Any], str | None]:
         """The report's data, or an empty one and why when the staging tables do not exist (yet)."""
-        from psycopg import errors
-
         from crm_reconciliation.common.sql_templates import render
+        from crm_reconciliation.hooks.warehouse import InvalidSchemaName, UndefinedTable
 
         registry, spec = self.registry, self.spec
 
@@ -163,12 +173,12 @@ class ReportOperator(ObjectStepOperator):
         try:
             try:
                 report = read(match_parameters=True)
-            except errors.UndefinedTable as error:
+            except UndefinedTable as error:
                 if "match_parameters" not in (error.diag.message_primary or str(error)):
                     raise
                 # A database whose staging predates the learned parameters: the rest still reads.
                 report = {**(read(match_parameters=False) or {}), "parameters": None}
-        except (errors.UndefinedTable, errors.InvalidSchemaName) as error:
+        except (UndefinedTable, InvalidSchemaName) as error:
             primary = error.diag.message_primary or str(error)
             return dict(EMPTY_REPORT), (
                 f"The staging tables of {spec.name} cannot be read ({primary}): create_staging did not complete, "

@@ -1,8 +1,17 @@
-"""The report page of one run: where it is written, what it shows when the tables cannot be
-read, each step's outcome, and the HTML (self-contained: inline CSS and SVG, every value escaped)."""
+"""The report page of one run: where it is stored and read back, what it shows when the tables
+cannot be read, each step's outcome, and the HTML (self-contained: inline CSS and SVG, every
+value escaped).
+
+Pages live in the warehouse (``staging.reports``), where every worker and api-server reads them:
+the report task of a run stores its page there, the report app (``views.report_page``) serves it.
+A copy is written to this machine's ``reports/<object>/`` folder as well (``CRM_RECON_REPORTS_DIR``
+moves it), for local runs: the demo points to it, ``make docs-pictures`` shoots it. Nothing serves
+the copy.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Sequence
@@ -11,7 +20,10 @@ from typing import Any
 
 from crm_reconciliation.report.charts import label_chart, waterfall, weight_histogram, weight_threshold
 
+log = logging.getLogger(__name__)
+
 STATUSES = ("matched", "probable", "conflict", "new", "rejected")
+LATEST = "latest"  # the run id the report app reads as "the object's latest page"
 
 
 def reports_dir() -> Path:
@@ -24,8 +36,35 @@ def report_file_name(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", run_id) + ".html"
 
 
-def write_report(object_type: str, run_id: str, html: str, latest: bool = True) -> Path:
-    """Write the run's page as ``reports/<object>/<run>.html`` (and ``latest.html``); return its path."""
+def write_report(hook: Any, object_type: str, dag_id: str, run_id: str, html: str, latest: bool = True) -> Path | None:
+    """Store the run's page in the warehouse (``staging.reports``; a re-run overwrites it), then a
+    copy on this machine as ``reports/<object>/<run>.html`` (and ``latest.html``); return the
+    copy's path, None when this machine's folder cannot be written (the page is stored all the same).
+
+    ``latest``: the page may be the object's latest (a run that never held its object, or whose
+    tables a later run rewrote, shows none of them: it is not). On a database where create_staging
+    never completed, the report creates its own table first (``ddl/report_tables.sql``): that
+    run's page, which says so, is served too.
+    """
+    from crm_reconciliation.common.sql_templates import render, statement
+    from crm_reconciliation.hooks.warehouse import InvalidSchemaName, UndefinedTable
+
+    binds = {"object_type": object_type, "dag_id": dag_id, "run_id": run_id, "html": html, "counts_as_latest": latest}
+    try:
+        hook.run_script(statement("report/store.sql"), binds)  # run_script: the page is not logged
+    except (UndefinedTable, InvalidSchemaName):
+        hook.run_script([render("ddl/report_tables.sql"), statement("report/store.sql")], binds)
+    try:
+        return copy_report(object_type, run_id, html, latest)
+    except OSError as error:
+        log.warning(
+            "The report is stored in the warehouse; its copy in %s could not be written: %s", reports_dir(), error
+        )
+        return None
+
+
+def copy_report(object_type: str, run_id: str, html: str, latest: bool = True) -> Path:
+    """Write the page as ``reports/<object>/<run>.html`` (and ``latest.html``) on this machine; its path."""
     folder = reports_dir() / object_type
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / report_file_name(run_id)
@@ -33,6 +72,19 @@ def write_report(object_type: str, run_id: str, html: str, latest: bool = True) 
     if latest:
         (folder / "latest.html").write_text(html, encoding="utf-8")
     return path
+
+
+def read_report(hook: Any, object_type: str, run_id: str) -> tuple[str | None, bool]:
+    """The page of ``run_id`` (``latest``: the object's latest page) as stored in the warehouse, or
+    None; and whether the object has a latest page at all. Before any report was stored (no
+    staging schema or no table yet): (None, False)."""
+    from crm_reconciliation.common.sql_templates import statement
+
+    if hook.existing_tables(["reports"]) != ["reports"]:
+        return None, False
+    binds = {"object_type": object_type, "run_id": None if run_id == LATEST else run_id}
+    html, has_latest = hook.get_first(statement("report/page.sql"), parameters=binds)
+    return html, bool(has_latest)
 
 
 EMPTY_REPORT: dict[str, Any] = {

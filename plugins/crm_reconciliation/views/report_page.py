@@ -1,15 +1,18 @@
 """The reports app: ``/crm-reports/<dag id>/<run id>`` serves that run's report (``latest`` for
-the newest), behind Airflow's authentication and DAG-run read permission.
+the object's latest), behind Airflow's authentication and DAG-run read permission.
 
-Reports are files a run's ``report`` task writes when the run ends, so before the first one
-``latest`` answers a page saying there is none yet and which DAG to trigger (not an error: it is
-where a new user lands); a run without a report, or a DAG that is not an object's, answers a
-404 page saying which.
+Reports are pages a run's ``report`` task stores in the warehouse (``staging.reports``) when the
+run ends, on whichever worker it ran: every api-server serves them, none reads a disk. Before the
+first one ``latest`` answers a page saying there is none yet and which DAG to trigger (not an
+error: it is where a new user lands); a run without a report, or a DAG that is not an object's,
+answers a 404 page saying which.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the endpoint's return annotation, a
 # class local to ``create_app``.
 from html import escape
+
+from crm_reconciliation.config.paths import CONN_ID
 
 NOTHING_YET = (
     "No report for {object} yet: the DAG {dag_id} has not finished a run. "
@@ -44,10 +47,11 @@ def create_app():
     from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
     from airflow.api_fastapi.core_api.security import requires_access_dag
     from fastapi import Depends, FastAPI
-    from fastapi.responses import FileResponse, HTMLResponse, Response
+    from fastapi.responses import HTMLResponse, Response
 
     from crm_reconciliation.config.registry import default_registry
-    from crm_reconciliation.report.render import report_file_name, reports_dir
+    from crm_reconciliation.hooks.warehouse import WarehouseHook
+    from crm_reconciliation.report.render import LATEST, read_report
 
     app = FastAPI(title="CRM reconciliation reports")
 
@@ -59,19 +63,17 @@ def create_app():
             known = ", ".join(spec.dag_id for spec in objects)
             message = f"{dag_id} is not a reconciliation DAG: the reports are those of {known}."
             return HTMLResponse(message_page("Reconciliation reports", message), status_code=404)
-        folder = reports_dir() / spec.name
-        latest = folder / "latest.html"
-        path = latest if run_id == "latest" else folder / report_file_name(run_id)
-        if path.is_file():
-            return FileResponse(path, media_type="text/html")
+        page, has_latest = read_report(WarehouseHook(postgres_conn_id=CONN_ID), spec.name, run_id)
+        if page is not None:
+            return HTMLResponse(page)
         title = f"Reconciliation report of {spec.name}"
-        if latest.is_file():
+        if has_latest:
             nothing_yet, more = "", '<p><a id="latest" href="latest">The latest report</a></p>'
         else:
             nothing_yet = NOTHING_YET.format(object=spec.name, dag_id=dag_id)
             # Relative, so that it holds under a base URL with a path too: /crm-reports/<dag>/<run> → /dags/<dag>.
             more = f'<p><a id="open-dag" href="../../dags/{escape(dag_id)}">Open {escape(dag_id)} in Airflow</a></p>'
-        if run_id == "latest":
+        if run_id == LATEST:
             return HTMLResponse(message_page(title, nothing_yet, more))
         missing = (
             f"No report for run {run_id} of {dag_id}: its report task has not written one "

@@ -15,7 +15,8 @@ from airflow.dag_processing.dagbag import DagBag
 
 from crm_reconciliation.config.paths import INCLUDE_DIR, PROJECT_ROOT
 from crm_reconciliation.config.registry import default_registry
-from crm_reconciliation.report.render import reports_dir
+from crm_reconciliation.hooks.warehouse import WarehouseHook
+from crm_reconciliation.report.render import read_report, reports_dir
 from crm_reconciliation_dev.demo_mirror import load_demo_mirror
 
 pytestmark = pytest.mark.integration
@@ -112,7 +113,12 @@ def test_each_dag_loads_its_sample_file(airflow_db, mirror, dags, name):
         row[0] for row in mirror.execute(f"select distinct reconciliation_status from staging.{spec.staging_table}")
     }
     assert statuses == {"matched", "conflict", "probable", "new", "rejected"}
-    report = (reports_dir() / name / "latest.html").read_text(encoding="utf-8")
+    # The page the UI serves (from the warehouse), the run's own and the latest; the worker's copy is the same.
+    report, has_latest = read_report(WarehouseHook(), name, run.run_id)
+    assert has_latest
+    assert report is not None, "no report in staging.reports"
+    assert read_report(WarehouseHook(), name, "latest")[0] == report
+    assert (reports_dir() / name / "latest.html").read_text(encoding="utf-8") == report
     for status, count in mirror.execute(
         f"select reconciliation_status, count(*) from staging.{spec.staging_table} group by 1"
     ):

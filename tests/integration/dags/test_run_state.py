@@ -21,7 +21,7 @@ from crm_reconciliation.dag_factory import build_dag
 from crm_reconciliation.hooks.warehouse import WarehouseHook, failure_message
 from crm_reconciliation.operators.push import PushOperator
 from crm_reconciliation.operators.sql_script import SqlScriptOperator
-from crm_reconciliation.report.render import reports_dir
+from crm_reconciliation.report.render import read_report, reports_dir
 from crm_reconciliation_dev.demo_mirror import load_demo_mirror
 from tests.helpers import create_staging
 
@@ -101,6 +101,15 @@ def http_server():
         server.stop()
 
 
+def latest_page() -> str:
+    """The companies report the UI serves as the latest (from the warehouse); the worker's copy on
+    its disk is the same page."""
+    page, _ = read_report(WarehouseHook(), "companies", "latest")
+    assert page is not None, "no report in staging.reports"
+    assert page == (reports_dir() / "companies" / "latest.html").read_text(encoding="utf-8")
+    return page
+
+
 def step_log(db, run_id: str) -> dict[str, tuple[str, str | None]]:
     return {
         step: (outcome, message)
@@ -125,7 +134,7 @@ def test_a_failed_load_fails_the_run_and_the_report_says_why(airflow_db, mirror,
     assert str(run.get_task_instance("report").state) == "failed"
     assert str(run.get_task_instance("load_bronze").state) == "failed"
 
-    page = (reports_dir() / "companies" / "latest.html").read_text(encoding="utf-8")
+    page = latest_page()
     assert 'id="run-failed"' in page
     assert "Steps that did not succeed: load_bronze, reconcile, score, approve_push, push." in page
     failed_row = (
@@ -156,7 +165,7 @@ def test_a_failed_push_fails_the_run_after_the_report(airflow_db, mirror, dag, h
     assert logged["push"][0] == "failed"
     assert "HTTP 500" in logged["push"][1]  # the preflight's read of the portal's properties
     assert "token-1" not in json.dumps(logged)
-    page = (reports_dir() / "companies" / "latest.html").read_text(encoding="utf-8")
+    page = latest_page()
     assert "Steps that did not succeed: push." in page
     assert re.search(r"<b>\d+</b>HubSpot orphans</div>", page)  # counted by this run's reconcile
     assert str(run.get_task_instance("report").state) == "failed"
@@ -187,13 +196,17 @@ def test_on_a_new_database_the_report_fails_at_once(airflow_db, db, dag, bad_exp
     assert str(ti.state) == "failed"
     assert ti.try_number == 1
     assert time.monotonic() - started < 60
-    page = (reports_dir() / "companies" / "latest.html").read_text(encoding="utf-8")
+    page = latest_page()
     assert run.run_id in page
     if failing == "create_staging":
         assert "create_staging did not complete" in page
-        # Nothing of the object was created: only the run's claim, which its report freed.
-        tables = db.execute("select table_name from information_schema.tables where table_schema = 'staging'")
-        assert [row[0] for row in tables] == ["object_runs"]
+        # Nothing of the object was created: only the run's claim, which its report freed, and the
+        # table of the reports, which the report made to store its page (served as the run's own).
+        tables = db.execute(
+            "select table_name from information_schema.tables where table_schema = 'staging' order by 1"
+        )
+        assert [row[0] for row in tables] == ["object_runs", "reports"]
+        assert read_report(WarehouseHook(), "companies", run.run_id)[0] == page
         assert db.execute("select count(*) from staging.object_runs").fetchone()[0] == 0
     else:
         assert step_log(db, run.run_id)["load_bronze"][0] == "failed"
@@ -278,7 +291,7 @@ def test_mapped_columns_missing_from_the_export_are_named_in_the_report(airflow_
     run = dag.test(run_conf={"bronze_dir": str(tmp_path), "dry_run": True})
 
     assert str(run.state) == "success"
-    page = (reports_dir() / "companies" / "latest.html").read_text(encoding="utf-8")
+    page = latest_page()
     named = re.search(r'id="missing-columns"><b>The export lacked mapped columns:</b> ([^.]+)\.', page)
     assert named is not None
     assert set(named.group(1).split(", ")) == set(renamed)

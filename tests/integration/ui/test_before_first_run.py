@@ -151,14 +151,19 @@ def test_every_endpoint_answers_clearly_before_any_run(fresh):
 
 
 def test_one_dag_has_run_the_others_not(fresh):
-    """The staging schema and the companies tables exist, with the companies report; contacts has
-    neither (its DAG has not run): each object's pages say what holds for it."""
+    """The staging schema and the companies tables exist, with the companies report (in the
+    warehouse; a stale file on the api-server's disk is never served); contacts has neither (its
+    DAG has not run): each object's pages say what holds for it."""
     registry = default_registry()
     companies = fresh.reports / "companies"
     companies.mkdir(parents=True)
-    (companies / "latest.html").write_text("<p>the companies report</p>", encoding="utf-8")
+    (companies / "latest.html").write_text("<p>a file on the api-server's disk</p>", encoding="utf-8")
     with psycopg.connect(fresh.database, autocommit=True) as db:
         create_staging(db, registry.get("companies"))
+        db.execute(
+            "insert into staging.reports (object_type, run_id, dag_id, html, counts_as_latest)"
+            " values ('companies', 'manual__1', 'crm_reconcile_companies', '<p>the companies report</p>', true)"
+        )
         try:
             assert db.execute("select to_regclass('staging.contacts_reconciliation')").fetchone() == (None,)
             status, _, body = fresh.request("GET", "/crm-review/api/crm_reconcile_companies/queue")
@@ -180,6 +185,8 @@ def test_one_dag_has_run_the_others_not(fresh):
             )
 
             status, _, html = fresh.request("GET", "/crm-reports/crm_reconcile_companies/latest")
+            assert (status, html) == (200, "<p>the companies report</p>")
+            status, _, html = fresh.request("GET", "/crm-reports/crm_reconcile_companies/manual__1")
             assert (status, html) == (200, "<p>the companies report</p>")
             status, _, html = fresh.request("GET", "/crm-reports/crm_reconcile_companies/manual__gone")
             assert status == 404
