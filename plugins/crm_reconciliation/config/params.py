@@ -19,8 +19,10 @@ def run_params() -> dict[str, Param]:
             type="string",
             minLength=1,
             title="Bronze folder",
-            description="Folder holding the Bronze_<Table>.csv exports (absolute, or relative to the "
-            "project). A dated sub-folder <bronze_dir>/YYYY-MM-DD/ matching the run's logical date "
+            description="Folder holding the Bronze_<Table>.csv exports: a local path (absolute, or relative to "
+            "the project) or an object-storage URL naming its Airflow connection before the @ "
+            "(s3://<connection id>@bucket/prefix; s3://bucket/prefix uses the worker's default AWS credentials; "
+            "file:///folder). A dated sub-folder <bronze_dir>/YYYY-MM-DD/ matching the run's logical date "
             "is used instead when it exists.",
         ),
         "limit": Param(

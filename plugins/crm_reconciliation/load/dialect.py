@@ -2,23 +2,27 @@
 
 Pure functions, no database and no Airflow: the encoding, the delimiter and the header are
 detected from the file itself, and records are yielded one at a time so that a file of any
-size is never held whole in memory.
+size is never held whole in memory. A file is a local ``Path`` or an ``ObjectStoragePath``; it
+is opened only through ``source.open_export``, each time streamed from its start.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import errno
-import os
 import re
-import stat
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
-from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
+
+from crm_reconciliation.load.source import BronzeFileError, check_export, export_path, open_export
+
+if TYPE_CHECKING:
+    from crm_reconciliation.load.source import ExportPath
+
+__all__ = ["BronzeFileError"]  # raised here, defined beside the file access (load.source)
 
 DELIMITERS = (",", ";", "\t", "|")
 _CHUNK = 1 << 20
@@ -49,20 +53,6 @@ codecs.register_error(_C1_FALLBACK, _undefined_cp1252_as_c1)
 
 def _cp1252(data: bytes) -> str:
     return data.decode("cp1252", errors=_C1_FALLBACK)
-
-
-class BronzeFileError(ValueError):
-    """A problem with an input file, naming the file and, where known, the line and field.
-
-    Only a missing file is worth retrying; a file with bad content gives the same result twice.
-    """
-
-    def __init__(
-        self, path: Path | str, message: str, line: int | None = None, field: str | None = None, retryable: bool = False
-    ):
-        self.path, self.line, self.field, self.retryable = str(path), line, field, retryable
-        where = self.path + (f", line {line}" if line else "") + (f", field {field}" if field else "")
-        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True)
@@ -113,7 +103,7 @@ def _is_utf8(raw: bytes) -> bool:
     return True
 
 
-def detect_encoding(path: Path) -> str:
+def detect_encoding(path: ExportPath) -> str:
     """UTF-16, UTF-8 (with or without BOM), or Windows-1252, judged from every byte of the file.
 
     A file whose bytes are valid UTF-8 but for a few is UTF-8 with stray Windows-1252 records
@@ -122,7 +112,7 @@ def detect_encoding(path: Path) -> str:
     when a line that is not ASCII is valid UTF-8 as a whole: Windows-1252 text almost never is
     (it takes a letter such as Ã or Â followed by a symbol such as © or »).
     """
-    with path.open("rb") as handle:
+    with open_export(path) as handle:
         head = handle.read(4096)
         utf16 = _utf16(head)
         if utf16:
@@ -144,13 +134,13 @@ def detect_encoding(path: Path) -> str:
     if bom or multibyte >= invalid:
         return UTF8_SIG_REPAIRED if bom else UTF8_REPAIRED
     if multibyte:
-        with path.open("rb") as handle:
+        with open_export(path) as handle:
             if any(not raw.isascii() and _is_utf8(raw) for raw in _raw_lines(handle)):
                 return CP1252_REPAIRED
     return "cp1252"
 
 
-def detect_delimiter(header_line: str, path: Path | str = "<header>") -> str:
+def detect_delimiter(header_line: str, path: ExportPath | str = "<header>") -> str:
     """The candidate delimiter that occurs most often in the header, outside quotes."""
     counts = dict.fromkeys(DELIMITERS, 0)
     in_quotes = False
@@ -175,32 +165,7 @@ def normalise_column(name: str) -> str:
     return name.replace("\ufeff", "").strip().lower()
 
 
-# What a path that is not a regular file is, by the kind ``os.stat`` gives.
-_KINDS = (
-    (stat.S_ISDIR, "a folder"),
-    (stat.S_ISFIFO, "a named pipe (FIFO)"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-)
-
-
-def not_a_file(path: Path) -> BronzeFileError:
-    """Why ``path`` cannot be read as an export. Only an absent file is worth a retry (the export
-    may still be on its way); a folder, a pipe, a dangling link or a loop of links stays what it is."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            return BronzeFileError(path, "is a loop of symbolic links, not a file")
-        if path.is_symlink():
-            return BronzeFileError(path, f"is a symbolic link to {os.readlink(path)!r}, which does not exist")
-        return BronzeFileError(path, "file not found", retryable=True)
-    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
-    return BronzeFileError(path, f"is {kind}, not a file")
-
-
-def excel_delimiter(first_line: str, path: Path | str = "<header>") -> str | None:
+def excel_delimiter(first_line: str, path: ExportPath | str = "<header>") -> str | None:
     """The delimiter Excel's ``sep=`` first line names, or None when the first line is no such line."""
     found = _EXCEL_SEP.match(first_line)
     if not found:
@@ -214,14 +179,13 @@ def excel_delimiter(first_line: str, path: Path | str = "<header>") -> str | Non
     return found["d"]
 
 
-def sniff(path: Path) -> CsvFormat:
+def sniff(path: ExportPath | str) -> CsvFormat:
     """Detect encoding, delimiter and header of ``path``; fail clearly on a missing or empty file.
 
     Excel's ``sep=;`` first line sets the delimiter and the header is the line after it.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise not_a_file(path)
+    path = export_path(path)
+    check_export(path)
     encoding = detect_encoding(path)
     lines = _Lines(path, CsvFormat(encoding, ",", ()))
     header_line = next(lines, "")
@@ -244,11 +208,11 @@ def sniff(path: Path) -> CsvFormat:
     return CsvFormat(encoding=encoding, delimiter=delimiter, header=names, preamble=preamble)
 
 
-def preamble_size(path: Path, fmt: CsvFormat) -> int:
+def preamble_size(path: ExportPath, fmt: CsvFormat) -> int:
     """The bytes before the header line (a BOM with Excel's ``sep=`` line): where COPY must start reading."""
     if not fmt.preamble:
         return 0
-    with path.open("rb") as handle:
+    with open_export(path) as handle:
         size = len(codecs.BOM_UTF8) if handle.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8 else 0
         handle.seek(size)
         return size + sum(map(len, islice(_raw_lines(handle), fmt.preamble)))
@@ -261,7 +225,7 @@ class _Lines:
     decoded on its own, so a Windows-1252 byte in a UTF-8 file is pinned to its line.
     """
 
-    def __init__(self, path: Path, fmt: CsvFormat):
+    def __init__(self, path: ExportPath, fmt: CsvFormat):
         self.path, self.fmt = path, fmt
         self.consumed = 0  # lines handed to the csv reader so far
         self.window: list[str] = []  # the lines of the record being read
@@ -272,11 +236,11 @@ class _Lines:
     def _read(self) -> Iterator[str]:
         fmt = self.fmt
         if fmt.encoding.startswith("utf-16"):
-            with self.path.open(encoding=fmt.encoding, newline="") as handle:
+            with open_export(self.path, encoding=fmt.encoding) as handle:
                 yield from handle
             return
         decode = {"cp1252": _cp1252, CP1252_REPAIRED: self._decode_mixed_cp1252}.get(fmt.encoding, self._decode_utf8)
-        with self.path.open("rb") as handle:
+        with open_export(self.path) as handle:
             if handle.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
                 handle.seek(0)
             yield from map(decode, _raw_lines(handle))
@@ -355,7 +319,7 @@ def _looks_like_record(line: str, fmt: CsvFormat, id_index: int | None) -> bool:
     return len(parts) == len(fmt.header) and (id_index is None or bool(_LOOKS_LIKE_ID.fullmatch(parts[id_index])))
 
 
-def iter_records(path: Path, fmt: CsvFormat, id_column: str | None = None) -> Iterator[Record]:
+def iter_records(path: ExportPath, fmt: CsvFormat, id_column: str | None = None) -> Iterator[Record]:
     """Yield every data record with the physical line it starts on (the file's first line is 1).
 
     The rules, which are those of the legacy export: a field is quoted when it starts with a
@@ -408,7 +372,7 @@ def iter_records(path: Path, fmt: CsvFormat, id_column: str | None = None) -> It
         raise BronzeFileError(path, f"malformed CSV: {error}", line=lines.consumed) from error
 
 
-def export_totals(path: Path, fmt: CsvFormat, id_column: str | None = None) -> tuple[int, int, int] | None:
+def export_totals(path: ExportPath, fmt: CsvFormat, id_column: str | None = None) -> tuple[int, int, int] | None:
     """Records, characters and quote characters of the file by ``iter_records``' rules, at the
     speed of Python's csv module: what COPY's reading of the file is checked against.
 
@@ -420,7 +384,7 @@ def export_totals(path: Path, fmt: CsvFormat, id_column: str | None = None) -> t
     id_index = fmt.header.index(id_column.lower()) if id_column and id_column.lower() in fmt.header else None
     records = characters = quotes = 0
     errors = _C1_FALLBACK if fmt.encoding == "cp1252" else "strict"
-    with path.open(encoding=fmt.encoding, errors=errors, newline="") as handle:
+    with open_export(path, encoding=fmt.encoding, errors=errors) as handle:
         for _ in range(fmt.preamble):
             handle.readline()
         reader = csv.reader(handle, delimiter=fmt.delimiter, strict=False)

@@ -12,6 +12,9 @@ rest. Either way the checks that need the whole snapshot — unusable and duplic
 soft-delete flags, how many live records it drops — run as SQL afterwards, the records in the
 table plus the rejects must add up to the records in the file, and everything happens in one
 transaction, so a failed load leaves the previous snapshot in place.
+
+The file is a local path or an object in object storage (``load.source``): every reading of it
+opens it afresh through ``open_export`` and streams it, so both take the same path.
 """
 
 from __future__ import annotations
@@ -21,15 +24,14 @@ import io
 import logging
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-import psycopg
-
-from crm_reconciliation.common.sql_templates import execute_script, quote_identifier, render
+from crm_reconciliation.common.sql_templates import quote_identifier, render
+from crm_reconciliation.hooks.warehouse import DataError
 from crm_reconciliation.load.dialect import (
     BronzeFileError,
     CsvFormat,
@@ -41,10 +43,12 @@ from crm_reconciliation.load.dialect import (
     repair_note,
     sniff,
 )
+from crm_reconciliation.load.source import export_path, open_export
 
 if TYPE_CHECKING:
     from crm_reconciliation.config.registry import ObjectSpec
-    from crm_reconciliation.hooks.warehouse import WarehouseHook
+    from crm_reconciliation.hooks.warehouse import WarehouseHook, WarehouseSession
+    from crm_reconciliation.load.source import ExportPath
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +112,7 @@ def mapped_columns(spec: ObjectSpec) -> tuple[str, ...]:
     return tuple(dict.fromkeys(columns))
 
 
-def plan_columns(spec: ObjectSpec, fmt: CsvFormat, path: Path) -> ColumnLayout:
+def plan_columns(spec: ObjectSpec, fmt: CsvFormat, path: ExportPath) -> ColumnLayout:
     """Match a file's header to the registry; a missing required column is an error, a missing
     mapped one is noted (the loader says so, and refuses it when the previous snapshot had values in it)."""
     aliases = {alias.lower(): column.lower() for alias, column in spec.column_aliases.items()}
@@ -206,7 +210,7 @@ class LoadResult:
 
 
 class _RecordStream:
-    """Stream well-formed records to COPY in chunks; set aside the records PostgreSQL cannot take.
+    """Turn well-formed records into COPY's chunks; set aside the records PostgreSQL cannot take.
 
     A record is set aside when the reader found it malformed, when its field count differs
     from the header's, or when a field holds a NUL character (PostgreSQL text cannot). NULs
@@ -214,12 +218,13 @@ class _RecordStream:
     records are loaded and listed beside the rejects.
     """
 
-    def __init__(self, copy: psycopg.Copy, reject_file: IO[str], fmt: CsvFormat):
-        self.copy, self.fmt, self.rejected, self.copied, self.repaired = copy, fmt, 0, 0, 0
+    def __init__(self, reject_file: IO[str], fmt: CsvFormat):
+        self.fmt, self.rejected, self.copied, self.repaired = fmt, 0, 0, 0
         self._reject_writer = csv.writer(reject_file, lineterminator="\n")
         self._chunk: list[list[str | int]] = []
 
-    def add(self, record: Record) -> None:
+    def add(self, record: Record) -> str:
+        """The CSV text of a full chunk for COPY once ``record`` completes one, else ''."""
         line, fields = record.line, record.fields
         if record.reject:
             self._reject(line, record.field, record.reject, fields)
@@ -231,9 +236,11 @@ class _RecordStream:
                 self._reject(line, record.field, record.repaired, fields, repaired=True)
             self._chunk.append([line, *fields])
             if len(self._chunk) >= COPY_CHUNK_ROWS:
-                self.flush()
+                return self.flush()
+        return ""
 
-    def flush(self) -> None:
+    def flush(self) -> str:
+        """The CSV text of the records added since the last chunk (those PostgreSQL can take)."""
         rows = self._chunk
         text = self._serialise(rows)
         if "\x00" in text:
@@ -245,10 +252,9 @@ class _RecordStream:
                 else:
                     rows.append([line, *fields])
             text = self._serialise(rows)
-        if text:
-            self.copy.write(text)
         self.copied += len(rows)
         self._chunk = []
+        return text
 
     def _reject(self, line: int, field: str | None, reason: str, fields: list[str], repaired: bool = False) -> None:
         self.rejected += not repaired
@@ -283,8 +289,8 @@ class _ByteScan:
 class BronzeLoader:
     """Load ``Bronze_<Table>.csv`` of one object type into its bronze table.
 
-    The warehouse hook gives the connection, one per load: the whole load is one transaction on
-    it (the object's lock first, savepoints inside). Every statement is a ``load/`` template.
+    The warehouse hook gives the session, one per load: the whole load is one transaction on it
+    (the object's lock first, savepoints inside). Every statement is a ``load/`` template.
     """
 
     def __init__(self, hook: WarehouseHook, spec: ObjectSpec):
@@ -292,7 +298,7 @@ class BronzeLoader:
 
     def load(
         self,
-        path: Path,
+        path: ExportPath,
         *,
         snapshot_date: date,
         run_id: str,
@@ -308,6 +314,7 @@ class BronzeLoader:
         header lacks while the previous snapshot's live records hold values in it raises
         ``MissingColumnsRefused``, unless ``allow_missing_columns``.
         """
+        path = export_path(path)
         fmt = sniff(path)
         layout = plan_columns(self.spec, fmt, path)
         if layout.missing_columns:
@@ -338,36 +345,33 @@ class BronzeLoader:
             **self.spec.deleted_flag.binds(),
         }
         # Leaving the block commits, or rolls back if anything failed, then closes the connection.
-        with self.hook.get_conn() as connection:
-            with connection.cursor() as cursor:
-                self.hook.lock_object(cursor, self.spec.name)
-                self._execute(cursor, "load/source_settings.sql", layout, binds)
-                self._execute(cursor, "load/parse_rejects.sql", layout)
-                previous = self._execute(cursor, "load/previous_live.sql", layout)
-                previous_live = previous["previous_live"]
-                vanished = self._vanished(path, fmt, layout, previous, allow_missing_columns)
-                with tempfile.TemporaryFile("w+b") as saved_rejects:
-                    with connection.transaction("bronze_snapshot") as snapshot:
-                        started = time.perf_counter()
-                        method, records = self._copy(cursor, path, fmt, layout, limit)
-                        copy_done = time.perf_counter()
-                        self._execute(cursor, "load/flag_records.sql", layout, binds)
-                        self._execute(cursor, "load/record_rejects.sql", layout, binds)
-                        result = self._count(cursor, path, fmt, layout, method, records, previous_live)
-                        refusal = self._refusal(result, snapshot_date, limit, max_reject_rate, max_drop_rate, vanished)
-                        if refusal:
-                            # Undo the new snapshot but keep its rejects, so that the user sees why.
-                            self._copy_out(cursor, "load/save_rejects.sql", layout, binds, saved_rejects)
-                            raise psycopg.Rollback(snapshot)
-                        self._execute(cursor, "load/apply_flags.sql", layout, binds)
+        with self.hook.transaction(lock=self.spec.name) as session:
+            self._execute(session, "load/source_settings.sql", layout, binds)
+            self._execute(session, "load/parse_rejects.sql", layout)
+            previous = self._execute(session, "load/previous_live.sql", layout)
+            previous_live = previous["previous_live"]
+            vanished = self._vanished(path, fmt, layout, previous, allow_missing_columns)
+            with tempfile.TemporaryFile("w+b") as saved_rejects:
+                with session.savepoint("bronze_snapshot") as snapshot:
+                    started = time.perf_counter()
+                    method, records = self._copy(session, path, fmt, layout, limit)
+                    copy_done = time.perf_counter()
+                    self._execute(session, "load/flag_records.sql", layout, binds)
+                    self._execute(session, "load/record_rejects.sql", layout, binds)
+                    result = self._count(session, path, fmt, layout, method, records, previous_live)
+                    refusal = self._refusal(result, snapshot_date, limit, max_reject_rate, max_drop_rate, vanished)
                     if refusal:
-                        self._execute(cursor, "load/forget_rejects.sql", layout, binds)
-                        saved_rejects.seek(0)
-                        self._copy_in(cursor, "load/restore_rejects.sql", layout, saved_rejects)
-            connection.commit()
-            result.seconds.update(
-                copy=round(copy_done - started, 3), checks_and_commit=round(time.perf_counter() - copy_done, 3)
-            )
+                        # Undo the new snapshot but keep its rejects, so that the user sees why.
+                        session.copy_out(self._render("load/save_rejects.sql", layout), saved_rejects, binds)
+                        snapshot.rollback()
+                    self._execute(session, "load/apply_flags.sql", layout, binds)
+                if refusal:
+                    self._execute(session, "load/forget_rejects.sql", layout, binds)
+                    saved_rejects.seek(0)
+                    session.copy_in(self._render("load/restore_rejects.sql", layout), saved_rejects)
+        result.seconds.update(
+            copy=round(copy_done - started, 3), checks_and_commit=round(time.perf_counter() - copy_done, 3)
+        )
         if refusal:
             raise refusal
         self._warn_if_suspicious(result)
@@ -409,7 +413,7 @@ class BronzeLoader:
         )
 
     def _vanished(
-        self, path: Path, fmt: CsvFormat, layout: ColumnLayout, previous: dict, allow: bool
+        self, path: ExportPath, fmt: CsvFormat, layout: ColumnLayout, previous: dict, allow: bool
     ) -> MissingColumnsRefused | None:
         """The refusal of a header that lacks mapped columns the previous snapshot's live records hold
         values in (``previous``: previous_live.sql's counts): this snapshot would empty those properties."""
@@ -467,17 +471,17 @@ class BronzeLoader:
             )
 
     def _copy(
-        self, cursor: psycopg.Cursor, path: Path, fmt: CsvFormat, layout: ColumnLayout, limit: int | None
+        self, session: WarehouseSession, path: ExportPath, fmt: CsvFormat, layout: ColumnLayout, limit: int | None
     ) -> tuple[str, int]:
         """Fill the bronze table: COPY parses the file when it reads it as the export means it, else
         Python does, record by record. Returns the method and the number of records in the file."""
         if limit is None and fmt.encoding in POSTGRES_ENCODINGS:
             try:
-                with cursor.connection.transaction("bronze_copy") as attempt:
-                    records = self._copy_file(cursor, path, fmt, layout)
+                with session.savepoint("bronze_copy") as attempt:
+                    records = self._copy_file(session, path, fmt, layout)
                     if records is None:
-                        raise psycopg.Rollback(attempt)
-            except psycopg.errors.DataError as error:  # rolled back to the savepoint
+                        attempt.rollback()
+            except DataError as error:  # rolled back to the savepoint
                 log.info(
                     "COPY could not read %s as it is (%s); reading it record by record",
                     path,
@@ -488,14 +492,16 @@ class BronzeLoader:
                     return "copy", records
         elif limit is None:
             log.info("%s is %s, which COPY cannot read as such: reading it record by record", path, fmt.encoding)
-        return "parsed", self._copy_records(cursor, path, fmt, layout, limit)
+        return "parsed", self._copy_records(session, path, fmt, layout, limit)
 
-    def _copy_file(self, cursor: psycopg.Cursor, path: Path, fmt: CsvFormat, layout: ColumnLayout) -> int | None:
+    def _copy_file(
+        self, session: WarehouseSession, path: ExportPath, fmt: CsvFormat, layout: ColumnLayout
+    ) -> int | None:
         """COPY the file's bytes from its header on (COPY skips one header line, not Excel's ``sep=``
         line before it); None when COPY's reading cannot be proven to be the export's."""
-        self._execute(cursor, "load/replace_rows.sql", layout)
+        self._execute(session, "load/replace_rows.sql", layout)
         if fmt.preamble:
-            self._execute(cursor, "load/first_line.sql", layout, {"first_line": fmt.header_line + 1})
+            self._execute(session, "load/first_line.sql", layout, {"first_line": fmt.header_line + 1})
         statement = self._render(
             "load/copy_file.sql", layout, delimiter=fmt.delimiter, encoding=POSTGRES_ENCODINGS[fmt.encoding]
         )
@@ -503,20 +509,24 @@ class BronzeLoader:
         # A file with quotes is read by Python too, in a thread beside the COPY (which waits on
         # the server most of the time), from the first chunk that holds a quote.
         with ThreadPoolExecutor(max_workers=1) as reader:
-            with path.open("rb") as handle, cursor.copy(statement) as copy:
-                handle.seek(preamble_size(path, fmt))
+
+            def chunks(handle: IO[bytes]) -> Iterator[bytes]:
+                nonlocal totals
                 while chunk := handle.read(READ_CHUNK_BYTES):
                     scan.feed(chunk)
                     if totals is None and scan.quotes:
                         totals = reader.submit(export_totals, path, fmt, self.spec.legacy_id_column)
-                    copy.write(chunk)
-            copied = cursor.rowcount
+                    yield chunk
+
+            with open_export(path) as handle:
+                handle.seek(preamble_size(path, fmt))
+                copied = session.copy_in(statement, chunks(handle))
             if totals is None:
                 if scan.lines == copied + 1:
                     return copied  # no quote: a record is a line, _source_line is right (replace_rows.sql)
                 log.info("%s has blank lines: reading it record by record to number lines as Python does", path)
                 return None
-            found = self._execute(cursor, "load/copy_totals.sql", layout)
+            found = self._execute(session, "load/copy_totals.sql", layout)
             expected = totals.result()
         if expected != (found["records"], found["chars"], found["quotes"]):
             log.warning(
@@ -529,32 +539,36 @@ class BronzeLoader:
             return None
         if scan.lines == copied + 1:
             return copied
-        numbered = self._execute(cursor, "load/number_lines.sql", layout)
+        numbered = self._execute(session, "load/number_lines.sql", layout)
         return copied if numbered["last_line"] == scan.lines + fmt.preamble else None
 
     def _copy_records(
-        self, cursor: psycopg.Cursor, path: Path, fmt: CsvFormat, layout: ColumnLayout, limit: int | None
+        self, session: WarehouseSession, path: ExportPath, fmt: CsvFormat, layout: ColumnLayout, limit: int | None
     ) -> int:
         """Read record by record; COPY the well-formed ones, set aside those PostgreSQL cannot take."""
-        self._execute(cursor, "load/replace_rows.sql", layout)
+        self._execute(session, "load/replace_rows.sql", layout)
         records = 0
         with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as reject_file:
-            with cursor.copy(self._render("load/copy_records.sql", layout)) as copy:
-                stream = _RecordStream(copy, reject_file, fmt)
+            stream = _RecordStream(reject_file, fmt)
+
+            def chunks() -> Iterator[str]:
+                nonlocal records
                 for record in iter_records(path, fmt, self.spec.legacy_id_column):
                     if limit is not None and records >= limit:
                         break
                     records += 1
-                    stream.add(record)
-                stream.flush()
+                    yield stream.add(record)
+                yield stream.flush()
+
+            session.copy_in(self._render("load/copy_records.sql", layout), chunks())
             reject_file.seek(0)
-            self._copy_in(cursor, "load/copy_parse_rejects.sql", layout, reject_file)
+            session.copy_in(self._render("load/copy_parse_rejects.sql", layout), reject_file)
         return records
 
     def _count(
         self,
-        cursor: psycopg.Cursor,
-        path: Path,
+        session: WarehouseSession,
+        path: ExportPath,
         fmt: CsvFormat,
         layout: ColumnLayout,
         method: str,
@@ -562,7 +576,7 @@ class BronzeLoader:
         previous_live: int,
     ) -> LoadResult:
         """The load's counts, proven: records in the table plus records set aside = records in the file."""
-        counts = self._execute(cursor, "load/count_records.sql", layout)
+        counts = self._execute(session, "load/count_records.sql", layout)
         in_table, parse_rejects, flagged_rejects, repaired, deleted = (
             counts[name] for name in ("in_table", "parse_rejects", "flagged_rejects", "repaired", "deleted")
         )
@@ -593,19 +607,7 @@ class BronzeLoader:
         return render(template, object=self.spec.template_params(), layout=layout, **values)
 
     def _execute(
-        self, cursor: psycopg.Cursor, template: str, layout: ColumnLayout, binds: dict | None = None
+        self, session: WarehouseSession, template: str, layout: ColumnLayout, binds: dict | None = None
     ) -> dict | None:
         """Render a ``load/`` template and run it; the merged JSON summary its SELECTs return."""
-        return execute_script(cursor, self._render(template, layout), binds)
-
-    def _copy_in(self, cursor: psycopg.Cursor, template: str, layout: ColumnLayout, source: IO) -> None:
-        """Run a ``COPY ... from stdin`` template, feeding it ``source`` in chunks."""
-        with cursor.copy(self._render(template, layout)) as copy:
-            while chunk := source.read(READ_CHUNK_BYTES):
-                copy.write(chunk)
-
-    def _copy_out(self, cursor: psycopg.Cursor, template: str, layout: ColumnLayout, binds: dict, target: IO) -> None:
-        """Run a ``COPY ... to stdout`` template (values bound client-side), writing into ``target``."""
-        with cursor.copy(self._render(template, layout), binds) as copy:
-            for data in copy:
-                target.write(data)
+        return session.script(self._render(template, layout), binds)

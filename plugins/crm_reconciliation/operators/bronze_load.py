@@ -37,10 +37,20 @@ LOAD_TEMPLATES = (
 class BronzeLoadOperator(ObjectStepOperator):
     """Stream ``Bronze_<Table>.csv`` into ``bronze.<table>`` with COPY, rejects kept aside.
 
-    For a run whose logical date is D, ``<bronze_dir>/D/`` is read when it exists. A snapshot
+    For a run whose logical date is D, ``<bronze_dir>/D/`` is read when it exists; ``bronze_dir``
+    is a local folder or an object-storage URL (``s3://<connection id>@bucket/prefix``). A snapshot
     with too many rejects, one that drops more than ``max_drop_rate`` of the live records
     (unless ``allow_snapshot_drop``), or one whose header lacks mapped columns the previous
     snapshot held values in (unless ``allow_missing_columns``) is refused and the previous one kept.
+
+    :param object_type: the registry object loaded.
+    :param bronze_dir: folder or object-storage URL of the exports (unset: the run's param of that name, as
+        are the next three).
+    :param limit: load only the first N legacy rows.
+    :param allow_snapshot_drop: accept a snapshot that drops more than ``max_drop_rate``.
+    :param allow_missing_columns: accept a header that lacks mapped columns.
+    :param max_reject_rate: share of rejected rows that refuses the snapshot (default: the registry's).
+    :param conn_id: the warehouse connection.
     """
 
     template_fields: Sequence[str] = ("bronze_dir", "limit", "allow_snapshot_drop", "allow_missing_columns", "sql")
@@ -51,10 +61,10 @@ class BronzeLoadOperator(ObjectStepOperator):
         self,
         *,
         object_type: str,
-        bronze_dir: str = "{{ params.bronze_dir }}",
-        limit: int | str | None = "{{ params.limit }}",
-        allow_snapshot_drop: bool | str = "{{ params.allow_snapshot_drop }}",
-        allow_missing_columns: bool | str = "{{ params.allow_missing_columns }}",
+        bronze_dir: str | None = None,
+        limit: int | str | None = None,
+        allow_snapshot_drop: bool | str | None = None,
+        allow_missing_columns: bool | str | None = None,
         max_reject_rate: float | None = None,
         conn_id: str = CONN_ID,
         **kwargs: Any,
@@ -88,19 +98,20 @@ class BronzeLoadOperator(ObjectStepOperator):
 
         defaults = self.registry.defaults
         run_date = (context.get("logical_date") or context["dag_run"].run_after).date()
-        snapshot = choose_snapshot(self.bronze_dir, run_date)
-        path = snapshot.file(self.spec.csv_file)
-        step.record(snapshot_date=snapshot.snapshot_date, source=str(path))
-        self.log.info("%s", snapshot.describe())
         try:
+            # A local folder or an object-storage URL (s3://<connection id>@bucket/prefix, file:///…).
+            snapshot = choose_snapshot(self.run_param(context, "bronze_dir"), run_date)
+            path = snapshot.file(self.spec.csv_file)
+            step.record(snapshot_date=snapshot.snapshot_date, source=str(path))
+            self.log.info("%s", snapshot.describe())
             result = BronzeLoader(self.warehouse, self.spec).load(
                 path,
                 snapshot_date=snapshot.snapshot_date,
                 run_id=context["run_id"],
-                limit=self.limit,
+                limit=self.run_param(context, "limit"),
                 max_reject_rate=defaults.max_reject_rate if self.max_reject_rate is None else self.max_reject_rate,
-                max_drop_rate=self._max_drop_rate(),
-                allow_missing_columns=flag(self.allow_missing_columns),
+                max_drop_rate=self._max_drop_rate(flag(self.run_param(context, "allow_snapshot_drop"))),
+                allow_missing_columns=flag(self.run_param(context, "allow_missing_columns")),
             )
         except (BronzeFileError, SnapshotRefused) as error:
             if isinstance(error, MissingColumnsRefused):
@@ -113,12 +124,10 @@ class BronzeLoadOperator(ObjectStepOperator):
         summary = {"source_file": str(path), "snapshot_date": snapshot.snapshot_date.isoformat()}
         return {**result.counts, **summary, "method": result.method, "seconds": result.seconds}
 
-    def _max_drop_rate(self) -> float | None:
+    def _max_drop_rate(self, allow_snapshot_drop: bool) -> float | None:
         """The registry's max_drop_rate, or None (no limit) when ``allow_snapshot_drop`` is on."""
-        from crm_reconciliation.config.params import flag
-
         max_drop_rate = self.registry.defaults.max_drop_rate
-        if not flag(self.allow_snapshot_drop):
+        if not allow_snapshot_drop:
             return max_drop_rate
         self.log.warning(
             "allow_snapshot_drop is on: this snapshot replaces the previous one even if it drops more "
