@@ -1,11 +1,12 @@
 """What an Airflow process registers of this project, read through Airflow's own commands:
 ``airflow plugins`` and ``airflow providers list`` (``-v``: with the log lines Airflow prints while it
 loads them, which the commands hide otherwise). Shared by the layout tests (test_install.py,
-test_plugin_registration.py)."""
+test_plugin_registration.py), with ``printed_warnings``: the warnings an Airflow process printed."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,17 @@ TROUBLE = (
     "is not a valid plugin",
     "could not be registered",
 )
+
+# A warning as an Airflow process prints it: a Python warning (Airflow logs them as
+# "[warning  ] <message> [py.warnings] category=DeprecationWarning ...", Python itself as
+# "<file>:<line>: UserWarning: <message>"), any log line at level warning (Airflow's structlog
+# console format "[warning  ]", the standard library's "WARNING"), or one of TROUBLE.
+WARNING_LINE = re.compile(r"[A-Za-z]*Warning\b|\[warning\s*\]|\bWARNING\b|" + "|".join(map(re.escape, TROUBLE)))
+
+
+def printed_warnings(*outputs: str) -> list[str]:
+    """The lines of ``outputs`` (what Airflow commands printed) that are warnings."""
+    return [line for output in outputs for line in output.splitlines() if WARNING_LINE.search(line)]
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,10 @@ class Registered:
     def trouble(self) -> list[str]:
         """The lines saying a plugin or provider was registered twice or failed to load."""
         return [line for line in self.output.splitlines() if any(words in line for words in TROUBLE)]
+
+    def warnings(self) -> list[str]:
+        """Every warning the two commands printed (``trouble`` included)."""
+        return printed_warnings(self.output)
 
 
 def printed_json(result: subprocess.CompletedProcess) -> list[dict]:

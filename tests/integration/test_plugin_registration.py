@@ -1,6 +1,6 @@
 """One registration: every Airflow process loads the plugin (report and review pages) and the provider
 (connection types) once, and says nothing about it ("Plugin 'crm_reconciliation' already registered,
-skipping" was printed by every process of ``make airflow``).
+skipping" was printed by every process of ``make airflow``), nor prints any other warning.
 
 Airflow registers the plugin classes of its plugins folder's files, then the ``airflow.plugins`` entry
 points of the installed distributions. ``plugins/crm_reconciliation_plugin.py`` offers the plugin only
@@ -14,6 +14,13 @@ where no installed distribution declares it, so that exactly one of the two regi
 
 The installed wheel, with and without such a plugins folder, is checked in test_install.py. Each
 command runs in a process group of its own, killed whole past its time limit (``run_command``).
+
+No warning: the commands (``plugins``, ``providers list``, ``dags list``, a task run by ``tasks test``)
+print none in either layout. Those every process printed came from the versions installed, and
+requirements.txt pins the ones without them: pathspec (Airflow builds a deprecated GitWildMatchPattern
+per line of plugins/.airflowignore), svcs (imports Starlette's test client, which asks for httpx2),
+graphviz (every ``airflow dags`` command warns without it). The scheduler's and the triggerer's log
+server still print uvicorn's "ASGI app factory detected" (Airflow's own call, outside these commands).
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ from tests.integration.registrations import (
     PLUGIN,
     STUB_SOURCE,
     entry_point_source,
+    printed_json,
+    printed_warnings,
     registered,
 )
 
@@ -47,6 +56,17 @@ COMMAND_SECONDS = 120
 # ``make airflow`` starts its own database; listing plugins and providers never connects to it.
 UNUSED_DATABASE = "postgresql://nobody@127.0.0.1:1/none"
 ASTRO_PROJECT = ("dags", "plugins", "include/sql", "include/config", "include/report", "include/review")
+SOME_DAGS = {"crm_reconcile_companies", "crm_revert", "crm_staging_maintenance"}
+# What Airflow 3.3 commands printed with pathspec 1.1.1, svcs 26.2.0 and no graphviz (see the module's doc).
+PRINTED_BEFORE = (
+    "2026-12-07T06:26:16.884916Z [warning  ] GitWildMatchPattern ('gitwildmatch') is deprecated. Use 'gitignore'"
+    " for GitIgnoreBasicPattern or GitIgnoreSpecPattern instead. [py.warnings] category=DeprecationWarning"
+    " filename=/work/main/.venv/lib/python3.11/site-packages/airflow/_shared/module_loading/file_discovery.py",
+    "2026-12-07T06:26:18.846851Z [warning  ] Using `httpx` with `starlette.testclient` is deprecated; install"
+    " `httpx2` instead. [py.warnings] category=StarletteDeprecationWarning",
+    "2026-12-07T06:26:29.284264Z [warning  ] Could not import graphviz. Rendering graph to the graphical format"
+    " will not be possible. ",
+)
 
 
 def copy_project(target: Path) -> Path:
@@ -66,9 +86,11 @@ def make_airflow(environment: dict[str, str], cwd: Path):
     return airflow
 
 
-def make_airflow_environment(airflow_home: Path, plugins_folder: Path | None = None) -> dict[str, str]:
+def make_airflow_environment(
+    airflow_home: Path, plugins_folder: Path | None = None, database: str = UNUSED_DATABASE
+) -> dict[str, str]:
     """The environment ``make airflow`` gives Airflow (local_env, as dev/…/standalone.py builds it)."""
-    environment = local_env.airflow_environment(airflow_home, UNUSED_DATABASE)
+    environment = local_env.airflow_environment(airflow_home, database)
     if plugins_folder is not None:
         environment["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(plugins_folder)
     return ui_environment(environment)
@@ -90,6 +112,7 @@ def test_the_stub_knows_the_entry_point_pyproject_declares():
 def test_make_airflow_registers_the_plugin_and_the_provider_once(tmp_path):
     loaded = registered(make_airflow(make_airflow_environment(tmp_path / "airflow_home"), tmp_path))
     assert loaded.trouble() == []
+    assert loaded.warnings() == []
     # The editable install's metadata carries the version it was installed at.
     assert [plugin["source"] for plugin in loaded.ours()] == [
         entry_point_source(importlib.metadata.version("crm-reconciliation"))
@@ -108,6 +131,47 @@ def test_a_second_registration_would_be_seen(tmp_path):
     loaded = registered(make_airflow(make_airflow_environment(tmp_path / "airflow_home", plugins), tmp_path))
     assert [plugin["source"] for plugin in loaded.ours()] == [STUB_SOURCE]
     assert [line for line in loaded.trouble() if f"Plugin '{PLUGIN}' already registered" in line], loaded.output
+
+
+def test_the_warnings_once_printed_would_be_seen(tmp_path):
+    """The no-warning checks can fail: the lines Airflow printed before the pins are warnings, and so is
+    a warning a plugins-folder file raises while Airflow loads it (shown as Airflow shows warnings)."""
+    assert printed_warnings("\n".join(PRINTED_BEFORE)) == list(PRINTED_BEFORE)
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "noisy.py").write_text(
+        "import warnings\n\nwarnings.warn('a plugins-folder file warns', UserWarning, stacklevel=1)\n",
+        encoding="utf-8",
+    )
+    loaded = registered(make_airflow(make_airflow_environment(tmp_path / "airflow_home", plugins), tmp_path))
+    assert [line for line in loaded.warnings() if "a plugins-folder file warns" in line], loaded.output
+
+
+def run_ok(airflow, *arguments: str) -> str:
+    """Run one Airflow command, which must succeed; returns all it printed."""
+    result = airflow(*arguments)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+def parsed_and_listed(airflow) -> list[str]:
+    """The DAGs parsed into a new metadata database (as the DAG processor does), then listed by
+    ``airflow dags list`` (which reads that database); returns all the commands printed."""
+    printed = [run_ok(airflow, "db", "migrate"), run_ok(airflow, "dags", "reserialize")]
+    listed = airflow("dags", "list", "-o", "json")
+    assert SOME_DAGS - {dag["dag_id"] for dag in printed_json(listed)} == set()
+    return [*printed, listed.stdout, listed.stderr]
+
+
+def test_make_airflow_commands_and_a_task_print_no_warning(tmp_path, database_uri):
+    """``airflow dags reserialize`` (parsing every DAG file), ``dags list`` and a task run by ``tasks
+    test`` (create_staging of the companies DAG, on the session's PostgreSQL) in ``make airflow``'s
+    environment print no warning."""
+    airflow = make_airflow(make_airflow_environment(tmp_path / "airflow_home", database=database_uri), tmp_path)
+    printed = parsed_and_listed(airflow)
+    task = run_ok(airflow, "tasks", "test", "crm_reconcile_companies", "create_staging")
+    assert "new_state=success" in task, task[-3000:]
+    assert printed_warnings(*printed, task) == []
 
 
 class AstroProject:
@@ -158,8 +222,13 @@ def test_the_astro_layout_registers_the_plugin_once_from_the_plugins_folder(astr
     assert found.stdout.strip() == "None"  # not installed: Airflow puts its plugins folder on the path itself
     loaded = registered(astro.airflow)
     assert loaded.trouble() == []
+    assert loaded.warnings() == []
     [plugin] = loaded.ours()
     assert plugin["source"] == STUB_SOURCE
     assert [app["url_prefix"] for app in plugin["fastapi_apps"]] == ["/crm-reports", "/crm-review"]
     # The provider (connection types and their forms) comes with an installed distribution only.
     assert loaded.our_providers() == []
+
+
+def test_the_astro_layout_parses_and_lists_the_dags_without_a_warning(astro):
+    assert printed_warnings(*parsed_and_listed(astro.airflow)) == []
