@@ -91,12 +91,10 @@ class BronzeLoadOperator(ObjectStepOperator):
 
     def execute_step(self, context: Any, step: Any) -> dict[str, Any]:
         from crm_reconciliation.config.errors import NotRetryable
-        from crm_reconciliation.config.params import flag
         from crm_reconciliation.load.dialect import BronzeFileError
-        from crm_reconciliation.load.loader import BronzeLoader, MissingColumnsRefused, SnapshotRefused
+        from crm_reconciliation.load.loader import MissingColumnsRefused, SnapshotRefused
         from crm_reconciliation.load.snapshots import choose_snapshot
 
-        defaults = self.registry.defaults
         run_date = (context.get("logical_date") or context["dag_run"].run_after).date()
         try:
             # A local folder or an object-storage URL (s3://<connection id>@bucket/prefix, file:///…).
@@ -104,15 +102,7 @@ class BronzeLoadOperator(ObjectStepOperator):
             path = snapshot.file(self.spec.csv_file)
             step.record(snapshot_date=snapshot.snapshot_date, source=str(path))
             self.log.info("%s", snapshot.describe())
-            result = BronzeLoader(self.warehouse, self.spec).load(
-                path,
-                snapshot_date=snapshot.snapshot_date,
-                run_id=context["run_id"],
-                limit=self.run_param(context, "limit"),
-                max_reject_rate=defaults.max_reject_rate if self.max_reject_rate is None else self.max_reject_rate,
-                max_drop_rate=self._max_drop_rate(flag(self.run_param(context, "allow_snapshot_drop"))),
-                allow_missing_columns=flag(self.run_param(context, "allow_missing_columns")),
-            )
+            result = self._load(context, path, snapshot.snapshot_date)
         except (BronzeFileError, SnapshotRefused) as error:
             if isinstance(error, MissingColumnsRefused):
                 step.record(details=error.as_details())  # for the report of the failed run
@@ -123,6 +113,24 @@ class BronzeLoadOperator(ObjectStepOperator):
         self.log.info("%s", result.summary(self.spec.bronze_table))
         summary = {"source_file": str(path), "snapshot_date": snapshot.snapshot_date.isoformat()}
         return {**result.counts, **summary, "method": result.method, "seconds": result.seconds}
+
+    def _load(self, context: Any, path: Any, snapshot_date: Any) -> Any:
+        """The bronze load of ``path`` under this run's params and the registry's thresholds."""
+        from crm_reconciliation.config.params import flag
+        from crm_reconciliation.load.loader import BronzeLoader
+
+        max_reject_rate = self.max_reject_rate
+        if max_reject_rate is None:
+            max_reject_rate = self.registry.defaults.max_reject_rate
+        return BronzeLoader(self.warehouse, self.spec).load(
+            path,
+            snapshot_date=snapshot_date,
+            run_id=context["run_id"],
+            limit=self.run_param(context, "limit"),
+            max_reject_rate=max_reject_rate,
+            max_drop_rate=self._max_drop_rate(flag(self.run_param(context, "allow_snapshot_drop"))),
+            allow_missing_columns=flag(self.run_param(context, "allow_missing_columns")),
+        )
 
     def _max_drop_rate(self, allow_snapshot_drop: bool) -> float | None:
         """The registry's max_drop_rate, or None (no limit) when ``allow_snapshot_drop`` is on."""
