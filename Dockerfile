@@ -3,6 +3,8 @@
 # (dev/: demo, stand-ins, generators, benchmarks) is never copied in.
 FROM apache/airflow:3.3.2-python3.11
 
+# requirements.txt pins the providers, the Celery one (CeleryExecutor: the compose workers) among them,
+# over the versions the base image ships.
 COPY --chown=airflow:0 requirements.txt constraints.txt /opt/airflow/requirements/
 RUN pip install --no-cache-dir -r /opt/airflow/requirements/requirements.txt \
         -c /opt/airflow/requirements/constraints.txt

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 
-.PHONY: install browser demo test test-unit lint airflow docs-pictures bench bench-matching bench-push bench-huge-value lock
+.PHONY: install browser redis demo test test-unit test-distributed lint airflow cluster docs-pictures bench bench-matching bench-push bench-huge-value lock
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt overrides.txt pyproject.toml dev/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,8 +27,15 @@ browser:
 		apt-get install -y -qq --no-install-recommends chromium >/dev/null) || \
 		echo "chromium could not be installed: the report screenshot test will be skipped"
 
+## Redis (Debian's redis-server) for the distributed test and `make cluster`; needs root, as on CI. Only the
+## binary is used: the test starts its own server on a free 127.0.0.1 port and stops it.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends redis-server >/dev/null) || \
+		echo "redis-server could not be installed: the distributed test will be skipped"
+
 ## The whole test suite (lint first). .ci/run calls exactly this.
-test: install browser
+test: install browser redis
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -36,12 +43,21 @@ test: install browser
 test-unit: install
 	$(BIN)/python -m pytest -m unit -q
 
+## The distributed path alone (part of make test too): Redis, a PostgreSQL metadata database, the api-server,
+## scheduler, dag-processor, triggerer and two Celery workers as local processes; the four DAGs at once (a few minutes).
+test-distributed: install redis
+	$(BIN)/python -m pytest -v tests/integration/distributed
+
 lint: install
 	$(BIN)/ruff check .
 
 ## Airflow UI (airflow standalone) on 127.0.0.1:8080, wired to the embedded database.
 airflow: install
 	$(BIN)/python -m crm_reconciliation_dev ui
+
+## The same processes as the distributed test, until Ctrl-C: CeleryExecutor with ARGS="--workers N" Celery workers.
+cluster: install redis
+	$(BIN)/python -m crm_reconciliation_dev cluster $(ARGS)
 
 ## Every picture in docs/, from the demo's data (a few minutes): the companies report of a demo run, shot by
 ## headless Chromium, then the review page inside the Airflow UI, shot by the review UI test (CRM_RECON_SCREENSHOTS=1).

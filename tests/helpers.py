@@ -13,8 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +24,7 @@ import psycopg
 from crm_reconciliation.common.sql_templates import execute_script, render
 from crm_reconciliation.config.paths import PROJECT_ROOT
 from crm_reconciliation.config.registry import ObjectSpec, Registry, default_registry
+from crm_reconciliation_dev.local_env import call
 
 
 def registry_with(spec: ObjectSpec) -> Registry:
@@ -225,19 +224,6 @@ def run_command(arguments: Sequence[str], timeout: float, **options: Any) -> sub
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
-def call(base: str, method: str, path: str, token: str | None = None, body: dict | None = None) -> tuple[int, str]:
-    """One JSON request to a local server: (status, body text), errors included."""
-    request = urllib.request.Request(  # noqa: S310 - our own 127.0.0.1 server
-        base + path, method=method, data=None if body is None else json.dumps(body).encode()
-    )
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own 127.0.0.1 server
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Development commands: ``demo`` (the main job on the embedded default), ``ui`` (Airflow
-standalone on the embedded database), ``sample-data`` (regenerate the bundled sample files)."""
+standalone on the embedded database), ``cluster`` (CeleryExecutor: Redis and Celery workers as
+local processes), ``sample-data`` (regenerate the bundled sample files)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ui = commands.add_parser("ui", help="airflow standalone on 127.0.0.1:8080 with the embedded database")
     ui.add_argument("--port", type=int, default=8080)
+    cluster = commands.add_parser(
+        "cluster", help="Redis, PostgreSQL, Airflow's components and Celery workers as local processes"
+    )
+    cluster.add_argument("--workers", type=int, default=2)
+    cluster.add_argument("--concurrency", type=int, default=2, help="task slots per worker")
     commands.add_parser("sample-data", help="regenerate include/bronze_layer and the demo mirror", add_help=False)
     args, rest = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -35,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         from crm_reconciliation_dev.standalone import main as ui_main
 
         return ui_main(args.port)
+    if args.command == "cluster":
+        from crm_reconciliation_dev.cluster import main as cluster_main
+
+        return cluster_main(args.workers, args.concurrency)
     from crm_reconciliation_dev.sample_data import main as sample_main
 
     sample_main(rest)

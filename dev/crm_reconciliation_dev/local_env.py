@@ -6,12 +6,15 @@ Call before Airflow is imported: Airflow reads its configuration once, at import
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import urllib.error
+import urllib.request
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -177,3 +180,17 @@ def run_task(dag: Any, task_id: str, run_id: str = "bench", params: dict[str, An
     context = {"params": merged, "run_id": run_id, "logical_date": datetime(2026, 1, 1, tzinfo=UTC), "dag_run": None}
     task.render_template_fields(context, dag.get_template_env())
     return task.execute(context)
+
+
+def call(base: str, method: str, path: str, token: str | None = None, body: dict | None = None) -> tuple[int, str]:
+    """One JSON request to a local Airflow (or any 127.0.0.1 server): (status, body text), errors included."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, method=method, data=data)  # noqa: S310 - our own 127.0.0.1 server
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own 127.0.0.1 server
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
