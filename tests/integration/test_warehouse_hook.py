@@ -184,3 +184,29 @@ def test_the_shared_limiter_books_pauses_and_notes_the_quota_through_its_own_ses
     finally:
         limiter.close()
     assert db.execute("select count(*) from staging.api_requests where app_key = 'app'").fetchone() == (2,)
+
+
+def test_a_booking_that_waited_for_the_lock_is_booked_when_it_got_it(db):
+    """Issue 28: the limiter reads the database's clock once it holds the app's lock. Read before,
+    a booking that waited carried the moment it began to wait, and was counted in a window it was
+    not made in (14 to 16 of 10 made within one window, six pushes at once)."""
+    import threading
+
+    from crm_reconciliation.config.registry import default_registry
+    from crm_reconciliation.push.limiter import SharedLimiter
+    from tests.helpers import create_staging
+
+    create_staging(db, default_registry().get("companies"))
+    limiter = SharedLimiter(WarehouseHook().autocommit_session, "contended", 10, 1.0)
+    with WarehouseHook().transaction() as holder:
+        # Another push holding the app's lock (staging.crm_book_request's key) for 300 ms.
+        holder.execute("select pg_advisory_xact_lock(hashtextextended('crm_rate_limit contended', 0))")
+        booking = threading.Thread(target=limiter.acquire)
+        booking.start()
+        booking.join(timeout=0.3)
+        assert booking.is_alive()  # it waits for the lock
+        (released,) = holder.execute("select clock_timestamp()").fetchone()
+    booking.join(timeout=30)
+    limiter.close()
+    (booked,) = db.execute("select started_at from staging.api_requests where app_key = 'contended'").fetchone()
+    assert booked >= released
