@@ -128,6 +128,11 @@ def run_params() -> dict[str, Param]:
     }
 
 
+def run_param_defaults() -> dict[str, Any]:
+    """Each run param's default: what a step run outside a DAG reads."""
+    return {name: param.value for name, param in run_params().items()}
+
+
 def revert_params(objects: Iterable[str]) -> dict[str, Param]:
     """The trigger form of crm_revert: which push run of which object to undo."""
     return {

@@ -83,9 +83,9 @@ class ObjectStep:
         """Render now, with the DAG params' defaults, when Airflow did not (``execute`` called
         directly, as the revert command does)."""
         if not self._rendered:
-            from crm_reconciliation.config.params import run_params
+            from crm_reconciliation.config.params import run_param_defaults
 
-            context.setdefault("params", {name: param.value for name, param in run_params().items()})
+            context.setdefault("params", run_param_defaults())
             self.render_template_fields(context)
 
     def run_param(self, context: Any, name: str) -> Any:

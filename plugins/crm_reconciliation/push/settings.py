@@ -64,13 +64,13 @@ class PushSettings:
         unset one is the run's param (``params``, as the trigger form gave it), else the registry's
         default, else the param's own default."""
         from crm_reconciliation.config.errors import ConfigurationError
-        from crm_reconciliation.config.params import run_params
+        from crm_reconciliation.config.params import run_param_defaults
 
-        declared = run_params()
+        declared = run_param_defaults()
         values: dict[str, Any] = {}
         for param, name in RUN_PARAMS.items():
             value = next((v for v in (given.get(param), given.get(name), params.get(param)) if v is not None), None)
-            values[name] = declared[param].value if value is None else value
+            values[name] = declared[param] if value is None else value
         for name, default in REGISTRY_DEFAULTS.items():
             value = given.get(name)
             values[name] = getattr(registry.defaults, default) if value is None else value
