@@ -224,8 +224,6 @@ def run_command(arguments: Sequence[str], timeout: float, **options: Any) -> sub
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
-
-
 @dataclass(frozen=True)
 class RunningUi:
     base: str

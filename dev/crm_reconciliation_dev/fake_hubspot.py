@@ -18,7 +18,8 @@ epoch milliseconds at midnight UTC, datetimes ISO-8601 or epoch milliseconds, bo
 ``true``/``false``, an enumeration an option's value (never its label; ``;``-joined for a
 multiple checkbox), a contact's ``email`` one valid address, unique in the portal (compared
 without case: a batch giving one another contact holds is refused, 409 CONFLICT). A non-text
-value keeps no surrounding whitespace, invisible characters included. ``pipeline`` takes a
+value keeps no surrounding whitespace, invisible characters included; no value is longer than
+65,536 characters. ``pipeline`` takes a
 pipeline id, ``dealstage`` a stage of the deal's pipeline (the input's, else the record's, else
 the default), ``hubspot_owner_id`` an owner's id. On the date-based API the portal's validation
 rule holds too: a deal in a closed-won stage has a ``closedate``. A refused value refuses the
@@ -850,6 +851,7 @@ EMAIL = re.compile(
     re.ASCII,
 )
 DAY_MS = 86_400_000
+MAX_VALUE_CHARACTERS = 65_536  # HubSpot keeps at most this many characters of any value
 
 
 def _text(value: Any) -> str:
@@ -871,10 +873,12 @@ def _value_problem(spec: dict[str, Any], value: Any, email: bool = False) -> tup
     """(HubSpot's error code, its message) when ``value`` does not fit the property ``spec`` (an
     e-mail address if ``email``), else None. Empty (``""`` or null) clears a property of any type.
     Since 2025 HubSpot refuses surrounding whitespace in non-text values: a value must be exactly
-    its form."""
+    its form; no value is longer than 65,536 characters (HubSpot's limit for any text property)."""
     if value is None or value == "":
         return None
     text, type_ = _text(value), spec.get("type")
+    if len(text) > MAX_VALUE_CHARACTERS:
+        return "INVALID_STRING_LENGTH", f"{len(text)} characters: a value holds at most {MAX_VALUE_CHARACTERS}."
     if email:
         return None if EMAIL.fullmatch(text) else ("INVALID_EMAIL", f"Email address {text} is invalid")
     if type_ == "number":

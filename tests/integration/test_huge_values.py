@@ -156,7 +156,8 @@ def test_equal_huge_values_agree_exactly_and_stay_whole(companies):
     assert row["bronze"] == NAME  # and so does bronze
 
 
-def test_a_huge_value_against_a_normal_one_disagrees_and_is_pushed_whole(companies):
+def test_a_huge_value_against_a_normal_one_disagrees_and_is_staged_whole(companies):
+    """Staged whole, the diff as it is; the push holds it back for its length (test_value_conversion)."""
     row = companies[8]
     assert level(row, "name") == "else"
     # Everything else agrees: still the same company.

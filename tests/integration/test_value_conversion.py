@@ -7,8 +7,12 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
 from airflow.sdk.exceptions import AirflowFailException
 
+from crm_reconciliation.config.registry import default_registry
+from crm_reconciliation.hooks.warehouse import WarehouseSession
+from crm_reconciliation.review import queue as review
 from crm_reconciliation_dev.fake_hubspot import FakeCrm
 from tests.helpers import create_staging
 from tests.integration.test_push import COMPANIES, portal, push, stage
@@ -56,6 +60,24 @@ LOOKUP = {
         ("", "number", "number", False, {"value": ""}),
         ("  Texte libre ", "string", "textarea", False, {"value": "  Texte libre "}),
         ("Aerospace", None, None, False, {"value": "Aerospace"}),
+        # HubSpot keeps at most 65,536 characters of a value, whatever its type
+        pytest.param("x" * 65_536, "string", "textarea", False, {"value": "x" * 65_536}, id="65536-characters"),
+        pytest.param(
+            "x" * 65_537,
+            "string",
+            "text",
+            False,
+            {"reason": "65,537 characters, more than the 65,536 HubSpot keeps"},
+            id="65537-characters",
+        ),
+        pytest.param(
+            "x" * 70_000,
+            None,
+            None,
+            False,
+            {"reason": "70,000 characters, more than the 65,536 HubSpot keeps"},
+            id="too-long-without-catalogue",
+        ),
     ],
 )
 def test_each_value_is_converted_or_held_back_with_a_reason(db, value, type_, field_type, is_email, expected):
@@ -106,6 +128,39 @@ def test_a_held_value_leaves_the_rest_of_the_record_sent_then_create_options_add
     patches = [path for method, path, _, _ in server.requests if method == "PATCH"]
     assert patches == ["/crm/properties/2026-09/companies/industry"]
     assert ("second", "industry=Industrial IoT") not in held(db)
+
+
+def test_a_value_longer_than_hubspot_keeps_is_held_back_and_the_rest_sent(db, connections):
+    """A 10 MB legacy name is staged whole (reconcile diffs whole values) but never sent: the
+    portal refuses a value over 65,536 characters, and with it the record's other properties."""
+    huge = "Société " + "très longue " * 900_000
+    wanted = {"6001": {"city": "Lyon", "name": huge}, "6002": {"city": "Nice", "name": "Sysonde"}}
+    stage(db, wanted)
+    with portal(wanted) as server:
+        connections(server)
+        summary = push("hubspot", "long")
+        assert server.records == {"6001": {"city": "Lyon"}, "6002": {"city": "Nice", "name": "Sysonde"}}
+        assert server.statuses[400] == 0
+        assert summary["updates"]["outcomes"] == {"sent": 2}
+        # The stand-in refuses such a value as the portal does.
+        refused = requests.post(
+            f"{server.url}/crm/objects/2026-09/companies/batch/update",
+            json={"inputs": [{"id": "6002", "properties": {"name": "y" * 65_537}}]},
+            headers={"Authorization": f"Bearer {server.token}"},
+            timeout=10,
+        )
+        assert server.records["6002"]["name"] == "Sysonde"
+    assert refused.status_code == 400
+    assert "INVALID_STRING_LENGTH" in refused.text
+    assert held(db) == {("long", f"name={huge}"): {1}}
+    reason = db.execute("select reason from staging.push_held_values").fetchone()[0]
+    assert reason == f"{len(huge):,} characters, more than the 65,536 HubSpot keeps"
+    # The review page and the report show its start, its length, and how to fix it.
+    (row,) = review.held_values(WarehouseSession(db), default_registry(), "companies")["rows"]
+    assert (row["value"], row["value_chars"]) == (huge[:200] + "…", len(huge))
+    assert row["fix"] == (
+        f"Shorten it in the legacy CRM ({len(huge):,} characters): HubSpot keeps at most 65,536 characters of a value."
+    )
 
 
 def test_a_preflight_refusal_fails_at_once_without_retries(db, connections):

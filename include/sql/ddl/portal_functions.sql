@@ -7,7 +7,8 @@
 -- {"value": …} or {"reason": …}. ``lookup``: an enumeration's names → option value, as
 -- staging.crm_option_lookup keys them (as written after '=', and folded), read the same way;
 -- ``allowed``: its option values (NULL: not known here, not checked). '' (a clear) passes. A
--- type the catalogue does not give (no preflight read: the workflow target) passes as it is.
+-- type the catalogue does not give (no preflight read: the workflow target) passes as it is,
+-- unless it is longer than HubSpot keeps.
 create or replace function staging.crm_portal_value(
     value text, type text, field_type text, lookup jsonb, allowed jsonb, is_email boolean
 ) returns jsonb
@@ -22,6 +23,11 @@ declare
 begin
     if value = '' then
         return jsonb_build_object('value', '');
+    elsif length(value) > 65536 then
+        -- HubSpot keeps at most 65,536 characters of a value: a longer one would fail its batch.
+        return jsonb_build_object(
+            'reason', format('%s characters, more than the 65,536 HubSpot keeps', to_char(length(value), 'FM999,999,999'))
+        );
     elsif v is null then
         return jsonb_build_object('reason', 'only blanks');
     elsif is_email then

@@ -119,4 +119,6 @@ create table if not exists staging.push_held_values (
     primary key (object_type, run_id, legacy_id, api_object, property)
 );
 
-create index if not exists push_held_values_value_idx on staging.push_held_values (object_type, property, value);
+-- No index on the value: one over 8 kB compressed (a pasted document, held back for its length)
+-- cannot be indexed, and every reader filters by run (the primary key).
+drop index if exists staging.push_held_values_value_idx;

@@ -17,5 +17,6 @@ where
     and held.allowed is not null
     and not held.allowed ? staging.crm_text(held.value)
     and staging.crm_text(held.value) is not null
+    and length(held.value) <= 65536  -- held for its length: no option can take it
 group by held.api_object, held.property
 order by held.api_object, held.property

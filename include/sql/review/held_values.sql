@@ -42,7 +42,9 @@
             select jsonb_agg(jsonb_build_object(
                 'api_object', shown.api_object,
                 'property', shown.property,
-                'value', shown.value,
+                -- A value too long for HubSpot is shown by its start and its length.
+                'value', case when length(shown.value) > 200 then left(shown.value, 200) || '…' else shown.value end,
+                'value_chars', length(shown.value),
                 'records', shown.records,
                 'reason', shown.reason,
                 'reasons', shown.reasons,

@@ -19,6 +19,7 @@ VERDICTS = ("same", "different", "create_new", "leave_aside")
 CSV_COLUMNS = ("legacy_id", "hubspot_id", "status", "confidence", "label", "held_back", "verdict", "comment")
 PAGE_LIMIT = 200
 CONFIG_FILE = "include/config/objects.yaml"
+HUBSPOT_MAX_CHARACTERS = 65_536  # of any value; staging.crm_portal_value holds a longer one back
 # What the page shows when no run held a value back (or the table does not exist yet).
 NO_HELD_VALUES: dict[str, Any] = {
     "run_id": None,
@@ -205,6 +206,11 @@ def held_value_fix(object_type: str, row: dict[str, Any]) -> str:
     property_, value = row.get("property"), row.get("value")
     if value is None:
         return f"Fill in {property_} in the legacy CRM: the portal needs a value there."
+    if (row.get("value_chars") or 0) > HUBSPOT_MAX_CHARACTERS:
+        return (
+            f"Shorten it in the legacy CRM ({row['value_chars']:,} characters): HubSpot keeps at most "
+            f"{HUBSPOT_MAX_CHARACTERS:,} characters of a value."
+        )
     quoted = json.dumps(value, ensure_ascii=False)
     value_map = f"value_maps: {{{property_}: {{{quoted}: …}}}} under {object_type} in {CONFIG_FILE}"
     if row.get("allowed") is not None:
