@@ -31,10 +31,10 @@ FUNCTION_SCRIPTS = (
     "ddl/activity_functions.sql",
     "ddl/step_functions.sql",
 )
-# The create_staging step, one output per file, in one transaction (the first file takes the DDL
-# lock): the schemas, the functions, the tables every object shares, the upgrades of an older
-# schema, then this object's bronze and staging tables.
-CREATE_STAGING_SCRIPTS = (
+# What every object shares, one output per file (the first file takes the DDL lock): the schemas,
+# the functions, the shared tables, the upgrades of an older schema. The maintenance DAG runs it
+# first too, so that it works on a warehouse no object DAG has run on yet.
+SHARED_DDL_SCRIPTS = (
     "ddl/schemas.sql",
     *FUNCTION_SCRIPTS,
     "ddl/run_tables.sql",
@@ -45,9 +45,10 @@ CREATE_STAGING_SCRIPTS = (
     "ddl/portal_tables.sql",
     "ddl/report_tables.sql",
     "ddl/upgrades.sql",
-    "ddl/bronze_table.sql",
-    "ddl/staging_table.sql",
 )
+# The create_staging step, in one transaction: the shared DDL, then this object's bronze and
+# staging tables.
+CREATE_STAGING_SCRIPTS = (*SHARED_DDL_SCRIPTS, "ddl/bronze_table.sql", "ddl/staging_table.sql")
 # The reconcile step, one output per file, in one transaction: the mirror as the object sees it,
 # the mirror guard's record of the previous run's links (before they are rebuilt), both sides'
 # canonical values and the id links between them, then the links and diffs.
@@ -124,7 +125,8 @@ def build_revert_dag(registry: Registry) -> DAG:
 
 
 def build_maintenance_dag(registry: Registry) -> DAG:
-    """``crm_staging_maintenance``: row counts, and the purge of rows older than retention_days."""
+    """``crm_staging_maintenance``: the shared tables (a fresh warehouse has none), row counts, and
+    the purge of rows older than retention_days."""
     with DAG(
         dag_id="crm_staging_maintenance",
         description="Row counts of bronze/staging tables; purge of old log, reject and push-ledger rows",
@@ -139,6 +141,7 @@ def build_maintenance_dag(registry: Registry) -> DAG:
         step = {"object_type": "maintenance", "conn_id": CONN_ID}
         retention = {"retention_days": registry.defaults.retention_days}
         chain(
+            SqlScriptOperator(task_id="create_staging", sql=list(SHARED_DDL_SCRIPTS), **step),
             SqlScriptOperator(task_id="row_counts", sql="maintenance/row_counts.sql", **step),
             SqlScriptOperator(task_id="purge", sql="maintenance/purge.sql", parameters=retention, **step),
             SqlScriptOperator(task_id="row_counts_after", sql="maintenance/row_counts.sql", **step),

@@ -1,8 +1,10 @@
 {#- reads: nothing / creates: nothing / updates: staging.reconciliation_log, staging.bronze_rejects,
-    staging.match_parameters, staging.push_log, staging.push_held_values, staging.push_associations
+    staging.match_parameters, staging.push_log, staging.push_held_values, staging.push_associations,
+    staging.reports
 
-    Purge bookkeeping (logs, rejects, the push ledger, held values, learned parameters) older
-    than the retention setting (days, bound as %(retention_days)s).
+    Purge bookkeeping (logs, rejects, the push ledger, held values, learned parameters, report
+    pages) older than the retention setting (days, bound as %(retention_days)s).
+    Each object's latest report page is kept however old: the UI serves it as `latest`.
     Unresolved 'in_flight' pushes are kept: the next push must read them back. So are the
     creations that landed (they hold the HubSpot id of each record a push created) and the
     associations made or found (they keep them from being sent again). -#}
@@ -39,6 +41,19 @@ purged_held_values as (
     returning 1
 ),
 
+purged_reports as (
+    delete from staging.reports
+    where
+        written_at < now() - make_interval(days => %(retention_days)s)
+        and (object_type, run_id) not in (
+            select distinct on (latest.object_type) latest.object_type, latest.run_id
+            from staging.reports as latest
+            where latest.counts_as_latest
+            order by latest.object_type, latest.written_at desc, latest.run_id desc
+        )
+    returning 1
+),
+
 purged_associations as (
     delete from staging.push_associations
     where updated_at < now() - make_interval(days => %(retention_days)s) and outcome not in ('created', 'exists')
@@ -51,5 +66,6 @@ select jsonb_build_object(
     'purged_push_log', (select count(*) from purged_pushes),
     'purged_push_associations', (select count(*) from purged_associations),
     'purged_push_held_values', (select count(*) from purged_held_values),
-    'purged_match_parameters', (select count(*) from purged_parameters)
+    'purged_match_parameters', (select count(*) from purged_parameters),
+    'purged_reports', (select count(*) from purged_reports)
 ) as purged

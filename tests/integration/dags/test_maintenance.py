@@ -70,6 +70,18 @@ def test_old_rows_are_purged_and_counts_reported(airflow_db, db):
                 }
             ],
         )
+    pages = [  # (run, counts as latest, age): companies' latest page is old, and stays
+        ("old_latest", True, old),
+        ("older", True, "now() - interval '401 days'"),
+        ("old_held", False, old),
+        ("recent_held", False, recent),
+    ]
+    for run_id, counts, age in pages:
+        db.execute(
+            "insert into staging.reports (object_type, run_id, dag_id, html, counts_as_latest, written_at)"
+            f" values ('companies', %s, 'crm_reconcile_companies', '<html>', %s, {age})",
+            [run_id, counts],
+        )
     db.execute("update staging.push_log set updated_at = now() - interval '400 days'")
     db.execute("update staging.push_associations set updated_at = now() - interval '400 days'")
 
@@ -92,8 +104,26 @@ def test_old_rows_are_purged_and_counts_reported(airflow_db, db):
         "purged_push_associations": 1,
         "purged_push_held_values": 1,
         "purged_match_parameters": 1,
+        "purged_reports": 2,
     }
+    kept_pages = db.execute("select run_id from staging.reports order by run_id").fetchall()
+    assert kept_pages == [("old_latest",), ("recent_held",)]
     assert db.execute("select count(*) from staging.push_held_values").fetchone()[0] == 1
     assert db.execute("select count(*) from staging.match_parameters").fetchone()[0] == 1
     assert details["row_counts"]["staging.bronze_rejects"] == 2
     assert details["row_counts_after"]["staging.bronze_rejects"] == 1
+
+
+def test_on_a_warehouse_no_object_dag_has_run_on_it_creates_what_it_needs(airflow_db, db):
+    db.execute("drop schema if exists staging cascade")
+    db.execute("drop schema if exists bronze cascade")
+
+    run = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).dags["crm_staging_maintenance"].test()
+
+    assert str(run.state) == "success"
+    details = dict(
+        db.execute("select step, details from staging.reconciliation_log where run_id = %s", (run.run_id,)).fetchall()
+    )
+    assert set(details) == {"create_staging", "row_counts", "purge", "row_counts_after"}
+    assert details["purge"]["purged_reports"] == 0
+    assert "staging.reports" in details["row_counts"]
