@@ -76,17 +76,28 @@ def airflow_db(database_uri: str) -> str:
 
 
 def _session_processes() -> list[psutil.Process]:
-    """Live processes (not this one) whose environment carries this session's mark."""
-    found = []
+    """Live processes (not this one) this session started: those whose environment carries its
+    mark, and every descendant of this process. A process that renames itself (the api-server,
+    a Celery worker, Redis, serve-logs: setproctitle) may overwrite the environment /proc shows;
+    it is still a descendant, since this process is the subreaper of its orphans."""
+    found = {}
     for process in psutil.process_iter():
         if process.pid == os.getpid():
             continue
         try:
-            if process.environ().get(SESSION_ENV) == SESSION_ID and process.status() != psutil.STATUS_ZOMBIE:
-                found.append(process)
+            if process.environ().get(SESSION_ENV) == SESSION_ID:
+                found[process.pid] = process
         except (psutil.Error, OSError):  # gone, or not ours to read
             continue
-    return found
+    found.update((child.pid, child) for child in psutil.Process().children(recursive=True))
+    live = []
+    for process in found.values():
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE:
+                live.append(process)
+        except psutil.Error:  # gone meanwhile
+            continue
+    return live
 
 
 def _describe(process: psutil.Process) -> str:
