@@ -4,7 +4,7 @@
     probable twins linked for good, whether this object was ever pushed live before, and what
     the mirror guard found (reconcile/mirror_links.sql) with the creations it holds until a
     person approves. -#}
-{%- from "push/macros.sql" import still_to_send, mirror_guard_holds -%}
+{%- from "push/macros.sql" import guarded_creations -%}
 {% include "push/plan.sql" %}
 
 with overwrites as (
@@ -15,16 +15,9 @@ creations as (
 {% include "push/select_create.sql" %}
 ),
 
-guarded as (
-    select count(*) as creations
-    from staging."_{{ params.object.name }}_push_plan" as payloads
-    where payloads.kind = 'payload' and payloads.action = 'create' and %(create_missing)s
-        and {{ still_to_send("payloads.payload_hash") }} and {{ mirror_guard_holds("payloads.legacy_id") }}
-),
-
 final as (
     select
-        (select creations from guarded) as guarded_creations,
+        {{ guarded_creations(params.object) }} as guarded_creations,
         (
             select to_jsonb(checks) - 'object_type' - 'run_id' - 'checked_at'
             from staging.mirror_checks as checks

@@ -41,3 +41,15 @@ not exists (
     )
 )
 {%- endmacro -%}
+
+
+{#- The creations the mirror guard holds in this run (create_missing on): a count, for the
+    approval gate, the push's summary and the report. -#}
+{%- macro guarded_creations(o) -%}
+(
+    select count(*)
+    from staging."_{{ o.name }}_push_plan" as payloads
+    where payloads.kind = 'payload' and payloads.action = 'create' and %(create_missing)s
+        and {{ still_to_send("payloads.payload_hash") }} and {{ mirror_guard_holds("payloads.legacy_id") }}
+)
+{%- endmacro -%}

@@ -1,9 +1,10 @@
 {#- reads: staging.mirror_checks, staging.previous_links, staging.<object>_reconciliation,
     staging.push_log, staging.reconciliation_log / creates: nothing
 
-    The mirror guard's part of the report: the mirror's size against the previous run's, the
-    links that run made whose HubSpot record is gone, and every record it linked that this run
-    found `new`, with whether this run created it or held it back. -#}
+    The mirror guard's part of the report: the mirror's size against the reference, the links
+    the run before made whose HubSpot record is gone, the links earlier runs made that the guard
+    still holds, every record linked before that this run found `new` (with whether this run
+    created it or held it back), and how many creations the guard held in all. -#}
 {%- set o = params.object -%}
 with checks as (
     select *
@@ -42,6 +43,14 @@ select jsonb_build_object('mirror_guard', (
         'links_before', checks.links_before,
         'lost_links', checks.lost_links,
         'shrunk', checks.shrunk,
+        'carried_links', checks.carried_links,
+        -- Every creation the guard held in this run (the records linked before, and with a shrink
+        -- all the others): what the push recorded.
+        'held_creations', (
+            select coalesce((push.details ->> 'guarded_creations')::bigint, 0)
+            from staging.reconciliation_log as push
+            where push.object_type = %(object_type)s and push.run_id = %(run_id)s and push.step = 'push'
+        ),
         'now_new', (select count(*) from relinked),
         'created', (select count(*) from relinked where created),
         'approved_by', (select approved_by from approval where approved),

@@ -114,7 +114,9 @@ class PushApprovalOperator(PushSelection, ApprovalOperator):
         reasons = [
             "the first live push of " + self.object_type if not counts["pushed_before"] else None,
             guard,
-            f"{writes} records to write, more than {settings.max_records}" if writes > settings.max_records else None,
+            f"{writes:,} records to write, more than {settings.max_records:,}"
+            if writes > settings.max_records
+            else None,
         ]
         return counts, "; ".join(reason for reason in reasons if reason) or None
 

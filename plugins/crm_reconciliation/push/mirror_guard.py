@@ -7,7 +7,7 @@ from typing import Any
 
 
 def guard_reason(guard: dict[str, Any] | None, guarded: int, max_drop_rate: float, mirror: str) -> str | None:
-    """Why the guard holds this run's push, or None when the mirror kept what the previous run linked.
+    """Why the guard holds this run's push, or None when the mirror kept what earlier runs linked.
 
     ``guard``: this run's ``staging.mirror_checks`` row; ``guarded``: the creations it holds;
     ``mirror``: the mirror table's name.
@@ -27,6 +27,11 @@ def guard_reason(guard: dict[str, Any] | None, guarded: int, max_drop_rate: floa
             f"{guard['lost_links']:,} of the {guard['links_before']:,} HubSpot records the previous run linked are "
             "gone from the mirror (the sync dropped them, or they were deleted or merged in HubSpot): their legacy "
             "records are now new"
+        )
+    if guard.get("carried_links"):
+        found.append(
+            f"{guard['carried_links']:,} records linked before an earlier run lost their HubSpot record are still "
+            "held: no person has approved creating them"
         )
     if guarded:
         found.append(f"{guarded:,} creations are held until a person approves")

@@ -112,18 +112,28 @@ class PushRun:
 
     def hold_values(self) -> dict[str, Any]:
         """Plan the run (every value converted once, push/plan.sql) and record the values it holds
-        back (what the portal's catalogue cannot take)."""
+        back (what the portal's catalogue cannot take), and count the creations the mirror guard
+        holds. The summary names either only when there are some."""
         scripts = [self.sql["plan"], self.sql["held_values"]]
-        held = self.warehouse.run_script(scripts, self.binds, lock=self.spec.name) or {}
-        if not held.get("held_values"):
-            return {}  # the summary names held values only when there are some
-        self.log.warning(
-            "%d values of %d records are held back, never sent: the portal cannot take them as they are "
-            "(staging.push_held_values; the report lists them by property and value: add a value map in "
-            "include/config/objects.yaml, or run with create_options)",
-            held["held_values"],
-            held["held_records"],
-        )
+        found = self.warehouse.run_script(scripts, self.binds, lock=self.spec.name) or {}
+        held = {}
+        if found.get("guarded_creations"):
+            held["guarded_creations"] = found["guarded_creations"]
+            self.log.warning(
+                "The mirror guard holds %d creations of %s: never sent without a person's approval "
+                "(the report's Mirror guard section says why)",
+                found["guarded_creations"],
+                self.spec.name,
+            )
+        if found.get("held_values"):
+            held.update(held_values=found["held_values"], held_records=found["held_records"])
+            self.log.warning(
+                "%d values of %d records are held back, never sent: the portal cannot take them as they are "
+                "(staging.push_held_values; the report lists them by property and value: add a value map in "
+                "include/config/objects.yaml, or run with create_options)",
+                found["held_values"],
+                found["held_records"],
+            )
         return held
 
     def verify_from_mirror(self) -> dict[str, Any]:
@@ -147,12 +157,15 @@ class PushRun:
         summary.update(self.warehouse.run_script(self.sql["dry_run"], self.binds, lock=self.spec.name) or {})
         self.log.warning(
             "DRY RUN (%s): for %s, %d updates, %d creations and %d associations recorded in staging.push_log and "
-            "staging.push_associations with outcome 'dry_run'; nothing sent.",
+            "staging.push_associations with outcome 'dry_run'%s; nothing sent.",
             reason,
             self.spec.name,
             summary.get("dry_run", 0),
             summary.get("dry_run_creations", 0),
             summary.get("dry_run_associations", 0),
+            f", and {summary['guarded_creations']} creations the mirror guard holds until a person approves"
+            if summary.get("guarded_creations")
+            else "",
         )
         return {**summary, "reason": reason}
 

@@ -35,11 +35,12 @@ def upserted_legacy_ids(server, since: int) -> set[str]:
 
 
 def linked(db) -> dict[int, str]:
-    """Legacy id → HubSpot id of the records the last run matched or found probable."""
+    """Legacy id → HubSpot id of the records the last run linked: matched, probable or conflict."""
     return dict(
         db.execute(
             f"select {COMPANIES.legacy_key}, {COMPANIES.hubspot_key} from staging.{COMPANIES.staging_table}"
-            f" where reconciliation_status in ('matched', 'probable') and {COMPANIES.hubspot_key} is not null"
+            f" where reconciliation_status in ('matched', 'probable', 'conflict')"
+            f" and {COMPANIES.hubspot_key} is not null"
         ).fetchall()
     )
 
@@ -109,8 +110,12 @@ def test_a_small_loss_holds_only_the_records_linked_before(db, portal, dags):  #
     first = companies.test(run_conf={**LIVE, "create_missing": False})
     assert str(first.state) == "success"
     before, first_statuses = linked(db), statuses(db)
-    # Four matched records leave the mirror: far under max_drop_rate, but legacy records turn new.
+    # Four matched records and two conflicts leave the mirror: far under max_drop_rate, but
+    # legacy records turn new (a conflict's HubSpot record was judged another entity: creating
+    # its legacy record by upsert on the legacy id would overwrite that record).
     gone = [legacy for legacy in sorted(before) if first_statuses[legacy] == "matched"][:4]
+    gone += [legacy for legacy in sorted(before) if first_statuses[legacy] == "conflict"][:2]
+    assert len(gone) == 6, "the scenario must have matched records and conflicts"
     lose_from_mirror(db, [before[legacy] for legacy in gone])
     sent_before = len(portal.requests)
 
@@ -125,5 +130,62 @@ def test_a_small_loss_holds_only_the_records_linked_before(db, portal, dags):  #
     assert truly_new, "the scenario must have records to create"
     assert created == truly_new  # the new records are created, none of those linked before
     page = report_of(db, second.run_id)
+    assert {first_statuses[legacy] for legacy in turned_new} == {"matched", "conflict"}
     for legacy in turned_new:
-        assert f"<td>{legacy}</td><td>matched</td><td>{before[legacy]}</td><td>gone</td><td>held back</td>" in page
+        status = first_statuses[legacy]
+        assert f"<td>{legacy}</td><td>{status}</td><td>{before[legacy]}</td><td>gone</td><td>held back</td>" in page
+
+
+def test_the_guard_holds_until_a_person_decides(db, portal, dags):  # noqa: F811
+    """Runs in between (a dry run) do not make the lost links ordinary `new` records, nor does a
+    shrink stop counting because the run before already saw the smaller mirror; an approved push
+    ends both."""
+    companies = dags[COMPANIES.dag_id]
+    first = companies.test(run_conf={**LIVE, "create_missing": False})
+    assert str(first.state) == "success"
+    before = linked(db)
+    mirror = [row[0] for row in db.execute(f"select hs_object_id::text from hubspot.{COMPANIES.hubspot_table}")]
+    dropped = set(sorted(mirror)[: int(len(mirror) * 0.3)])
+    lose_from_mirror(db, sorted(dropped))
+    lost = {legacy for legacy, hubspot in before.items() if hubspot in dropped}
+
+    dry = companies.test(run_conf={**LIVE, "dry_run": True})
+    assert str(dry.state) == "success"
+    pushed = db.execute(
+        "select details from staging.reconciliation_log where run_id = %s and step = 'push'", [dry.run_id]
+    ).fetchone()[0]
+    new_now = [legacy for legacy, status in statuses(db).items() if status == "new"]
+    # The dry run says what the guard would hold: with the shrink, every creation.
+    assert (pushed["dry_run_creations"], pushed["guarded_creations"]) == (0, len(new_now))
+    sent_before = len(portal.requests)
+
+    third = companies.test(run_conf=LIVE)
+
+    assert str(third.state) == "success"
+    assert upserted_legacy_ids(portal, sent_before) == set()  # still nothing created
+    check = db.execute(
+        "select previous_run_id, previous_records, shrunk, carried_links from staging.mirror_checks"
+        " where object_type = 'companies' and run_id = %s",
+        [third.run_id],
+    ).fetchone()
+    still_new = {legacy for legacy in lost if statuses(db)[legacy] == "new"}
+    assert still_new, "the scenario must keep records new"
+    assert check == (first.run_id, len(mirror), True, len(still_new))  # measured against the size before
+    page = report_of(db, third.run_id)
+    assert f"{len(still_new):,} records linked before an earlier run lost their HubSpot record are still held" in page
+    assert "None sent: the mirror guard held" in page
+
+    # A person approves the third run's push: the shrink and the links it held are settled.
+    db.execute(
+        "update staging.reconciliation_log set details = details || '{\"approved\": true, \"by\": \"admin\"}'"
+        " where run_id = %s and step = 'approve_push'",
+        [third.run_id],
+    )
+    fourth = companies.test(run_conf={**LIVE, "dry_run": True})
+    assert str(fourth.state) == "success"
+    check = db.execute(
+        "select previous_run_id, previous_records, shrunk, carried_links from staging.mirror_checks"
+        " where object_type = 'companies' and run_id = %s",
+        [fourth.run_id],
+    ).fetchone()
+    assert check == (third.run_id, len(mirror) - len(dropped), False, 0)
