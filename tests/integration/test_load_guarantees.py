@@ -121,7 +121,7 @@ def test_utf8_with_one_windows_1252_record_is_read_as_utf8_and_the_record_repair
     assert {loaded[n] for n in range(1, 4001)} == {f"Raphaël Éléonore {n}" for n in range(1, 4001)}
     assert loaded[77777] == "Café Müller"
     ((line, field, reason),) = rejects(db, outcome="repaired")
-    assert (line, field) == (4002, "comp_name")
+    assert (line, field) == (4002, "comp_name, addr_city")
     assert "Windows-1252" in reason
     assert rejects(db) == []
     assert "Windows-1252" in caplog.text
@@ -158,10 +158,31 @@ def test_mixed_encodings_read_each_record_by_its_bytes(db, loader, tmp_path, cap
     assert (result.encoding, result.method, result.rows_loaded, result.rows_repaired) == (encoding, "parsed", 2000, 5)
     assert names(db) == written  # no mojibake: every name as it was written
     assert db.execute("select distinct addr_city from bronze.company").fetchall() == [("Besançon",)]
-    # Listed with their file line (the header is line 1) and the first field holding a repaired character.
-    assert rejects(db, outcome="repaired") == [(n + 1, "comp_name", f"{how}: ç, è, é") for n in others]
+    # Listed with their file line (the header is line 1) and the fields holding a repaired character.
+    assert rejects(db, outcome="repaired") == [(n + 1, "comp_name, addr_city", f"{how}: ç, è, é") for n in others]
     assert rejects(db) == []
     assert f"5 record(s) of {path} {how} and loaded" in caplog.text
+
+
+def test_utf8_fields_inside_windows_1252_records_are_read_as_utf8(db, loader, tmp_path):
+    """A tool pasted five names in UTF-8 into an otherwise Windows-1252 export: the line as a
+    whole is no UTF-8, its name is; each character is read by its bytes."""
+    written = {n: f"Société Générale {n}" for n in range(1, 2001)}
+    pasted = (3, 500, 1000, 1500, 2000)
+    written.update({n: f"Systèmes Embarqués – Œuvre {n}" for n in pasted})
+    lines = [
+        f"{n},".encode("cp1252") + name.encode("utf-8" if n in pasted else "cp1252") + ",Besançon,".encode("cp1252")
+        for n, name in written.items()
+    ]
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"\r\n".join([HEADER.encode(), *lines]) + b"\r\n")
+    result = load(loader, path)
+    accounted(result, 2000)
+    assert (result.encoding, result.rows_loaded, result.rows_repaired) == ("cp1252+utf-8", 2000, 5)
+    assert names(db) == written  # not "SystÃ¨mes EmbarquÃ©s"
+    assert db.execute("select distinct addr_city from bronze.company").fetchall() == [("Besançon",)]
+    expected = "read as UTF-8 in a Windows-1252 file: è, é, Œ, –"
+    assert rejects(db, outcome="repaired") == [(n + 1, "comp_name", expected) for n in pasted]
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])

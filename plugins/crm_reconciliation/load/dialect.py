@@ -95,6 +95,15 @@ def _raw_lines(handle: BinaryIO) -> Iterator[bytes]:
             yield raw
 
 
+# UTF-8 characters a tool writes into a Windows-1252 line (a name pasted from another system):
+# é, è, ç … (C3 xx), NBSP and ° « » (C2 xx), Œ œ Š š Ÿ Ž ž, ’ “ ” – — … and €. Read as
+# Windows-1252 they are the mojibake "Ã©"; a real Windows-1252 text almost never holds an "Ã",
+# "Â" or "Å" followed by a symbol.
+_UTF8_IN_CP1252 = re.compile(
+    rb"[\xc2\xc3][\x80-\xbf]|\xc5[\x92\x93\xa0\xa1\xb8\xbd\xbe]|\xe2\x80[\x93\x94\x98\x99\x9c\x9d\xa6]|\xe2\x82\xac"
+)
+
+
 def _is_utf8(raw: bytes) -> bool:
     try:
         raw.decode("utf-8")
@@ -109,8 +118,9 @@ def detect_encoding(path: ExportPath) -> str:
     A file whose bytes are valid UTF-8 but for a few is UTF-8 with stray Windows-1252 records
     (``utf-8+cp1252``): more valid multi-byte UTF-8 characters than invalid bytes. Otherwise a
     file with any byte UTF-8 cannot read is Windows-1252, with UTF-8 records (``cp1252+utf-8``)
-    when a line that is not ASCII is valid UTF-8 as a whole: Windows-1252 text almost never is
-    (it takes a letter such as Ã or Â followed by a symbol such as © or »).
+    when a line that is not ASCII is valid UTF-8 as a whole, or holds UTF-8 accented letters
+    among its Windows-1252 ones: Windows-1252 text almost never does (it takes a letter such as
+    Ã or Â followed by a symbol such as © or »).
     """
     with open_export(path) as handle:
         head = handle.read(4096)
@@ -135,7 +145,7 @@ def detect_encoding(path: ExportPath) -> str:
         return UTF8_SIG_REPAIRED if bom else UTF8_REPAIRED
     if multibyte:
         with open_export(path) as handle:
-            if any(not raw.isascii() and _is_utf8(raw) for raw in _raw_lines(handle)):
+            if any(not raw.isascii() and (_is_utf8(raw) or _UTF8_IN_CP1252.search(raw)) for raw in _raw_lines(handle)):
                 return CP1252_REPAIRED
     return "cp1252"
 
@@ -246,16 +256,25 @@ class _Lines:
             yield from map(decode, _raw_lines(handle))
 
     def _decode_mixed_cp1252(self, raw: bytes) -> str:
-        """A line of a Windows-1252 file: read as UTF-8 (and repaired) when its bytes are UTF-8."""
-        if not raw.isascii():
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                pass
-            else:
-                self.repaired.extend(character for character in text if not character.isascii())
-                return text
-        return _cp1252(raw)
+        """A line of a Windows-1252 file: read as UTF-8 (and repaired) when its bytes are UTF-8;
+        else each UTF-8 character among its Windows-1252 ones read as UTF-8 (a field pasted from
+        another system), the rest as Windows-1252."""
+        if raw.isascii():
+            return _cp1252(raw)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            self.repaired.extend(character for character in text if not character.isascii())
+            return text
+        text, start = "", 0
+        for found in _UTF8_IN_CP1252.finditer(raw):
+            character = found.group().decode("utf-8")
+            text += _cp1252(raw[start : found.start()]) + character
+            self.repaired.append(character)
+            start = found.end()
+        return text + _cp1252(raw[start:])
 
     def _decode_utf8(self, raw: bytes) -> str:
         try:
@@ -408,10 +427,9 @@ def _swallows(fields: list[str], fmt: CsvFormat, id_index: int | None) -> bool:
 
 
 def _field_holding(fields: list[str], fmt: CsvFormat, characters: list[str]) -> str | None:
-    for name, value in zip(fmt.header, fields, strict=False):
-        if any(character in value for character in characters):
-            return name
-    return None
+    """The fields holding a repaired character, comma-separated (None: none found)."""
+    named = [name for name, value in zip(fmt.header, fields, strict=False) if any(c in value for c in characters)]
+    return ", ".join(named) or None
 
 
 def format_record(fields: list[str], delimiter: str) -> str:
