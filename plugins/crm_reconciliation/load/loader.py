@@ -416,7 +416,8 @@ class BronzeLoader:
         self, path: ExportPath, fmt: CsvFormat, layout: ColumnLayout, previous: dict, allow: bool
     ) -> MissingColumnsRefused | None:
         """The refusal of a header that lacks mapped columns the previous snapshot's live records hold
-        values in (``previous``: previous_live.sql's counts): this snapshot would empty those properties."""
+        values in (``previous``: previous_live.sql's counts): with this snapshot those properties
+        would no longer be compared nor pushed."""
         held = {
             column: count
             for column, count in zip(layout.missing_columns, previous["previous_values"], strict=True)
@@ -439,7 +440,8 @@ class BronzeLoader:
         return MissingColumnsRefused(
             f"{path}: the header (line {fmt.header_line}) lacks the mapped column(s) {', '.join(held)}, which the "
             f"previous {table} snapshot holds values in ({counts} of its {previous['previous_live']} live records): "
-            "this snapshot would empty their HubSpot properties. The previous snapshot was kept. Columns of the file "
+            "with this snapshot their properties would no longer be compared nor pushed, and twins found by them "
+            "would turn new. The previous snapshot was kept. Columns of the file "
             f"the registry does not name: {', '.join(layout.extra_columns) or 'none'}. If a column was renamed, name "
             "it as before in the export or add the new name to column_aliases in include/config/objects.yaml; if the "
             "columns really are gone, run once with the param allow_missing_columns set to true.",
