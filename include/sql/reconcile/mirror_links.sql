@@ -48,6 +48,38 @@ where source.hubspot_id is not null and (select first from _first_check);
 
 analyze _mirror_ids;
 
+-- The links the run before held (their record `new` in it) that nobody resolved since: its push
+-- was not approved, no run created the record, and no mirror record carries its legacy id
+-- again. A dry run, a run without create_missing or a rejected approval in between does not make
+-- them ordinary `new`. A record linked again in the run before (probable to another twin) is a
+-- link of that run's, below.
+insert into staging.previous_links (
+    object_type, run_id, legacy_id, hubspot_id, previous_status, previous_run_id, gone, carried
+)
+select
+    %(object_type)s,
+    %(run_id)s,
+    held.legacy_id,
+    held.hubspot_id,
+    held.previous_status,
+    held.previous_run_id,
+    not exists (select 1 from _mirror_ids as mirror where mirror.hubspot_id = held.hubspot_id),
+    true
+from staging.previous_links as held
+inner join _previous_check as previous on previous.run_id = held.run_id and not previous.approved
+where held.object_type = %(object_type)s
+    and exists (
+        select 1 from staging.{{ o.staging_table }} as before
+        where before.{{ o.legacy_key }} = held.legacy_id and before.reconciliation_status = 'new'
+    )
+    and not exists (select 1 from _mirror_ids as carried where carried.legacy_id = held.legacy_id)
+    and not exists (
+        select 1 from staging.push_log as ledger
+        where ledger.object_type = %(object_type)s and ledger.legacy_id = held.legacy_id
+            and ledger.action = 'create' and ledger.outcome = 'sent'
+    )
+on conflict do nothing;
+
 -- The links that can turn `new`: those whose legacy id no mirror record carries any more (a
 -- legacy id still carried links by id again: matched or conflict, never new). Written for
 -- them only: at a million links, writing every one cost 18 s of a 176 s reconcile.
@@ -68,32 +100,6 @@ where (select first from _first_check)
     and linked.reconciliation_status in ('matched', 'probable', 'conflict')
     and linked.{{ o.hubspot_key }} is not null
     and not exists (select 1 from _mirror_ids as carried where carried.legacy_id = linked.{{ o.legacy_key }})
-on conflict do nothing;
-
--- The links the run before held that nobody resolved since: its push was not approved, no run
--- created the record, and no mirror record carries its legacy id again. A dry run, a run
--- without create_missing or a rejected approval in between does not make them ordinary `new`.
-insert into staging.previous_links (
-    object_type, run_id, legacy_id, hubspot_id, previous_status, previous_run_id, gone, carried
-)
-select
-    %(object_type)s,
-    %(run_id)s,
-    held.legacy_id,
-    held.hubspot_id,
-    held.previous_status,
-    held.previous_run_id,
-    not exists (select 1 from _mirror_ids as mirror where mirror.hubspot_id = held.hubspot_id),
-    true
-from staging.previous_links as held
-inner join _previous_check as previous on previous.run_id = held.run_id and not previous.approved
-where held.object_type = %(object_type)s
-    and not exists (select 1 from _mirror_ids as carried where carried.legacy_id = held.legacy_id)
-    and not exists (
-        select 1 from staging.push_log as ledger
-        where ledger.object_type = %(object_type)s and ledger.legacy_id = held.legacy_id
-            and ledger.action = 'create' and ledger.outcome = 'sent'
-    )
 on conflict do nothing;
 
 -- Only the latest run's links are kept per object: an older run's report is already written.

@@ -30,8 +30,8 @@ def guard_reason(guard: dict[str, Any] | None, guarded: int, max_drop_rate: floa
         )
     if guard.get("carried_links"):
         found.append(
-            f"{guard['carried_links']:,} records linked before an earlier run lost their HubSpot record are still "
-            "held: no person has approved creating them"
+            f"{guard['carried_links']:,} records the guard held in an earlier run are still held: no person has "
+            "approved creating them"
         )
     if guarded:
         found.append(f"{guarded:,} creations are held until a person approves")

@@ -172,7 +172,7 @@ def test_the_guard_holds_until_a_person_decides(db, portal, dags):  # noqa: F811
     assert still_new, "the scenario must keep records new"
     assert check == (first.run_id, len(mirror), True, len(still_new))  # measured against the size before
     page = report_of(db, third.run_id)
-    assert f"{len(still_new):,} records linked before an earlier run lost their HubSpot record are still held" in page
+    assert f"{len(still_new):,} records the guard held in an earlier run are still held" in page
     assert "None sent: the mirror guard held" in page
 
     # A person approves the third run's push: the shrink and the links it held are settled.

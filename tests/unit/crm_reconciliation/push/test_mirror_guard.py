@@ -28,8 +28,8 @@ def test_a_shrink_and_lost_links_are_named_with_their_figures():
 def test_links_still_held_from_an_earlier_run_are_named():
     check = {**CHECK, "shrunk": False, "lost_links": 0, "carried_links": 474}
     assert guard_reason(check, 474, 0.25, "hubspot.companies") == (
-        "the mirror guard: 474 records linked before an earlier run lost their HubSpot record are still held: no "
-        "person has approved creating them; 474 creations are held until a person approves"
+        "the mirror guard: 474 records the guard held in an earlier run are still held: no person has approved "
+        "creating them; 474 creations are held until a person approves"
     )
 
 
