@@ -239,21 +239,22 @@ class _Lines:
         self.path, self.fmt = path, fmt
         self.consumed = 0  # lines handed to the csv reader so far
         self.window: list[str] = []  # the lines of the record being read
+        self.raw_window: list[bytes] = []  # their bytes (empty for UTF-16): where a repair was made
         self.repaired: list[str] = []  # the characters repaired in the window
-        self._pending: deque[str] = deque()
+        self._pending: deque[tuple[bytes, str]] = deque()
         self._source = self._read()
 
-    def _read(self) -> Iterator[str]:
+    def _read(self) -> Iterator[tuple[bytes, str]]:
         fmt = self.fmt
         if fmt.encoding.startswith("utf-16"):
             with open_export(self.path, encoding=fmt.encoding) as handle:
-                yield from handle
+                yield from ((b"", line) for line in handle)
             return
         decode = {"cp1252": _cp1252, CP1252_REPAIRED: self._decode_mixed_cp1252}.get(fmt.encoding, self._decode_utf8)
         with open_export(self.path) as handle:
             if handle.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
                 handle.seek(0)
-            yield from map(decode, _raw_lines(handle))
+            yield from ((raw, decode(raw)) for raw in _raw_lines(handle))
 
     def _decode_mixed_cp1252(self, raw: bytes) -> str:
         """A line of a Windows-1252 file: read as UTF-8 (and repaired) when its bytes are UTF-8;
@@ -300,19 +301,21 @@ class _Lines:
         return self
 
     def __next__(self) -> str:
-        line = self._pending.popleft() if self._pending else next(self._source)
+        raw, line = self._pending.popleft() if self._pending else next(self._source)
         self.consumed += 1
         self.window.append(line)
+        self.raw_window.append(raw)
         return line
 
     def start_record(self) -> int:
         """Forget the previous record's lines; the number of the line the next record starts on."""
-        self.window, self.repaired = [], []
+        self.window, self.raw_window, self.repaired = [], [], []
         return self.consumed + 1
 
-    def push_back(self, lines: list[str]) -> None:
-        self._pending.extendleft(reversed(lines))
-        self.consumed -= len(lines)
+    def push_back_after_first(self) -> None:
+        """Give back every line of the window but its first: they are read again as records."""
+        self._pending.extendleft(reversed(list(zip(self.raw_window[1:], self.window[1:], strict=True))))
+        self.consumed -= len(self.window) - 1
 
 
 def repair_note(encoding: str) -> str:
@@ -366,7 +369,7 @@ def iter_records(path: ExportPath, fmt: CsvFormat, id_column: str | None = None)
                 continue
             window = lines.window
             if len(window) > 1 and any(_looks_like_record(line, fmt, id_index) for line in window[1:]):
-                lines.push_back(window[1:])
+                lines.push_back_after_first()
                 opened = next((i for i, value in enumerate(fields) if "\n" in value or "\r" in value), None)
                 name = fmt.header[opened] if opened is not None and opened < len(fmt.header) else None
                 first = next(csv.reader([window[0]], delimiter=fmt.delimiter, quoting=csv.QUOTE_NONE))
@@ -382,7 +385,7 @@ def iter_records(path: ExportPath, fmt: CsvFormat, id_column: str | None = None)
                 yield Record(
                     start,
                     fields,
-                    field=_field_holding(fields, fmt, lines.repaired),
+                    field=_fields_repaired(fields, fmt, lines.repaired, b"".join(lines.raw_window)),
                     repaired=f"{repair_note(fmt.encoding)}: " + ", ".join(sorted(set(lines.repaired))),
                 )
             else:
@@ -426,9 +429,22 @@ def _swallows(fields: list[str], fmt: CsvFormat, id_index: int | None) -> bool:
     return any(_looks_like_record(piece, fmt, id_index) for piece in pieces)
 
 
-def _field_holding(fields: list[str], fmt: CsvFormat, characters: list[str]) -> str | None:
-    """The fields holding a repaired character, comma-separated (None: none found)."""
-    named = [name for name, value in zip(fmt.header, fields, strict=False) if any(c in value for c in characters)]
+def _fields_repaired(fields: list[str], fmt: CsvFormat, characters: list[str], raw: bytes) -> str | None:
+    """The fields a repair was made in, comma-separated (None: none found): those holding a
+    repaired character whose text, written in the file's own encoding, is not in the record's
+    bytes (a field read in the file's encoding is there as it was read)."""
+    own = "cp1252" if fmt.encoding == CP1252_REPAIRED else "utf-8"
+
+    def repaired_in(value: str) -> bool:
+        if not any(character in value for character in characters):
+            return False
+        try:
+            written = {value.encode(own), value.replace('"', '""').encode(own)}
+        except UnicodeEncodeError:  # a character the file's encoding cannot hold: it came from the repair
+            return True
+        return not raw or not any(form in raw for form in written)
+
+    named = [name for name, value in zip(fmt.header, fields, strict=False) if repaired_in(value)]
     return ", ".join(named) or None
 
 
