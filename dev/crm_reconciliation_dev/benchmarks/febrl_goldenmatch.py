@@ -22,7 +22,7 @@ A link is a row of ``MatchResult.matched`` (GoldenMatch's match mode keeps each 
 reference above its threshold: not one-to-one, a reference can serve two targets). Nothing may
 leave the machine: usage analytics (opt-in, off unless ``GOLDENMATCH_ANALYTICS`` and a PostHog
 key are set) and the cross-run auto-config memory (``~/.goldenmatch``) are switched off, and any
-connection to a non-loopback address raises (``_no_network``). Used by ``febrl_splink.compare``.
+connection to a non-loopback address raises (``_no_network``). Used by ``matching.febrl_comparison``.
 """
 
 from __future__ import annotations

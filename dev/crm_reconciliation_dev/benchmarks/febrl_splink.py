@@ -55,7 +55,7 @@ HUBSPOT_COLUMNS = ["hs_object_id", "icalps_contact_id", "firstname", "lastname",
 DAG_SYSTEM = "ours"
 
 
-def _dag_configuration() -> str:
+def dag_configuration() -> str:
     """Our row's configuration, with the threshold the shipped registry sets."""
     from crm_reconciliation.config.registry import default_registry
 
@@ -219,7 +219,7 @@ def run_dag(uri: str, data: Febrl) -> Row:
         f"Ours: reconcile (id links, canonical values) {reconciled - started:.1f} s, score (the probable part: "
         f"candidate pairs, comparisons, u and EM, assignment) {seconds - (reconciled - started):.1f} s."
     )
-    return Row(DAG_SYSTEM, pairs, *scores(links, data.truth), seconds, note=note, configuration=_dag_configuration())
+    return Row(DAG_SYSTEM, pairs, *scores(links, data.truth), seconds, note=note, configuration=dag_configuration())
 
 
 # --- Splink: its own FEBRL 4 example --------------------------------------------------------------
@@ -382,58 +382,3 @@ def print_systems(rows: list[Row]) -> None:
             f"| {row.system} | {row.configuration} | {100 * row.precision:.2f} | {100 * row.recall:.2f} "
             f"| {100 * row.f1:.2f} | {row.seconds:.1f} |"
         )
-
-
-def compare(uri: str, records: int | None = None, goldenmatch: bool = True) -> list[Row]:
-    """Every system on FEBRL 4 (or its first ``records`` true pairs); prints the table, returns its rows
-    (a row with ``error`` set did not run)."""
-    from crm_reconciliation_dev.benchmarks import febrl_goldenmatch
-
-    data = load(records)
-    rows: list[Row] = []
-    runs = [
-        (DAG_SYSTEM, _dag_configuration(), lambda: [run_dag(uri, data)]),
-        ("Splink", "FEBRL 4 example", lambda: [run_splink_example(data)]),
-        ("Splink", "FEBRL 4 example + location", lambda: [run_splink_example(data, location=True)]),
-    ]
-    runs.append(
-        (
-            "GoldenMatch",
-            "zero-config and every field",
-            (lambda: febrl_goldenmatch.run(data))
-            if goldenmatch
-            else (lambda: febrl_goldenmatch.skipped("--no-goldenmatch (or --quick) given")),
-        )
-    )
-    for system, configuration, run in runs:
-        try:
-            rows.extend(run())
-        except Exception as error:  # report it in the table, then go on with the others
-            logging.getLogger(__name__).exception("FEBRL 4: %s failed", system)
-            rows.append(
-                Row(
-                    system,
-                    configuration=configuration,
-                    error=f"{type(error).__name__}: {str(error).splitlines()[0][:200]}",
-                )
-            )
-    print(
-        f"FEBRL 4: {len(data.legacy):,} legacy (4A) vs {len(data.hubspot):,} HubSpot (4B) records, "
-        f"{len(data.truth):,} true pairs. {FIELDS_NOTE}"
-    )
-    print()
-    print_systems(rows)
-    print()
-    print(GOAL)
-    print()
-    for row in rows:
-        if row.note:
-            print(row.note)
-    print(
-        "Precision, recall and F1 in %: precision over the links each system makes, recall over the true pairs. "
-        "Seconds: ours, the reconcile and score tasks (canonical values, candidate pairs, comparisons, u and EM, "
-        "assignment), not the load; Splink, registration, training, prediction and clustering; GoldenMatch, "
-        "auto-configuration (shared by its two rows) and matching."
-    )
-    print(SPLINK_EXAMPLE_NOTE)
-    return rows
