@@ -156,6 +156,10 @@ class ObjectStepOperator(ObjectStep, BaseOperator):
     :param conn_id: the warehouse connection.
     """
 
+    # A run conf key the DAG has no param for fails the step before any work (the report, which
+    # says what happened to the run, still runs).
+    checks_run_conf = True
+
     def __init__(self, *, object_type: str, conn_id: str = CONN_ID, **kwargs: Any):
         super().__init__(**kwargs)
         self.object_type = object_type
@@ -170,8 +174,12 @@ class ObjectStepOperator(ObjectStep, BaseOperator):
         self.ensure_rendered(context)
         try:
             dag_run = context.get("dag_run")
-            if dag_run is not None and self.has_dag():
-                check_run_conf(dag_run.conf, self.dag.params)
+            if dag_run is not None and self.has_dag() and self.checks_run_conf:
+                try:
+                    check_run_conf(dag_run.conf, self.dag.params)
+                except NotRetryable as refused:
+                    with self.step_log(context):  # the run's report names it (when the step log exists)
+                        raise refused from None
             # Before the step log: a step that waits for another run has not started.
             held = self.hold_object(context)
             with self.step_log(context) as step:

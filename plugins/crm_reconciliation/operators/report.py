@@ -111,6 +111,8 @@ class ReportOperator(ObjectStepOperator):
             generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         )
 
+    checks_run_conf = False  # a run refused for its conf gets its page, naming why
+
     def hold_object(self, context: Any) -> bool:
         self._busy: Exception | None = None
         self._held = super().hold_object(context)

@@ -194,6 +194,30 @@ def test_a_mistyped_run_param_fails_the_run_before_any_work(airflow_db, mirror, 
     assert mirror.execute("select to_regclass('staging.reconciliation_log')").fetchone()[0] is None
 
 
+def test_a_mistyped_run_param_is_named_in_the_step_log_and_the_report(airflow_db, mirror, dags):
+    deals = dags["crm_reconcile_deals"]
+    assert str(deals.test().state) == "success"  # a warehouse a run has set up
+
+    run = deals.test(run_conf={"dryrun": True})
+
+    assert str(run.state) == "failed"
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert (states["create_staging"], states["load_bronze"], states["report"]) == (
+        "failed",
+        "upstream_failed",
+        "failed",
+    )
+    message = "unknown run parameter 'dryrun' (did you mean 'dry_run'?)"
+    outcome, logged = mirror.execute(
+        "select outcome, message from staging.reconciliation_log where run_id = %s and step = 'create_staging'",
+        [run.run_id],
+    ).fetchone()
+    assert outcome == "failed"
+    assert logged.startswith(message)
+    (page,) = mirror.execute("select html from staging.reports where run_id = %s", [run.run_id]).fetchone()
+    assert message.replace("'", "&#39;") in page
+
+
 def test_a_missing_file_fails_the_task_and_says_which(airflow_db, mirror, dags, tmp_path):
     run = dags["crm_reconcile_deals"].test(run_conf={"bronze_dir": str(tmp_path)})
     assert str(run.state) == "failed"
