@@ -392,11 +392,13 @@ SEP_FILES = {
 
 @pytest.mark.parametrize("limit", [None, 10**6], ids=["copy", "record-by-record"])
 @pytest.mark.parametrize("name", SEP_FILES)
-def test_an_excel_sep_line_sets_the_delimiter_and_lines_stay_file_lines(db, loader, tmp_path, name, limit):
+def test_an_excel_sep_line_sets_the_delimiter_and_lines_stay_file_lines(db, loader, tmp_path, caplog, name, limit):
     content, lines, rejected_line = SEP_FILES[name]
     path = tmp_path / "c.csv"
     path.write_bytes(content)
-    result = load(loader, path, limit=limit)
+    with caplog.at_level(logging.INFO):
+        result = load(loader, path, limit=limit)
+    assert "set by Excel's sep= first line, the header on line 2" in caplog.text
     assert result.method == ("copy" if limit is None else "parsed")
     accounted(result, 3)
     assert dict(db.execute("select comp_name, _source_line from bronze.company")) == lines

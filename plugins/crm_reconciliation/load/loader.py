@@ -326,10 +326,11 @@ class BronzeLoader:
                 ", ".join(layout.extra_columns) or "none",
             )
         log.info(
-            "Reading %s (%s, delimiter %r, %d columns, %d not in the registry: %s)",
+            "Reading %s (%s, delimiter %r%s, %d columns, %d not in the registry: %s)",
             path,
             fmt.encoding,
             fmt.delimiter,
+            f" set by Excel's sep= first line, the header on line {fmt.header_line}" if fmt.preamble else "",
             layout.width,
             len(layout.extra_columns),
             ", ".join(layout.extra_columns) or "-",

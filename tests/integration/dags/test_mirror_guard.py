@@ -177,7 +177,7 @@ def test_the_guard_holds_until_a_person_decides(db, portal, dags):  # noqa: F811
 
     # A person approves the third run's push: the shrink and the links it held are settled.
     db.execute(
-        "update staging.reconciliation_log set details = details || '{\"approved\": true, \"by\": \"admin\"}'"
+        'update staging.reconciliation_log set details = details || \'{"approved": true, "by": "admin"}\''
         " where run_id = %s and step = 'approve_push'",
         [third.run_id],
     )
